@@ -1,0 +1,46 @@
+"""Catalog routes: `GET /models` and `GET /models/{author}/{slug}/endpoints` (no key needed)."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnout.model.errors import ErrorKind, GatewayError
+from turnout.runtime import Runtime
+
+
+def _json(obj: object) -> Response:
+    return Response(orjson.dumps(obj), media_type="application/json")
+
+
+async def list_models(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return _json({"data": [m.to_wire() for m in rt.catalog.models.values()]})
+
+
+async def model_endpoints(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
+    model = rt.catalog.get(model_id)
+    if model is None:
+        raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"model {model_id} not found", status=404)
+    endpoints = []
+    for e in model.endpoints:
+        ok, why = rt.dispatcher.availability(e)
+        entry = e.to_wire(0 if ok else -1)
+        entry["status_message"] = why
+        endpoints.append(entry)
+    wire = model.to_wire()
+    return _json(
+        {
+            "data": {
+                "id": model.id,
+                "name": model.name,
+                "created": model.created,
+                "description": model.description,
+                "architecture": wire["architecture"],
+                "endpoints": endpoints,
+            }
+        }
+    )

@@ -1,0 +1,168 @@
+"""Canonical results and stream events -> OpenAI/OpenRouter chat-completion JSON and chunks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from turnout.api.openai.errors import error_body
+from turnout.api.sse import DONE, KEEPALIVE, data_frame
+from turnout.core.context import RequestContext
+from turnout.core.pricing import money
+from turnout.model.chat import ChatRequest
+from turnout.model.result import ChatResult, Usage
+from turnout.model.stream import (
+    Finish,
+    Heartbeat,
+    ReasoningDelta,
+    StreamEvent,
+    StreamFailure,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+
+
+def cost_number(cost: Decimal) -> orjson.Fragment:
+    """The exact decimal as a JSON number: no float rounding on the way out."""
+    return orjson.Fragment(money(cost).encode())
+
+
+def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost": cost_number(cost),
+        "is_byok": False,
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "audio_tokens": 0,
+            "video_tokens": 0,
+        },
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "image_tokens": 0},
+        "cost_details": {"upstream_inference_cost": None},
+    }
+
+
+def hides_reasoning(request: ChatRequest) -> bool:
+    return request.reasoning is not None and request.reasoning.exclude
+
+
+def completion_json(request: ChatRequest, ctx: RequestContext, result: ChatResult, usage: Usage) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content, "refusal": result.refusal}
+    if not hides_reasoning(request):
+        message["reasoning"] = result.reasoning
+        if result.reasoning_details is not None:
+            message["reasoning_details"] = result.reasoning_details
+    if result.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in result.tool_calls
+        ]
+    if result.annotations:
+        message["annotations"] = result.annotations
+    assert ctx.endpoint is not None
+    return {
+        "id": ctx.id,
+        "provider": ctx.endpoint.provider.name,
+        "model": ctx.model_id,
+        "object": "chat.completion",
+        "created": ctx.created,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "logprobs": result.logprobs,
+                "finish_reason": result.finish_reason,
+                "native_finish_reason": result.native_finish_reason,
+                "message": message,
+            }
+        ],
+        "usage": usage_json(usage, ctx.cost),
+    }
+
+
+class ChunkEncoder:
+    """One stream's chunks; the id, model and provider are fixed for the whole stream."""
+
+    def __init__(self, request: ChatRequest, ctx: RequestContext) -> None:
+        assert ctx.endpoint is not None
+        self._head = {
+            "id": ctx.id,
+            "provider": ctx.endpoint.provider.name,
+            "model": ctx.model_id,
+            "object": "chat.completion.chunk",
+            "created": ctx.created,
+            "system_fingerprint": None,
+        }
+        self._hide_reasoning = hides_reasoning(request)
+        self._usage: dict[str, Any] | None = None
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None, native: str | None = None) -> bytes:
+        return data_frame(
+            {
+                **self._head,
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": finish, "native_finish_reason": native, "logprobs": None}
+                ],
+            }
+        )
+
+    def encode(self, event: StreamEvent) -> bytes:
+        match event:
+            case TextDelta(text=text):
+                return self._chunk({"role": "assistant", "content": text})
+            case ReasoningDelta(text=text, details=details):
+                if self._hide_reasoning:
+                    return b""
+                delta: dict[str, Any] = {"role": "assistant", "content": "", "reasoning": text}
+                if details is not None:
+                    delta["reasoning_details"] = details
+                return self._chunk(delta)
+            case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
+                call: dict[str, Any] = {"index": index}
+                if call_id is not None:
+                    call["id"] = call_id
+                    call["type"] = "function"
+                fn: dict[str, Any] = {"arguments": arguments}
+                if name is not None:
+                    fn["name"] = name
+                call["function"] = fn
+                return self._chunk({"role": "assistant", "tool_calls": [call]})
+            case UsageReport(usage=usage, cost=cost):
+                self._usage = usage_json(usage, cost or Decimal(0))
+                return b""
+            case Finish(reason=reason, native_reason=native):
+                out = self._chunk({}, reason, native)
+                if self._usage is not None:
+                    out += data_frame({**self._head, "choices": [], "usage": self._usage})
+                return out + DONE
+            case StreamFailure(error=error):
+                out = b""
+                if self._usage is not None:
+                    out += data_frame({**self._head, "choices": [], "usage": self._usage})
+                body = error_body(error)
+                return out + data_frame(
+                    {
+                        **self._head,
+                        **body,
+                        "choices": [
+                            {"index": 0, "delta": {"content": ""}, "finish_reason": "error", "native_finish_reason": None}
+                        ],
+                    }
+                )
+            case Heartbeat():
+                return KEEPALIVE
+        raise AssertionError(event)
+
+
+async def chunks(encoder: ChunkEncoder, events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+    async for event in events:
+        frame = encoder.encode(event)
+        if frame:
+            yield frame

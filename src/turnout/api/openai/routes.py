@@ -1,0 +1,45 @@
+"""`POST /chat/completions` in the OpenAI/OpenRouter dialect."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from turnout.api.auth import authenticate
+from turnout.api.body import read_json
+from turnout.api.openai.encode import ChunkEncoder, chunks, completion_json
+from turnout.api.openai.protocol import to_chat_request
+from turnout.core.context import RequestContext
+from turnout.runtime import Runtime
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+async def chat_completions(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body = await read_json(request, rt.settings.max_body_bytes)
+    key = authenticate(request.headers, rt.keys)
+    chat = to_chat_request(body)
+    ctx = RequestContext(
+        accountant=rt.accountant,
+        key=key,
+        dialect_in="openai",
+        model_id=chat.model,
+        streamed=chat.stream,
+        app_title=request.headers.get("x-title"),
+        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+    )
+    if chat.stream:
+        events = await rt.gateway.stream(chat, ctx)
+        return StreamingResponse(
+            chunks(ChunkEncoder(chat, ctx), events),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, "x-generation-id": ctx.id},
+        )
+    done = await rt.gateway.complete(chat, ctx)
+    return Response(
+        orjson.dumps(completion_json(chat, ctx, done.result, done.usage)),
+        media_type="application/json",
+        headers={"x-generation-id": ctx.id},
+    )

@@ -1,0 +1,85 @@
+"""The ASGI application: routes under /api/v1 (mirrored under /v1), error handling, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from turnout.api import account, catalog
+from turnout.api.openai import routes as openai_routes
+from turnout.api.openai.errors import error_response
+from turnout.api.openapi import openapi
+from turnout.model.errors import ErrorKind, GatewayError
+from turnout.runtime import Runtime
+from turnout.settings import Settings, load_settings
+
+log = logging.getLogger("turnout")
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        Route("/chat/completions", openai_routes.chat_completions, methods=["POST"]),
+        Route("/models", catalog.list_models, methods=["GET"]),
+        Route("/models/{author}/{slug}/endpoints", catalog.model_endpoints, methods=["GET"]),
+        Route("/generation", account.get_generation, methods=["GET"]),
+        Route("/key", account.get_key, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+
+async def on_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kind = ErrorKind.ROUTING_NO_ENDPOINT if exc.status_code == 404 else ErrorKind.CALLER_INVALID_REQUEST
+    message = "not found" if exc.status_code == 404 else str(exc.detail)
+    return error_response(GatewayError(kind, message, status=exc.status_code))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error"))
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime.build(settings)
+        await runtime.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = Starlette(
+        routes=[Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health)],
+        exception_handlers={
+            GatewayError: on_gateway_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    return app
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker serving: settings from TURNOUT_* only."""
+    return create_app(load_settings())

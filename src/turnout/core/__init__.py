@@ -1,0 +1,1 @@
+"""Policy: catalog, routing, dispatch, streaming, pricing, accounting. Knows no inbound dialect."""

@@ -1,0 +1,287 @@
+"""The model catalog: providers, models and their endpoints, built from data at start-up.
+
+The built-in catalog (`turnout/catalog/builtin.yaml`) is loaded first; a config file adds
+providers and models and overrides built-in providers' base URL or key. Everything here is
+computed once; the request path only reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from turnout.core.pricing import Pricing
+from turnout.providers.base import Target
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str, env: dict[str, str]) -> str:
+    return _ENV_REF.sub(lambda m: env.get(m.group(1), ""), value)
+
+
+@dataclass(slots=True)
+class Provider:
+    slug: str
+    name: str
+    dialect: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    key_env: str | None = None
+    requires_key: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    data_policy: dict[str, Any] = field(default_factory=dict)
+
+    def availability(self) -> tuple[bool, str | None]:
+        if self.requires_key and not self.api_key:
+            where = f"set {self.key_env}" if self.key_env else f"set providers.{self.slug}.api_key"
+            return False, f"provider {self.slug} has no API key ({where})"
+        return True, None
+
+
+@dataclass(slots=True)
+class Endpoint:
+    model_id: str
+    provider: Provider
+    upstream_model: str
+    pricing: Pricing
+    context_length: int
+    max_completion_tokens: int | None
+    supported_parameters: frozenset[str]
+    input_modalities: tuple[str, ...]
+    quantization: str | None = None
+    is_moderated: bool = False
+    target: Target = field(init=False)
+
+    def __post_init__(self) -> None:
+        p = self.provider
+        self.target = Target(
+            provider=p.slug,
+            provider_name=p.name,
+            dialect=p.dialect,
+            upstream_model=self.upstream_model,
+            base_url=p.base_url,
+            api_key=p.api_key,
+            extra_headers=p.headers,
+            options=p.options,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider.name} | {self.model_id}"
+
+    def to_wire(self, status: int | None = None) -> dict[str, Any]:
+        """One entry of `GET /models/{author}/{slug}/endpoints`, OpenRouter's shape."""
+        ok, why = self.provider.availability()
+        return {
+            "name": self.name,
+            "model_name": self.model_id,
+            "provider_name": self.provider.name,
+            "tag": self.provider.slug,
+            "context_length": self.context_length,
+            "pricing": self.pricing.to_wire(),
+            "max_completion_tokens": self.max_completion_tokens,
+            "max_prompt_tokens": None,
+            "supported_parameters": sorted(self.supported_parameters),
+            "quantization": self.quantization,
+            "status": status if status is not None else (0 if ok else -1),
+            "status_message": why,
+            "uptime_last_30m": None,
+            "is_moderated": self.is_moderated,
+        }
+
+
+@dataclass(slots=True)
+class Model:
+    id: str
+    name: str
+    created: int
+    description: str
+    context_length: int
+    input_modalities: tuple[str, ...]
+    output_modalities: tuple[str, ...]
+    endpoints: list[Endpoint]
+    canonical_slug: str
+    hugging_face_id: str | None = None
+    tokenizer: str = "Other"
+    instruct_type: str | None = None
+    default_parameters: dict[str, Any] | None = None
+    per_request_limits: dict[str, Any] | None = None
+    kind: str = "chat"  # chat | embedding
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def supported_parameters(self) -> list[str]:
+        names: set[str] = set()
+        for e in self.endpoints:
+            names |= e.supported_parameters
+        return sorted(names)
+
+    @property
+    def top_endpoint(self) -> Endpoint | None:
+        available = [e for e in self.endpoints if e.provider.availability()[0]]
+        pool = available or self.endpoints
+        return min(pool, key=lambda e: (e.pricing.prompt + e.pricing.completion)) if pool else None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The model on OpenRouter's model-list schema; computed once, the catalog is immutable."""
+        if self._wire is not None:
+            return self._wire
+        top = self.top_endpoint
+        modality = "+".join(self.input_modalities) + "->" + "+".join(self.output_modalities)
+        self._wire = {
+            "id": self.id,
+            "canonical_slug": self.canonical_slug,
+            "hugging_face_id": self.hugging_face_id,
+            "name": self.name,
+            "created": self.created,
+            "description": self.description,
+            "context_length": self.context_length,
+            "architecture": {
+                "modality": modality,
+                "input_modalities": list(self.input_modalities),
+                "output_modalities": list(self.output_modalities),
+                "tokenizer": self.tokenizer,
+                "instruct_type": self.instruct_type,
+            },
+            "pricing": top.pricing.to_wire() if top else Pricing().to_wire(),
+            "top_provider": {
+                "context_length": top.context_length if top else self.context_length,
+                "max_completion_tokens": top.max_completion_tokens if top else None,
+                "is_moderated": top.is_moderated if top else False,
+            },
+            "per_request_limits": self.per_request_limits,
+            "supported_parameters": self.supported_parameters,
+            "default_parameters": self.default_parameters,
+        }
+        return self._wire
+
+
+class Catalog:
+    def __init__(self, providers: dict[str, Provider], models: dict[str, Model]) -> None:
+        self.providers = providers
+        self.models = models
+
+    def get(self, model_id: str) -> Model | None:
+        return self.models.get(model_id)
+
+
+class CatalogError(ValueError):
+    """The catalog data or a config file's providers/models section is invalid."""
+
+
+def load_builtin() -> dict[str, Any]:
+    text = resources.files("turnout.catalog").joinpath("builtin.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def build_catalog(
+    config_providers: dict[str, Any] | None,
+    config_models: dict[str, Any] | None,
+    env: dict[str, str] | None = None,
+) -> Catalog:
+    env = dict(os.environ) if env is None else env
+    builtin = load_builtin()
+    raw_providers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in builtin["providers"].items()}
+    for slug, override in (config_providers or {}).items():
+        if not isinstance(override, dict):
+            raise CatalogError(f"providers.{slug} must be a mapping")
+        raw_providers.setdefault(slug, {}).update(override)
+    providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
+    raw_models: dict[str, dict[str, Any]] = dict(builtin["models"])
+    for model_id, raw in (config_models or {}).items():
+        if not isinstance(raw, dict):
+            raise CatalogError(f"models.{model_id} must be a mapping")
+        raw_models[model_id] = raw
+    models = {mid: _model(mid, raw, providers) for mid, raw in raw_models.items()}
+    return Catalog(providers, models)
+
+
+def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
+    where = f"providers.{slug}"
+    for req in ("dialect", "base_url"):
+        if not raw.get(req):
+            raise CatalogError(f"{where}.{req} is required")
+    key_env = raw.get("key_env")
+    api_key = raw.get("api_key")
+    if isinstance(api_key, str):
+        api_key = expand_env(api_key, env) or None
+    if api_key is None and key_env:
+        api_key = env.get(key_env) or None
+    return Provider(
+        slug=slug,
+        name=str(raw.get("name") or slug),
+        dialect=str(raw["dialect"]),
+        base_url=expand_env(str(raw["base_url"]), env),
+        api_key=api_key,
+        key_env=key_env,
+        requires_key=bool(raw.get("requires_key", True)),
+        headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+        options=dict(raw.get("options") or {}),
+        data_policy=dict(raw.get("data_policy") or {}),
+    )
+
+
+DEFAULT_PARAMETERS = frozenset(
+    {"max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed"}
+)
+
+
+def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -> Model:
+    where = f"models.{model_id}"
+    if "/" not in model_id:
+        raise CatalogError(f"{where}: model ids are author/slug")
+    context_length = int(raw.get("context_length") or 0)
+    if context_length <= 0:
+        raise CatalogError(f"{where}.context_length is required")
+    inputs = tuple(raw.get("input_modalities") or ("text",))
+    outputs = tuple(raw.get("output_modalities") or ("text",))
+    model_params = raw.get("supported_parameters")
+    endpoints = []
+    for i, e in enumerate(raw.get("endpoints") or ()):
+        ewhere = f"{where}.endpoints[{i}]"
+        slug = e.get("provider")
+        if slug not in providers:
+            raise CatalogError(f"{ewhere}.provider: unknown provider {slug!r}")
+        params = e.get("supported_parameters", model_params)
+        endpoints.append(
+            Endpoint(
+                model_id=model_id,
+                provider=providers[slug],
+                upstream_model=str(e.get("model") or model_id),
+                pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere),
+                context_length=int(e.get("context_length") or context_length),
+                max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
+                supported_parameters=frozenset(params if params is not None else DEFAULT_PARAMETERS),
+                input_modalities=tuple(e.get("input_modalities") or inputs),
+                quantization=e.get("quantization"),
+                is_moderated=bool(e.get("is_moderated", False)),
+            )
+        )
+    if not endpoints:
+        raise CatalogError(f"{where}.endpoints: at least one endpoint is required")
+    return Model(
+        id=model_id,
+        name=str(raw.get("name") or model_id),
+        created=int(raw.get("created") or 0),
+        description=str(raw.get("description") or ""),
+        context_length=context_length,
+        input_modalities=inputs,
+        output_modalities=outputs,
+        endpoints=endpoints,
+        canonical_slug=str(raw.get("canonical_slug") or model_id.split(":")[0]),
+        hugging_face_id=raw.get("hugging_face_id"),
+        tokenizer=str(raw.get("tokenizer") or "Other"),
+        instruct_type=raw.get("instruct_type"),
+        default_parameters=raw.get("default_parameters"),
+        per_request_limits=raw.get("per_request_limits"),
+        kind=str(raw.get("kind") or "chat"),
+    )

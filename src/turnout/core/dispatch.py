@@ -1,0 +1,214 @@
+"""Sending one request to an ordered list of endpoints: attempts, fallback, and stream start.
+
+Fallback happens only before the first event reaches the client: `open_stream` pulls the first
+real event of an attempt before returning, so an upstream error status, a refused connection or
+a stream that dies at once moves on to the next endpoint. After that, failures travel in-band
+as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault) is not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from turnout.core.catalog import Endpoint
+from turnout.core.transport import Transport, broken, timed_out
+from turnout.model.chat import ChatRequest
+from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
+from turnout.model.result import ChatResult
+from turnout.model.stream import Heartbeat, StreamEvent, StreamFailure
+from turnout.providers.base import Adapter, InProcessProvider
+from turnout.providers.sse import SSEParser
+
+
+@dataclass(slots=True)
+class Attempt:
+    provider: str
+    upstream_model: str
+    outcome: str  # ok | error
+    status: int | None
+    error: str | None
+    ms: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.upstream_model,
+            "outcome": self.outcome,
+            "status": self.status,
+            "error": self.error,
+            "ms": round(self.ms, 2),
+        }
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        in_process: Mapping[str, InProcessProvider],
+        transport: Transport,
+        *,
+        keepalive_interval: float,
+        read_timeout: float,
+    ) -> None:
+        self._adapters = adapters
+        self._in_process = in_process
+        self._transport = transport
+        self._keepalive = keepalive_interval
+        self._read_timeout = read_timeout
+
+    def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
+        dialect = endpoint.provider.dialect
+        local = self._in_process.get(dialect)
+        if local is not None:
+            return local.available()
+        if dialect not in self._adapters:
+            hint = endpoint.provider.options.get("install_hint")
+            return False, f"provider {endpoint.provider.slug} is not installed" + (f": {hint}" if hint else "")
+        return endpoint.provider.availability()
+
+    async def complete(
+        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt]
+    ) -> tuple[ChatResult, Endpoint]:
+        last: UpstreamError | None = None
+        for endpoint in endpoints:
+            started = time.perf_counter()
+            try:
+                result = await self._complete_one(request, endpoint)
+            except UpstreamError as exc:
+                attempts.append(_failed(endpoint, exc, started))
+                if exc.failure is FailureClass.CALLER_FAULT:
+                    raise
+                last = exc
+                continue
+            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, _ms(started)))
+            return result, endpoint
+        raise _exhausted(last, attempts)
+
+    async def _complete_one(self, request: ChatRequest, endpoint: Endpoint) -> ChatResult:
+        target = endpoint.target
+        local = self._in_process.get(target.dialect)
+        if local is not None:
+            return await local.complete(request, target)
+        adapter = self._adapters[target.dialect]
+        up = adapter.build_request(request, target)
+        resp = await self._transport.open(up, target)
+        try:
+            body = await resp.read()
+        except (TimeoutError, asyncio.TimeoutError):
+            raise timed_out(target) from None
+        except aiohttp.ClientError as exc:
+            raise broken(target, exc) from None
+        finally:
+            resp.release()
+        if resp.status >= 400:
+            raise adapter.parse_error(resp.status, resp.headers, body, target)
+        return adapter.parse_response(body, target)
+
+    async def open_stream(
+        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt]
+    ) -> tuple[Endpoint, StreamEvent, AsyncIterator[StreamEvent]]:
+        """The endpoint that answered, its first event, and the rest of its events."""
+        last: UpstreamError | None = None
+        for endpoint in endpoints:
+            started = time.perf_counter()
+            events = self._stream_one(request, endpoint)
+            try:
+                first: StreamEvent = await anext(events)
+                while isinstance(first, Heartbeat):
+                    first = await anext(events)
+            except StopAsyncIteration:
+                first = StreamFailure(broken(endpoint.target, EOFError()))
+            except UpstreamError as exc:
+                await events.aclose()
+                attempts.append(_failed(endpoint, exc, started))
+                if exc.failure is FailureClass.CALLER_FAULT:
+                    raise
+                last = exc
+                continue
+            if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
+                await events.aclose()
+                attempts.append(_failed(endpoint, first.error, started))
+                last = first.error
+                continue
+            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, _ms(started)))
+            return endpoint, first, events
+        raise _exhausted(last, attempts)
+
+    async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncIterator[StreamEvent]:
+        target = endpoint.target
+        local = self._in_process.get(target.dialect)
+        if local is not None:
+            async for event in local.stream(request, target):
+                yield event
+            return
+        adapter = self._adapters[target.dialect]
+        up = adapter.build_request(request, target)
+        # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
+        resp = await self._transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
+        finished = False
+        try:
+            if resp.status >= 400:
+                try:
+                    body = await resp.read()
+                except aiohttp.ClientError:
+                    body = b""
+                raise adapter.parse_error(resp.status, resp.headers, body, target)
+            decoder = adapter.open_stream(request, target)
+            parser = SSEParser()
+            content = resp.content
+            idle = 0.0
+            while True:
+                try:
+                    async with asyncio.timeout(self._keepalive):
+                        chunk = await content.readany()
+                except TimeoutError:
+                    idle += self._keepalive
+                    if idle >= self._read_timeout:
+                        yield StreamFailure(timed_out(target))
+                        return
+                    yield Heartbeat()
+                    continue
+                except aiohttp.ClientError as exc:
+                    yield StreamFailure(broken(target, exc))
+                    return
+                if not chunk:
+                    break
+                idle = 0.0
+                for sse in parser.feed(chunk):
+                    for event in decoder.feed(sse):
+                        yield event
+            for sse in parser.flush():
+                for event in decoder.feed(sse):
+                    yield event
+            for event in decoder.close():
+                yield event
+            finished = True
+        finally:
+            if finished:
+                resp.release()
+            else:
+                resp.close()  # drops the connection, which cancels the upstream generation
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _failed(endpoint: Endpoint, exc: UpstreamError, started: float) -> Attempt:
+    return Attempt(
+        endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value, _ms(started)
+    )
+
+
+def _exhausted(last: UpstreamError | None, attempts: list[Attempt]) -> GatewayError:
+    if last is None:
+        return GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
+    if len(attempts) > 1:
+        last.metadata["previous_errors"] = [a.to_wire() for a in attempts]
+    return last

@@ -1,0 +1,30 @@
+"""Which adapter serves which dialect. Built on demand; importing it has no side effects."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from turnout.providers.base import Adapter, InProcessProvider
+from turnout.providers.openai import OpenAIAdapter
+
+if TYPE_CHECKING:
+    from turnout.settings import Settings
+
+
+def http_adapters() -> dict[str, Adapter]:
+    adapters: list[Adapter] = [OpenAIAdapter()]
+    return {a.dialect: a for a in adapters}
+
+
+def in_process_providers(settings: Settings) -> dict[str, InProcessProvider]:
+    """The built-in local model, if its module is present (its runtime may still be missing)."""
+    try:
+        module = importlib.import_module("turnout.providers.local")
+    except ImportError:
+        return {}
+    factory = getattr(module, "create_provider", None)
+    if factory is None:
+        return {}
+    provider: InProcessProvider = factory(settings)
+    return {provider.dialect: provider}

@@ -1,0 +1,92 @@
+"""Settings: built-in defaults, then the YAML config file, then `TURNOUT_*` environment variables.
+
+`load_settings()` returns a value; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+
+class ConfigError(ValueError):
+    """The config file or an environment variable is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("turnout")))
+    database_url: str | None = None  # default: sqlite:///<data_dir>/turnout.db
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0  # longest upstream silence tolerated
+    keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
+    max_body_bytes: int = 32 * 1024 * 1024
+    log_level: str = "warning"
+    config_path: Path | None = None
+    providers: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        url = self.database_url
+        if url is None:
+            return self.data_dir / "turnout.db"
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        raise ConfigError(f"database_url: unsupported database {url.split(':', 1)[0]!r}")
+
+
+_SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("providers", "models", "config_path")}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
+            "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
+            "max_body_bytes": int, "log_level": str}[name]
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}") from None
+
+
+def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    env = dict(os.environ) if env is None else env
+    values: dict[str, Any] = {}
+    path = Path(config) if config else (Path(env["TURNOUT_CONFIG"]) if env.get("TURNOUT_CONFIG") else None)
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        server = raw.pop("server", None) or {}
+        for section in (server, raw):
+            for key, value in list(section.items()):
+                if key in ("providers", "models"):
+                    if not isinstance(value, dict):
+                        raise ConfigError(f"{path}: {key} must be a mapping")
+                    values[key] = value
+                elif key in _SCALARS:
+                    values[key] = _coerce(key, value, str(path))
+                else:
+                    raise ConfigError(f"{path}: unknown setting {key!r}")
+        values["config_path"] = path
+    for name in _SCALARS:
+        env_value = env.get(f"TURNOUT_{name.upper()}")
+        if env_value:
+            values[name] = _coerce(name, env_value, f"TURNOUT_{name.upper()}")
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Storage behind small Protocols: SQLite by default; other backends implement the same contract."""
