@@ -271,7 +271,7 @@ class OpenAIAdapter:
             content=message.get("content"),
             finish_reason=to_finish_reason(native),
             native_finish_reason=native,
-            reasoning=message.get(reasoning_field) or message.get("reasoning"),
+            reasoning=message.get(reasoning_field) or message.get("reasoning") or message.get("reasoning_content"),
             reasoning_details=message.get("reasoning_details"),
             tool_calls=from_openai_tool_calls(message.get("tool_calls")),
             annotations=message.get("annotations"),
@@ -336,7 +336,7 @@ class OpenAIStreamDecoder:
             self._usage = from_openai_usage(usage)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
-            reasoning = delta.get(self._reasoning_field) or delta.get("reasoning")
+            reasoning = delta.get(self._reasoning_field) or delta.get("reasoning") or delta.get("reasoning_content")
             details = delta.get("reasoning_details")
             if reasoning or details:
                 out.append(ReasoningDelta(reasoning or None, details or None))

@@ -27,7 +27,7 @@ async def chat_completions(request: Request) -> Response:
         dialect_in="openai",
         model_id=chat.model,
         streamed=chat.stream,
-        app_title=request.headers.get("x-title"),
+        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
     if chat.stream:

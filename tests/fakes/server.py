@@ -1,0 +1,44 @@
+"""Run any ASGI app with uvicorn on 127.0.0.1 in a background thread (httpx's conftest idea).
+
+The server binds port 0 and reports the real port, so tests never collide on ports.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+class ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the main thread owns signals
+        pass
+
+
+@contextmanager
+def serve(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
+    """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, loop="asyncio", timeout_graceful_shutdown=3)
+    server = ThreadServer(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
