@@ -138,7 +138,7 @@ def _completion(body: dict[str, Any], scenario: str) -> dict[str, Any]:
 
 
 def _frame(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
 
 async def _stream(body: dict[str, Any], scenario: str, state: UpstreamState) -> AsyncIterator[bytes]:

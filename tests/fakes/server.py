@@ -21,11 +21,11 @@ class ThreadServer(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any, *, lifespan: str = "auto") -> Iterator[str]:
+def serve(app: Any, *, lifespan: str = "auto", port: int = 0) -> Iterator[str]:
     """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, loop="asyncio", timeout_graceful_shutdown=3)
     server = ThreadServer(config)

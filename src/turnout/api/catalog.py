@@ -16,7 +16,8 @@ def _json(obj: object) -> Response:
 
 async def list_models(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    return _json({"data": [m.to_wire() for m in rt.catalog.models.values()]})
+    data = [m.to_wire() for m in rt.catalog.models.values()]
+    return _json({"data": data, "total_count": len(data), "links": {"next": None}})
 
 
 async def model_endpoints(request: Request) -> Response:

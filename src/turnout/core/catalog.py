@@ -77,10 +77,15 @@ class Endpoint:
         return f"{self.provider.name} | {self.model_id}"
 
     def to_wire(self, status: int | None = None) -> dict[str, Any]:
-        """One entry of `GET /models/{author}/{slug}/endpoints`, OpenRouter's shape."""
+        """One entry of `GET /models/{author}/{slug}/endpoints`, OpenRouter's `PublicEndpoint` shape.
+
+        Live figures (latency, throughput, uptime) are null here; the health tracker fills them in.
+        """
         ok, why = self.provider.availability()
+        tool_choice = "tool_choice" in self.supported_parameters
         return {
             "name": self.name,
+            "model_id": self.model_id,
             "model_name": self.model_id,
             "provider_name": self.provider.name,
             "tag": self.provider.slug,
@@ -90,9 +95,18 @@ class Endpoint:
             "max_prompt_tokens": None,
             "supported_parameters": sorted(self.supported_parameters),
             "quantization": self.quantization,
+            "service_tier": None,
+            "native_tools": {},
+            "supports_diarization": False,
+            "supports_implicit_caching": self.pricing.input_cache_read is not None,
+            "supports_tool_choice": {"auto": tool_choice, "function": tool_choice, "none": tool_choice, "required": tool_choice},
             "status": status if status is not None else (0 if ok else -1),
             "status_message": why,
+            "latency_last_30m": None,
+            "throughput_last_30m": None,
+            "uptime_last_5m": None,
             "uptime_last_30m": None,
+            "uptime_last_1d": None,
             "is_moderated": self.is_moderated,
         }
 
@@ -159,6 +173,10 @@ class Model:
             "per_request_limits": self.per_request_limits,
             "supported_parameters": self.supported_parameters,
             "default_parameters": self.default_parameters,
+            "supported_voices": None,
+            "expiration_date": None,
+            "knowledge_cutoff": None,
+            "links": {"details": f"/api/v1/models/{self.id.split(':')[0]}/endpoints"},
         }
         return self._wire
 

@@ -100,7 +100,7 @@ class Dispatcher:
         resp = await self._transport.open(up, target)
         try:
             body = await resp.read()
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise timed_out(target) from None
         except aiohttp.ClientError as exc:
             raise broken(target, exc) from None

@@ -38,6 +38,7 @@ class Gateway:
         except GatewayError as exc:
             ctx.fail(exc)
             ctx.record("error", None)
+            exc.generation_id = ctx.id
             raise
         except BaseException:
             ctx.record("cancelled", None)
@@ -65,6 +66,7 @@ class Gateway:
         except GatewayError as exc:
             ctx.fail(exc)
             ctx.record("error", None)
+            exc.generation_id = ctx.id
             raise
         except BaseException:
             ctx.record("cancelled", None)

@@ -6,8 +6,6 @@ aiohttp is used rather than httpx for its lower per-request CPU cost (see bench/
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
@@ -45,7 +43,7 @@ class Transport:
             )
         try:
             return await self._session.request(up.method, up.url, data=up.body, headers=dict(up.headers), **extra)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise timed_out(target) from None
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamError(

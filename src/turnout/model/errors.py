@@ -84,6 +84,7 @@ class GatewayError(Exception):
         self.metadata = metadata or {}
         self.retry_after = retry_after
         self.param = param
+        self.generation_id: str | None = None  # set once the request has a generation record
 
 
 class UpstreamError(GatewayError):

@@ -293,7 +293,7 @@ class OpenAIAdapter:
 class OpenAIStreamDecoder:
     """One chat.completion.chunk stream: deltas pass straight on; finish and usage wait for the end."""
 
-    __slots__ = ("_target", "_reasoning_field", "_native_finish", "_usage", "_done")
+    __slots__ = ("_done", "_native_finish", "_reasoning_field", "_target", "_usage")
 
     def __init__(self, target: Target, reasoning_field: str) -> None:
         self._target = target

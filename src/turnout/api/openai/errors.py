@@ -18,4 +18,6 @@ def error_response(err: GatewayError) -> Response:
     headers = {}
     if err.retry_after is not None:
         headers["retry-after"] = str(max(1, round(err.retry_after)))
+    if err.generation_id is not None:
+        headers["x-generation-id"] = err.generation_id
     return Response(orjson.dumps(error_body(err)), err.status, headers, media_type="application/json")
