@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from turnout.settings import ConfigError, Settings, load_settings
 
 
-def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
-    return load_settings(getattr(args, "config", None), **overrides)
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(getattr(args, "config", None), None, **overrides)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -70,9 +71,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
             print(clear)
         elif args.keys_command == "list":
             for k in store.list_keys():
-                limit = "none" if k.limit is None else f"${k.limit}"
+                shown = "none" if k.limit is None else f"${k.limit}"
                 state = "disabled" if k.disabled else "active"
-                print(f"{k.name}\t{k.label}\t{state}\tusage ${k.usage}\tlimit {limit}")
+                print(f"{k.name}\t{k.label}\t{state}\tusage ${k.usage}\tlimit {shown}")
         elif args.keys_command == "disable":
             if not store.set_key_disabled(args.name, True, time.time()):
                 print(f"no key named {args.name!r}", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,7 @@ class Dispatcher:
             return endpoint, first, events
         raise _exhausted(last, attempts)
 
-    async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncIterator[StreamEvent]:
+    async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncGenerator[StreamEvent, None]:
         target = endpoint.target
         local = self._in_process.get(target.dialect)
         if local is not None:

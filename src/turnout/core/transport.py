@@ -36,13 +36,11 @@ class Transport:
     async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> aiohttp.ClientResponse:
         """Send the request and return once the status line and headers are in."""
         assert self._session is not None
-        extra = {}
+        timeout = self._session.timeout
         if read_timeout is not None:
-            extra["timeout"] = aiohttp.ClientTimeout(
-                total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
-            )
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=read_timeout)
         try:
-            return await self._session.request(up.method, up.url, data=up.body, headers=dict(up.headers), **extra)
+            return await self._session.request(up.method, up.url, data=up.body, headers=dict(up.headers), timeout=timeout)
         except TimeoutError:
             raise timed_out(target) from None
         except aiohttp.ClientConnectorError as exc:
