@@ -140,6 +140,10 @@ class ChatRequest:
     parallel_tool_calls: bool | None = None
     reasoning: Reasoning | None = None
     user: str | None = None
+    # OpenRouter plugins (e.g. [{"id": "web"}]); native dialects map the ones they can (Z.ai web search).
+    plugins: list[JSON] | None = None
+    # The generation id (RequestContext.id) once the inbound route sets it; sent as Z.ai request_id.
+    generation_id: str | None = None
     # OpenRouter routing extensions, interpreted by core/, never sent upstream.
     models: list[str] | None = None
     provider: JSON | None = None

@@ -5,15 +5,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from turnout.providers.anthropic import AnthropicAdapter
 from turnout.providers.base import Adapter, InProcessProvider
+from turnout.providers.gemini import GeminiAdapter
 from turnout.providers.openai import OpenAIAdapter
+from turnout.providers.zai import ZaiAdapter
 
 if TYPE_CHECKING:
     from turnout.settings import Settings
 
 
 def http_adapters() -> dict[str, Adapter]:
-    adapters: list[Adapter] = [OpenAIAdapter()]
+    adapters: list[Adapter] = [OpenAIAdapter(), ZaiAdapter(), AnthropicAdapter(), GeminiAdapter()]
     return {a.dialect: a for a in adapters}
 
 

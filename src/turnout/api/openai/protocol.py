@@ -295,6 +295,19 @@ def parse_logit_bias(raw: Any) -> dict[str, float] | None:
     return bias
 
 
+def parse_plugins(raw: Any) -> list[JSON] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise invalid("plugins", "'plugins' must be an array")
+    plugins = []
+    for i, p in enumerate(raw):
+        plugin = mapping(p, f"plugins[{i}]") or {}
+        string(plugin.get("id"), f"plugins[{i}].id", required=True)
+        plugins.append(plugin)
+    return plugins
+
+
 def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
@@ -336,6 +349,7 @@ def to_chat_request(body: Any) -> ChatRequest:
         parallel_tool_calls=boolean(body, "parallel_tool_calls"),
         reasoning=parse_reasoning(body),
         user=string(body.get("user"), "user"),
+        plugins=parse_plugins(body.get("plugins")),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
     )

@@ -1,0 +1,342 @@
+"""The native Z.ai (Zhipu GLM) dialect: `POST {base}/chat/completions` on `https://api.z.ai/api/paas/v4`.
+
+Z.ai's API is OpenAI-shaped, with its own knobs and limits (docs.z.ai/api-reference/llm/chat-completion):
+  - `reasoning` -> `thinking: {"type": "enabled"|"disabled"}`; `enabled: false` or `effort: "none"`
+    disables it; `exclude` keeps it on (and billed) and only hides it from the answer.
+  - reasoning travels as `reasoning_content` in messages and deltas; it comes back as `reasoning`
+    plus one `reasoning.text` detail, and an assistant turn's reasoning goes back as `reasoning_content`.
+    Z.ai's usage does not count thinking apart: `reasoning_tokens` is estimated from its text
+    (billed as output either way, being part of `completion_tokens`).
+  - `temperature` is clamped to [0, 1]; 0 becomes `do_sample: false` (greedy). `top_p` is clamped
+    to [0.01, 1]. Only one stop word is accepted: the first is sent. `seed`, penalties, `top_k`,
+    `min_p`, `logit_bias` and `logprobs` are not in Z.ai's API and are dropped.
+  - `response_format` takes text or json_object only: json_schema is sent as json_object, so Z.ai
+    endpoints do not advertise `structured_outputs`.
+  - `tool_choice` takes only "auto": "none" drops the tools, "required"/named are sent as auto.
+  - `tool_stream: true` when tools are streamed, so arguments arrive incrementally.
+  - `user` -> `user_id` (6-128 characters, else dropped); the generation id -> `request_id`.
+  - images/videos/files are Z.ai's parts (`image_url`, `video_url`, `file_url`); a data: image URL
+    is sent as its bare base64, as Z.ai's vision docs show.
+  - web search: Z.ai's built-in `web_search` tool is added when the request has OpenRouter's
+    `plugins: [{"id": "web"}]` or `web_search_options`; results come back as `url_citation`
+    annotations and one `web_search_requests` is counted when Z.ai returns search results.
+  - error bodies are `{"error": {"code": "1305", "message": ...}}`; code 1305 (overloaded) and
+    1113 (insufficient balance) refine the status classification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from turnout.model.chat import (
+    JSON,
+    AudioPart,
+    ChatRequest,
+    ContentPart,
+    FilePart,
+    ImagePart,
+    Message,
+    TextPart,
+    VideoPart,
+)
+from turnout.model.errors import ErrorKind, FailureClass, UpstreamError, invalid
+from turnout.model.result import ChatResult, Usage
+from turnout.model.stream import (
+    Finish,
+    ReasoningDelta,
+    StreamEvent,
+    StreamFailure,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+from turnout.providers.base import Target, UpstreamRequest
+from turnout.providers.errors import decode_error_body, upstream_error
+from turnout.providers.openai import bad_response, from_openai_tool_calls, from_openai_usage, to_finish_reason
+from turnout.providers.sse import SSEEvent
+
+NAME = "zai"
+REASONING_FORMAT = "unknown"  # OpenRouter's `format` for GLM reasoning details
+WEB_SEARCH_ENGINE = "search-prime"
+# Z.ai business error codes that say more than the HTTP status.
+ERROR_CODES: Mapping[str, ErrorKind] = {
+    "1305": ErrorKind.PROVIDER_OVERLOADED,  # the service may be temporarily overloaded
+    "1113": ErrorKind.PROVIDER_AUTH_FAILED,  # the account's balance is used up
+}
+
+
+def reasoning_text_of(message: Message) -> str | None:
+    """What goes back as `reasoning_content`: the reasoning text, or its `reasoning.text` details."""
+    if message.reasoning:
+        return message.reasoning
+    texts = [d.get("text") or "" for d in message.reasoning_details or () if d.get("type") == "reasoning.text"]
+    return "".join(texts) or None
+
+
+def to_zai_part(part: ContentPart) -> JSON:
+    match part:
+        case TextPart(text=text):
+            return {"type": "text", "text": text}
+        case ImagePart(url=url):
+            if url.startswith("data:"):
+                url = url.partition(",")[2]  # Z.ai takes the bare base64
+            return {"type": "image_url", "image_url": {"url": url}}
+        case VideoPart(url=url):
+            return {"type": "video_url", "video_url": {"url": url}}
+        case FilePart(file_data=data) if data:
+            return {"type": "file_url", "file_url": {"url": data}}
+        case FilePart():
+            raise invalid("messages", "Z.ai takes files as a URL in file.file_data, not a file_id")
+        case AudioPart():
+            raise invalid("messages", "Z.ai does not take audio input")
+    raise AssertionError(part)
+
+
+def to_zai_content(content: str | list[ContentPart] | None) -> str | list[JSON] | None:
+    if content is None or isinstance(content, str):
+        return content
+    if all(isinstance(p, TextPart) for p in content):
+        return "".join(p.text for p in content if isinstance(p, TextPart))  # text models take a string
+    return [to_zai_part(p) for p in content]
+
+
+def to_zai_message(message: Message) -> JSON:
+    role = "system" if message.role == "developer" else message.role
+    if role in ("system", "tool"):
+        out: JSON = {"role": role, "content": message.text()}
+    else:
+        out = {"role": role, "content": to_zai_content(message.content)}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if role == "assistant":
+        reasoning = reasoning_text_of(message)
+        if reasoning:
+            out["reasoning_content"] = reasoning
+    return out
+
+
+def web_search_tool(request: ChatRequest) -> JSON | None:
+    """Z.ai's built-in web search tool, if the request asks for web search."""
+    options: JSON | None = None
+    for plugin in request.plugins or ():
+        if plugin.get("id") == "web" and plugin.get("enabled", True) is not False:
+            options = plugin
+    if options is None and isinstance(request.extra.get("web_search_options"), dict):
+        options = {}
+    if options is None:
+        return None
+    search: JSON = {"enable": True, "search_engine": WEB_SEARCH_ENGINE, "search_result": True}
+    if isinstance(options.get("max_results"), int):
+        search["count"] = max(1, min(50, options["max_results"]))
+    if isinstance(options.get("search_prompt"), str):
+        search["search_prompt"] = options["search_prompt"]
+    domains = options.get("include_domains")
+    if isinstance(domains, list) and domains and isinstance(domains[0], str):
+        search["search_domain_filter"] = domains[0]  # Z.ai takes a single domain
+    return {"type": "web_search", "web_search": search}
+
+
+def to_zai_body(request: ChatRequest, target: Target) -> JSON:
+    body: JSON = {k: v for k, v in request.extra.items() if k != "web_search_options"}
+    body["model"] = target.upstream_model
+    body["messages"] = [to_zai_message(m) for m in request.messages]
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        temperature = min(1.0, max(0.0, request.temperature))
+        if temperature == 0:
+            body["do_sample"] = False
+        else:
+            body["temperature"] = temperature
+    if request.top_p is not None:
+        body["top_p"] = min(1.0, max(0.01, request.top_p))
+    if request.stop:
+        body["stop"] = request.stop[:1]
+    rf = request.response_format
+    if rf is not None:
+        body["response_format"] = {"type": "text" if rf.type == "text" else "json_object"}
+    tools: list[JSON] = []
+    if request.tools and request.tool_choice != "none":
+        tools = [
+            {"type": "function", "function": {k: v for k, v in (("name", t.name), ("description", t.description), ("parameters", t.parameters)) if v is not None}}
+            for t in request.tools
+        ]
+    search = web_search_tool(request)
+    if search is not None:
+        tools.append(search)
+    if tools:
+        body["tools"] = tools
+        if request.tool_choice is not None:  # Z.ai knows only "auto"
+            body["tool_choice"] = "auto"
+        if request.stream and request.tools:
+            body["tool_stream"] = True
+    r = request.reasoning
+    if r is not None and (r.active or r.enabled is False or r.effort == "none"):
+        body["thinking"] = {"type": "enabled" if r.active else "disabled"}
+    if request.user is not None and 6 <= len(request.user) <= 128:
+        body["user_id"] = request.user
+    if request.generation_id is not None and "request_id" not in body:
+        body["request_id"] = request.generation_id
+    if request.stream:
+        body["stream"] = True
+    return body
+
+
+def from_zai_web_search(raw: Any) -> list[JSON] | None:
+    """Z.ai's top-level `web_search` results as OpenRouter `url_citation` annotations."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {"url": r.get("link") or "", "title": r.get("title") or "", "content": r.get("content") or ""},
+        }
+        for r in raw
+        if isinstance(r, dict)
+    ]
+
+
+def estimated_reasoning_tokens(chars: int, completion_tokens: int) -> int:
+    """Z.ai's usage does not split out thinking: 4 characters a token, at most the completion."""
+    return min(completion_tokens, (chars + 3) // 4)
+
+
+def reasoning_details(text: str) -> list[JSON]:
+    return [{"type": "reasoning.text", "text": text, "format": REASONING_FORMAT, "index": 0}]
+
+
+class ZaiAdapter:
+    dialect: ClassVar[str] = NAME
+
+    def build_request(self, request: ChatRequest, target: Target) -> UpstreamRequest:
+        headers = {"content-type": "application/json", "accept-language": "en-US,en", **target.extra_headers}
+        if target.api_key:
+            headers["authorization"] = f"Bearer {target.api_key}"
+        body = orjson.dumps(to_zai_body(request, target))
+        return UpstreamRequest("POST", target.base_url.rstrip("/") + "/chat/completions", headers, body, request.stream)
+
+    def parse_response(self, body: bytes, target: Target) -> ChatResult:
+        try:
+            raw = orjson.loads(body)
+            choice = raw["choices"][0]
+            message = choice.get("message") or {}
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise bad_response(target, f"not a chat completion ({type(exc).__name__})") from None
+        native = choice.get("finish_reason")
+        reasoning = message.get("reasoning_content") or None
+        usage = from_openai_usage(raw.get("usage"))
+        if usage is not None and reasoning and not usage.reasoning_tokens:
+            usage.reasoning_tokens = estimated_reasoning_tokens(len(reasoning), usage.completion_tokens)
+        annotations = from_zai_web_search(raw.get("web_search"))
+        if usage is not None and annotations:
+            usage.web_search_requests = 1
+        return ChatResult(
+            content=message.get("content"),
+            finish_reason=to_finish_reason(native),
+            native_finish_reason=native,
+            reasoning=reasoning,
+            reasoning_details=reasoning_details(reasoning) if reasoning else None,
+            tool_calls=from_openai_tool_calls(message.get("tool_calls")),
+            annotations=annotations,
+            usage=usage,
+            upstream_id=raw.get("id"),
+        )
+
+    def open_stream(self, request: ChatRequest, target: Target) -> ZaiStreamDecoder:
+        return ZaiStreamDecoder(target)
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes, target: Target) -> UpstreamError:
+        raw, _ = decode_error_body(body)
+        code = raw.get("error", {}).get("code") if isinstance(raw, dict) and isinstance(raw.get("error"), dict) else None
+        return upstream_error(status, headers, body, target.provider_name, kind=ERROR_CODES.get(str(code)))
+
+
+class ZaiStreamDecoder:
+    """One Z.ai stream: `data: {chunk}` frames (usage rides on the last one), then `data: [DONE]`."""
+
+    __slots__ = ("_done", "_native_finish", "_reasoning_chars", "_searched", "_target", "_usage")
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._native_finish: str | None = None
+        self._usage: Usage | None = None
+        self._searched = False
+        self._reasoning_chars = 0
+        self._done = False
+
+    def feed(self, event: SSEEvent) -> Iterable[StreamEvent]:
+        if event.data == "[DONE]":
+            return self._end()
+        if self._done:
+            return ()
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            self._done = True
+            return (StreamFailure(bad_response(self._target, "a stream chunk is not JSON")),)
+        if not isinstance(chunk, dict):
+            return ()
+        if "error" in chunk and not chunk.get("choices"):
+            self._done = True
+            err = chunk["error"]
+            message = err.get("message") if isinstance(err, dict) else str(err)
+            code = str(err.get("code")) if isinstance(err, dict) else ""
+            kind = ERROR_CODES.get(code, ErrorKind.PROVIDER_SERVER_ERROR)
+            failure = FailureClass.RATE_LIMIT if kind is ErrorKind.PROVIDER_OVERLOADED else FailureClass.TRANSIENT
+            return (
+                StreamFailure(
+                    UpstreamError(kind, f"{self._target.provider_name} failed mid-stream: {message}",
+                                  provider=self._target.provider_name, failure=failure, raw=err)
+                ),
+            )
+        if chunk.get("usage"):
+            self._usage = from_openai_usage(chunk["usage"])
+        if chunk.get("web_search"):
+            self._searched = True
+        out: list[StreamEvent] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content")
+            if reasoning:
+                self._reasoning_chars += len(reasoning)
+                out.append(ReasoningDelta(reasoning, reasoning_details(reasoning)))
+            if delta.get("content"):
+                out.append(TextDelta(delta["content"]))
+            for tc in delta.get("tool_calls") or ():
+                fn = tc.get("function") or {}
+                out.append(ToolCallDelta(int(tc.get("index") or 0), tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
+            if choice.get("finish_reason"):
+                self._native_finish = choice["finish_reason"]
+        return out
+
+    def close(self) -> Iterable[StreamEvent]:
+        if self._done:
+            return ()
+        if self._native_finish is None:
+            self._done = True
+            return (StreamFailure(bad_response(self._target, "the stream ended before a finish reason")),)
+        return self._end()
+
+    def _end(self) -> list[StreamEvent]:
+        if self._done:
+            return []
+        self._done = True
+        out: list[StreamEvent] = []
+        if self._usage is not None:
+            self._usage.web_search_requests = 1 if self._searched else 0
+            if self._reasoning_chars and not self._usage.reasoning_tokens:
+                self._usage.reasoning_tokens = estimated_reasoning_tokens(self._reasoning_chars, self._usage.completion_tokens)
+            out.append(UsageReport(self._usage))
+        if self._native_finish is None:
+            out.append(StreamFailure(bad_response(self._target, "[DONE] came before a finish reason")))
+        else:
+            out.append(Finish(to_finish_reason(self._native_finish), self._native_finish))
+        return out
