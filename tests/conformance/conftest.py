@@ -132,9 +132,10 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
                 "supported_parameters": SUPPORTED[dialect],
                 "endpoints": [{"provider": f"conf-{dialect}", "model": upstream_name, "pricing": PRICES[dialect]}],
             }
-            models[f"conf-{dialect}/{scenario}"] = entry
-            # Endpoint health is per endpoint (a 429 cools it down): streamed error tests get their own.
-            models[f"conf-{dialect}/{scenario}-stream"] = entry
+            # Endpoint health is per endpoint (a 429 cools it down), so tests that hit one error
+            # scenario more than once get their own copies.
+            for copy in ("", "-stream", "-again"):
+                models[f"conf-{dialect}/{scenario}{copy}"] = entry
     return {"providers": providers, "models": models}
 
 
