@@ -30,6 +30,7 @@ import re
 import signal
 import time
 from dataclasses import dataclass
+from typing import cast
 
 _MODEL_RE = re.compile(rb'"model"\s*:\s*"([^"]{1,200})"')
 _STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
@@ -175,8 +176,7 @@ class UpstreamProtocol(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
