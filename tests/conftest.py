@@ -70,6 +70,9 @@ def gateway_config(upstream_url: str) -> dict[str, object]:
         }
         for s in SCENARIOS
     }
+    # The same scenarios under other upstream names: separate endpoints, separate health.
+    for s in SCENARIOS:
+        models[f"test/{s}-2"] = {**models[f"test/{s}"], "endpoints": [{"provider": "fake", "model": f"{s}@2", "pricing": pricing}]}
     # Two endpoints: the cheaper one fails, the other answers.
     models["test/fallback"] = {
         "context_length": 8192,

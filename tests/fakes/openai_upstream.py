@@ -79,7 +79,7 @@ def create_app(state: UpstreamState) -> Starlette:
         if state.api_key is not None and request.headers.get("authorization") != f"Bearer {state.api_key}":
             return JSONResponse(ERRORS["error-401"][1], 401)
         model = body.get("model", "")
-        scenario = model.split("@")[0]
+        scenario = model.split("@")[0]  # "@suffix" gives one scenario several upstream names
         if scenario in ERRORS:
             status, payload = ERRORS[scenario]
             headers = {"retry-after": "7"} if status == 429 else {}
@@ -92,7 +92,7 @@ def create_app(state: UpstreamState) -> Starlette:
             try:
                 await asyncio.sleep(3600)
             finally:
-                state.cancelled.append(model)
+                state.cancelled.append(scenario)
         if scenario == "slow":
             await asyncio.sleep(float(body.get("delay", 0.3)))
         if body.get("stream"):
@@ -181,5 +181,5 @@ async def _stream(body: dict[str, Any], scenario: str, state: UpstreamState) -> 
             yield _frame({**head, "choices": [], "usage": _usage(prompt, completion, cached=prompt // 2 if scenario == "cached" else 0, reasoning=reasoning_tokens)})
         yield b"data: [DONE]\n\n"
     except asyncio.CancelledError:
-        state.cancelled.append(str(body.get("model")))
+        state.cancelled.append(scenario)
         raise

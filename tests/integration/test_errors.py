@@ -88,11 +88,20 @@ def test_missing_and_bad_keys_are_401(gateway: Gateway) -> None:
 
 
 def test_key_over_its_limit_is_402(gateway: Gateway) -> None:
-    key = gateway.new_key("tiny", limit=Decimal("0.00001"))
+    limit = Decimal("0.0002")
+    key = gateway.new_key("tiny", limit=limit)
     time.sleep(1.5)  # the server picks new keys up within a second
-    body = {"model": "test/echo", "messages": [{"role": "user", "content": "spend " * 20}]}
-    assert post(gateway, body, key=key).status_code == 200  # the first request spends past the limit
-    assert_envelope(post(gateway, body, key=key), 402)
+    body = {"model": "test/echo", "messages": [{"role": "user", "content": "spend " * 20}], "max_tokens": 20}
+    costs = []
+    for _ in range(30):
+        r = post(gateway, body, key=key)
+        if r.status_code != 200:
+            break
+        costs.append(Decimal(str(r.json()["usage"]["cost"])))
+    assert costs, "the first request fits the limit"
+    assert_envelope(r, 402)
+    spent = Decimal(str(httpx.get(f"{gateway.api}/key", headers={"authorization": f"Bearer {key}"}).json()["data"]["usage"]))
+    assert spent == sum(costs) and spent <= limit + max(costs)
 
 
 def test_sdk_raises_typed_errors(gateway: Gateway) -> None:
@@ -117,7 +126,7 @@ def test_sdk_raises_typed_errors(gateway: Gateway) -> None:
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_errors_map_to_statuses_and_are_recorded(gateway: Gateway, model: str, status: int, kind: str, stream: bool) -> None:
-    r = post(gateway, {"model": model, "messages": MSG, "stream": stream})
+    r = post(gateway, {"model": model + ("-2" if stream else ""), "messages": MSG, "stream": stream})
     err = assert_envelope(r, status)
     meta = err["metadata"]
     assert meta["provider_name"] == "Fake" and meta["error_type"] == kind

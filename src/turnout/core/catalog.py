@@ -57,10 +57,13 @@ class Endpoint:
     input_modalities: tuple[str, ...]
     quantization: str | None = None
     is_moderated: bool = False
+    exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     target: Target = field(init=False)
+    key: str = field(init=False)  # stable identity for health tracking
 
     def __post_init__(self) -> None:
         p = self.provider
+        self.key = f"{p.slug}|{self.model_id}|{self.upstream_model}"
         self.target = Target(
             provider=p.slug,
             provider_name=p.name,
@@ -128,10 +131,14 @@ class Model:
     default_parameters: dict[str, Any] | None = None
     per_request_limits: dict[str, Any] | None = None
     kind: str = "chat"  # chat | embedding
+    declared_parameters: list[str] | None = None  # the model's own list, when the catalog gives one
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def supported_parameters(self) -> list[str]:
+        """The model-level list (as the catalog declares it), else the union of its endpoints'."""
+        if self.declared_parameters is not None:
+            return sorted(self.declared_parameters)
         names: set[str] = set()
         for e in self.endpoints:
             names |= e.supported_parameters
@@ -282,6 +289,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
                 input_modalities=tuple(e.get("input_modalities") or inputs),
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),
+                exacto=bool(e.get("exacto", False)),
             )
         )
     if not endpoints:
@@ -302,4 +310,5 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
         default_parameters=raw.get("default_parameters"),
         per_request_limits=raw.get("per_request_limits"),
         kind=str(raw.get("kind") or "chat"),
+        declared_parameters=list(model_params) if model_params is not None else None,
     )
