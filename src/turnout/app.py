@@ -19,6 +19,7 @@ from turnout.api.openapi import openapi
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
 from turnout.settings import Settings, load_settings
+from turnout.web import web_routes
 
 log = logging.getLogger("turnout")
 
@@ -65,7 +66,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.close()
 
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health)],
+        routes=[
+            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health),
+            *web_routes(),
+        ],
         exception_handlers={
             GatewayError: on_gateway_error,
             HTTPException: on_http_error,

@@ -1,0 +1,140 @@
+"""The catalog page (`/` and `/models`): every model, searchable and filterable.
+
+Filtering happens here, on the server, from the query string (`q`, `modality`, `context`,
+`price`, `provider`, `param`), so every filtered view is a plain link and works without script;
+`catalog.js` only re-submits the form as the user types and swaps in the new list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from turnout.core.catalog import Catalog, Model
+from turnout.web.layout import day, esc, per_million, short_tokens
+
+MODALITIES = ("text", "image", "video", "file", "audio")
+CONTEXTS = ((0, "Any"), (32_000, "≥ 32K"), (64_000, "≥ 64K"), (128_000, "≥ 128K"), (200_000, "≥ 200K"))
+PRICES = (("", "Any"), ("free", "Free"), ("0.5", "≤ $0.50/M"), ("1", "≤ $1/M"), ("5", "≤ $5/M"))
+PARAMS = (("tools", "Tools"), ("reasoning", "Reasoning"), ("structured_outputs", "Structured outputs"),
+          ("response_format", "Response format"))
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    q: str = ""
+    modalities: tuple[str, ...] = ()
+    min_context: int = 0
+    max_price: str = ""  # "" any, "free", or dollars per million input tokens
+    provider: str = ""
+    params: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], multi: Mapping[str, list[str]]) -> Filters:
+        try:
+            min_context = max(int(query.get("context") or 0), 0)
+        except ValueError:
+            min_context = 0
+        price = query.get("price") or ""
+        if price not in {p for p, _ in PRICES}:
+            price = ""
+        return cls(
+            q=(query.get("q") or "").strip()[:200],
+            modalities=tuple(m for m in multi.get("modality", []) if m in MODALITIES),
+            min_context=min_context,
+            max_price=price,
+            provider=(query.get("provider") or "").strip(),
+            params=tuple(p for p in multi.get("param", []) if p in dict(PARAMS)),
+        )
+
+    def admits(self, model: Model) -> bool:
+        if self.q:
+            hay = f"{model.id} {model.name} {model.description}".lower()
+            if not all(word in hay for word in self.q.lower().split()):
+                return False
+        if any(m not in model.input_modalities for m in self.modalities):
+            return False
+        if model.context_length < self.min_context:
+            return False
+        if self.provider and all(e.provider.slug != self.provider for e in model.endpoints):
+            return False
+        if any(p not in model.supported_parameters for p in self.params):
+            return False
+        if self.max_price:
+            top = model.top_endpoint
+            prompt = top.pricing.prompt if top else Decimal(0)
+            if self.max_price == "free":
+                if not (top and top.pricing.is_free):
+                    return False
+            elif prompt * MILLION > Decimal(self.max_price):
+                return False
+        return True
+
+
+def render_list(models: list[Model]) -> str:
+    if not models:
+        return '<p class="muted" id="no-models">No models match these filters.</p>'
+    cards = []
+    for m in models:
+        top = m.top_endpoint
+        if top is None:
+            price = "—"
+        elif top.pricing.is_free:
+            price = "Free"
+        else:
+            price = f"{per_million(top.pricing.prompt)}/M input · {per_million(top.pricing.completion)}/M output"
+        providers = ", ".join(sorted({e.provider.name for e in m.endpoints}))
+        blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0] + "…"
+        cards.append(
+            f'<li class="card" data-model="{esc(m.id)}"><a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
+            f'<code class="small">{esc(m.id)}</code><p>{esc(blurb)}</p>'
+            f'<div class="meta"><span>{short_tokens(m.context_length)} context</span><span>{price}</span>'
+            f'<span>{esc(" + ".join(m.input_modalities))} → {esc(" + ".join(m.output_modalities))}</span>'
+            f"<span>{esc(providers)}</span><span>{day(m.created)}</span></div></li>"
+        )
+    return f'<ul class="cards" id="model-list">{"".join(cards)}</ul>'
+
+
+def render_results(models: list[Model]) -> str:
+    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(models)}'
+
+
+def matching(catalog: Catalog, f: Filters) -> list[Model]:
+    return [m for m in catalog.models.values() if f.admits(m)]
+
+
+def _options(pairs: tuple[tuple[object, str], ...], chosen: object) -> str:
+    return "".join(
+        f'<option value="{esc(v)}"{" selected" if str(v) == str(chosen) else ""}>{esc(label)}</option>' for v, label in pairs
+    )
+
+
+def render_catalog(catalog: Catalog, f: Filters) -> str:
+    models = matching(catalog, f)
+    providers = (("", "Any provider"), *((slug, p.name) for slug, p in sorted(catalog.providers.items())))
+    mods = "".join(
+        f'<label class="check"><input type="checkbox" name="modality" value="{m}"{" checked" if m in f.modalities else ""}>{m}</label>'
+        for m in MODALITIES
+    )
+    params = "".join(
+        f'<label class="check"><input type="checkbox" name="param" value="{p}"{" checked" if p in f.params else ""}>{label}</label>'
+        for p, label in PARAMS
+    )
+    return f"""
+<h1>Models</h1>
+<p class="muted">{len(catalog.models)} models served by this gateway. One key, one base URL:
+<code>/api/v1</code>.</p>
+<form class="filters" id="filters" method="get" action="/models" role="search">
+  <input type="search" name="q" value="{esc(f.q)}" placeholder="Search models" aria-label="Search models" autocomplete="off">
+  <fieldset><legend>Input</legend>{mods}</fieldset>
+  <fieldset><legend>Parameters</legend>{params}</fieldset>
+  <div class="selects">
+    <label>Context <select name="context">{_options(CONTEXTS, f.min_context)}</select></label>
+    <label>Input price <select name="price">{_options(PRICES, f.max_price)}</select></label>
+    <label>Provider <select name="provider">{_options(providers, f.provider)}</select></label>
+  </div>
+  <noscript><button type="submit">Filter</button></noscript>
+</form>
+<div id="results">{render_results(models)}</div>"""

@@ -1,0 +1,249 @@
+"""Read-only statistics for the web UI, computed from generation records.
+
+Owns every read query the pages need: per-provider performance and uptime buckets, tokens per
+day, top apps, and one key's spend, breakdowns and recent generations. `Stats` is the small
+Protocol the pages depend on; `SQLiteStats` implements it with its own read-only connection to
+the gateway's SQLite file, so it never shares (or locks) the store's writer connection.
+
+Calls are synchronous and slow by API standards (milliseconds to a second on a big table), so
+pages call them through `asyncio.to_thread`; nothing here is ever on the API's request path.
+Money is summed exactly: costs are stored as decimal text, and SQLite sums them as integers
+of 1e-12 USD (exact for any cost with at most 12 decimal places, i.e. every catalog price).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from turnout.store.base import GenerationRecord
+
+PICO = Decimal(10) ** 12  # costs are summed in units of 1e-12 USD
+_COST_SUM = "SUM(CAST(ROUND(CAST(cost AS REAL) * 1e12) AS INTEGER))"
+_TOKENS = "prompt_tokens + completion_tokens"
+# Tokens per second while generating: completion tokens over the time after the first token.
+_THROUGHPUT = (
+    "CASE WHEN status = 'ok' AND completion_tokens > 0 AND latency_ms IS NOT NULL"
+    " AND generation_time_ms - latency_ms > 0"
+    " THEN completion_tokens * 1000.0 / (generation_time_ms - latency_ms) END"
+)
+# Attempt errors (ErrorKind values) that are the request's fault or a rate limit, not an outage.
+NOT_PROVIDER_FAULTS = ("caller_invalid_request", "caller_cancelled", "provider_invalid_request", "provider_rate_limited")
+_RECORD_COLUMNS = (
+    "id, created_at, key_hash, model, provider, upstream_model, dialect_in, dialect_out, streamed, status,"
+    " finish_reason, native_finish_reason, prompt_tokens, completion_tokens, cached_tokens,"
+    " cache_write_tokens, reasoning_tokens, usage_estimated, cost, latency_ms, generation_time_ms,"
+    " error_code, error_message, app_title, app_referer, attempts"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One provider's traffic for one model in one time bucket."""
+
+    provider: str
+    start: float  # epoch seconds, a multiple of the bucket width
+    requests: int
+    ok: int
+    latency_ms: float | None  # mean time to first token of successful requests
+    throughput: float | None  # mean tokens/s after the first token, successful requests
+
+    @property
+    def success_rate(self) -> float:
+        return self.ok / self.requests if self.requests else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    day: str  # YYYY-MM-DD, UTC
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Usage attributed to one name: an app, a model or a provider."""
+
+    name: str
+    detail: str | None  # an app's referer URL; None otherwise
+    requests: int
+    tokens: int
+    cost: Decimal
+
+
+class Stats(Protocol):
+    def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
+        """Requests served per provider name: latency and throughput (status from the record)."""
+        ...
+
+    def provider_uptime(self, model: str, since: float, width: int) -> list[Bucket]:
+        """Attempts per provider slug and whether the provider did its part (no latency figures)."""
+        ...
+
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]: ...
+
+    def top_apps(self, model: str, since: float, limit: int) -> list[Share]: ...
+
+    def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]: ...
+
+    def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]: ...
+
+
+def _money(pico: int | None) -> Decimal:
+    return Decimal(pico or 0) / PICO
+
+
+class SQLiteStats:
+    """`Stats` over the gateway's SQLite file, read-only; a missing file reads as no traffic."""
+
+    def __init__(self, path: Path) -> None:
+        self._uri = path.resolve().as_uri() + "?mode=ro"
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection | None]:
+        try:
+            db = sqlite3.connect(self._uri, uri=True, timeout=5, check_same_thread=False)
+        except sqlite3.OperationalError:  # no database yet: nothing recorded
+            yield None
+            return
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._read() as db:
+            if db is None:
+                return []
+            try:
+                return db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # the gateway has not migrated it yet
+                    return []
+                raise
+
+    def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
+        rows = self._rows(
+            f"""SELECT COALESCE(provider, '(none)'), CAST(created_at / ? AS INTEGER) * ?, COUNT(*),
+                       SUM(status = 'ok'), AVG(CASE WHEN status = 'ok' THEN latency_ms END), AVG({_THROUGHPUT})
+                FROM generations WHERE model = ? AND created_at >= ?
+                GROUP BY 1, 2 ORDER BY 2, 1""",
+            (width, width, model, since),
+        )
+        return [Bucket(p, float(t), n, int(ok or 0), lat, tps) for p, t, n, ok, lat, tps in rows]
+
+    def provider_uptime(self, model: str, since: float, width: int) -> list[Bucket]:
+        # Every attempt counts, fallbacks included: an attempt succeeded when it answered and the
+        # request did not then fail mid-stream. Faults of the request (a 400 the upstream blamed on
+        # it) and 429s say nothing about the provider's health, so they are left out.
+        rows = self._rows(
+            f"""SELECT json_extract(a.value, '$.provider'), CAST(g.created_at / ? AS INTEGER) * ?, COUNT(*),
+                       SUM(json_extract(a.value, '$.outcome') = 'ok' AND g.status != 'error')
+                FROM generations AS g, json_each(g.attempts) AS a
+                WHERE g.model = ? AND g.created_at >= ?
+                  AND COALESCE(json_extract(a.value, '$.error'), '') NOT IN ({", ".join("?" for _ in NOT_PROVIDER_FAULTS)})
+                GROUP BY 1, 2 ORDER BY 2, 1""",
+            (width, width, model, since, *NOT_PROVIDER_FAULTS),
+        )
+        return [Bucket(str(p), float(t), n, int(ok or 0), None, None) for p, t, n, ok in rows if p is not None]
+
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]:
+        where, args = ["created_at >= ?"], [since]
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if key_hash is not None:
+            where.append("key_hash = ?")
+            args.append(key_hash)
+        rows = self._rows(
+            f"""SELECT date(created_at, 'unixepoch'), COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), {_COST_SUM}
+                FROM generations WHERE {" AND ".join(where)} GROUP BY 1 ORDER BY 1""",
+            tuple(args),
+        )
+        return [DayUsage(d, n, int(p or 0), int(c or 0), _money(cost)) for d, n, p, c, cost in rows]
+
+    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+        rows = self._rows(
+            f"""SELECT COALESCE(app_title, app_referer), MAX(app_referer), COUNT(*), SUM({_TOKENS}), {_COST_SUM}
+                FROM generations
+                WHERE model = ? AND created_at >= ? AND (app_title IS NOT NULL OR app_referer IS NOT NULL)
+                GROUP BY 1 ORDER BY 4 DESC, 3 DESC LIMIT ?""",
+            (model, since, limit),
+        )
+        return [Share(name, ref, n, int(tok or 0), _money(cost)) for name, ref, n, tok, cost in rows]
+
+    def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:
+        assert column in ("model", "provider")  # a column name, never caller input
+        rows = self._rows(
+            f"""SELECT COALESCE({column}, '(none)'), COUNT(*), SUM({_TOKENS}), {_COST_SUM}
+                FROM generations WHERE key_hash = ? AND created_at >= ?
+                GROUP BY 1 ORDER BY 4 DESC, 3 DESC""",
+            (key_hash, since),
+        )
+        return [Share(name, None, n, int(tok or 0), _money(cost)) for name, n, tok, cost in rows]
+
+    def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]:
+        rows = self._rows(
+            f"SELECT {_RECORD_COLUMNS} FROM generations WHERE key_hash = ? ORDER BY created_at DESC LIMIT ?",
+            (key_hash, limit),
+        )
+        return [to_record(row) for row in rows]
+
+
+def to_record(row: tuple[Any, ...]) -> GenerationRecord:
+    (id_, created_at, key_hash, model, provider, upstream_model, dialect_in, dialect_out, streamed, status,
+     finish, native_finish, prompt, completion, cached, cache_write, reasoning, estimated, cost, latency,
+     gen_time, error_code, error_message, app_title, app_referer, attempts) = row
+    return GenerationRecord(
+        id=id_, created_at=created_at, key_hash=key_hash, model=model, provider=provider,
+        upstream_model=upstream_model, dialect_in=dialect_in, dialect_out=dialect_out, streamed=bool(streamed),
+        status=status, finish_reason=finish, native_finish_reason=native_finish, prompt_tokens=prompt,
+        completion_tokens=completion, cached_tokens=cached, cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning, usage_estimated=bool(estimated), cost=Decimal(cost), latency_ms=latency,
+        generation_time_ms=gen_time, error_code=error_code, error_message=error_message, app_title=app_title,
+        app_referer=app_referer, attempts=orjson.loads(attempts) if attempts else [],
+    )
+
+
+class NoStats:
+    """`Stats` for a gateway whose records are not in SQLite: every page renders, without history."""
+
+    def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
+        return []
+
+    def provider_uptime(self, model: str, since: float, width: int) -> list[Bucket]:
+        return []
+
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]:
+        return []
+
+    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+        return []
+
+    def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:
+        return []
+
+    def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]:
+        return []
+
+
+def open_stats(settings: Any) -> Stats:
+    """The stats source for these settings: SQLite when the records live there, else none."""
+    try:
+        path = settings.sqlite_path
+    except ValueError:  # ConfigError: another database; a reader for it belongs beside its store
+        return NoStats()
+    return SQLiteStats(path)

@@ -1,0 +1,227 @@
+"""The web UI in headless Chromium against a live gateway and fake upstreams."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import zlib
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from tests.web.conftest import Traffic, WebGateway, screenshot
+
+pytestmark = pytest.mark.browser
+SEED_PARAMETERS = (  # the parameter table of the seed page of z-ai/glm-4.6, in its order
+    "reasoning", "max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty",
+    "repetition_penalty", "top_k", "seed", "min_p", "response_format", "tools", "tool_choice", "logit_bias",
+)
+
+
+def tiny_png() -> bytes:
+    """A valid 2x2 red PNG, made here so the test needs no file."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_model_page_shows_the_seed_figures(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.6")
+    assert page.locator("h1").inner_text() == "Z.ai: GLM 4.6"
+    assert page.get_by_test_id("input-price").inner_text() == "$0.43/M input tokens"
+    assert page.get_by_test_id("output-price").inner_text() == "$1.74/M output tokens"
+    assert page.get_by_test_id("context").inner_text() == "202,752 context"
+    facts = page.locator(".facts").inner_text()
+    assert "Sep 30, 2025" in facts and "203K" in facts and "text → text" in facts
+    # Providers: the z-ai endpoint with its prices, configured, so available.
+    row = page.locator("table.providers tr[data-provider=z-ai]")
+    assert "$0.43" in row.inner_text() and "$1.74" in row.inner_text()
+    assert row.locator(".badge").inner_text() == "Available"
+    # The variant is linked from the base model.
+    page.locator(".variants a", has_text="z-ai/glm-4.6:exacto").click()
+    page.wait_for_url("**/models/z-ai/glm-4.6:exacto")
+    assert page.get_by_test_id("input-price").inner_text() == "$0.60/M input tokens"
+    assert page.get_by_test_id("output-price").inner_text() == "$1.90/M output tokens"
+    assert page.locator(".variant-of a").get_attribute("href") == "/models/z-ai/glm-4.6"
+    screenshot(page, "model-variant-exacto")
+
+
+def test_model_page_api_section(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.6#api")
+    curl = page.locator("pre[data-lang=curl]").inner_text()
+    assert f"{web.url}/api/v1/chat/completions" in curl and '"model": "z-ai/glm-4.6"' in curl
+    page.locator("label[for=sample-python]").click()
+    python = page.locator("pre[data-lang=python]")
+    assert python.is_visible() and not page.locator("pre[data-lang=curl]").is_visible()
+    assert f'base_url="{web.url}/api/v1"' in python.inner_text()
+    page.locator("label[for=sample-typescript]").click()
+    assert 'model: "z-ai/glm-4.6"' in page.locator("pre[data-lang=typescript]").inner_text()
+    rows = {r.locator("td").nth(0).inner_text(): [c.inner_text() for c in r.locator("td").all()]
+            for r in page.locator("table.params tbody tr").all()}
+    assert rows["temperature"][1:3] == ["float", "1"]
+    assert rows["top_p"][1:3] == ["float", "1"]
+    assert rows["tools"][1] == "array" and rows["reasoning"][1] == "map"
+    # The model's own supported parameters, in the seed page's order (include_reasoning, the old
+    # spelling of reasoning, is left out as the seed does).
+    model = next(m for m in httpx.get(f"{web.url}/api/v1/models").json()["data"] if m["id"] == "z-ai/glm-4.6")
+    supported = set(model["supported_parameters"]) - {"include_reasoning"}
+    assert list(rows) == [p for p in SEED_PARAMETERS if p in supported] and set(rows) == supported
+
+
+def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic: Traffic) -> None:
+    page.goto("/models/z-ai/glm-4.6?range=1h")
+    perf = page.locator("#performance")
+    latency, throughput = perf.locator("svg.chart").all()
+    assert latency.locator("circle.point[data-series='Z.AI']").count() >= 1
+    assert throughput.locator("circle.point[data-series='Z.AI']").count() >= 1
+    assert float(latency.locator("circle.point").first.get_attribute("data-value")) > 0
+    # Activity: one bar for today holding every token of the model's requests.
+    bars = page.locator("#activity svg.chart rect.bar")
+    assert bars.count() == 1
+    assert float(bars.first.get_attribute("data-value")) == traffic.glm_tokens
+    assert page.get_by_test_id("activity-total").inner_text() == f"{traffic.glm_tokens:,}"
+    # Uptime: the current hour's bar is green for Z.AI; older hours have no requests.
+    strip = page.locator("#uptime .uptime-row[data-provider=z-ai] rect.up")
+    assert strip.count() == 72
+    assert "good" in strip.last.get_attribute("class")
+    assert "none" in strip.first.get_attribute("class")
+    # Apps: ranked by tokens, from X-Title / HTTP-Referer.
+    apps = page.locator("#apps table tbody tr")
+    assert [apps.nth(i).locator("td b").inner_text() for i in range(apps.count())] == ["Seed Tester", "Other App"]
+    assert page.locator("#apps a[href='https://seed.example/']").count() == 1
+    screenshot(page, "model-glm-4.6")
+    # A model whose cheaper endpoint always fails: its uptime bar is red, the other's green.
+    page.goto("/models/test/fallback")
+    assert "down" in page.locator(".uptime-row[data-provider=fake] rect.up").last.get_attribute("class")
+    assert "good" in page.locator(".uptime-row[data-provider=fake2] rect.up").last.get_attribute("class")
+    assert page.locator(".uptime-row[data-provider=fake] .uptime-head").inner_text().endswith("0.0%")
+    screenshot(page, "model-fallback-uptime")
+
+
+def test_catalog_search_and_filters(page: Any, web: WebGateway) -> None:
+    page.goto("/")
+    assert page.locator("li.card[data-model='z-ai/glm-4.6']").count() == 1
+    page.locator("input[name=modality][value=image]").check()
+    page.wait_for_function("!document.querySelector(\"li.card[data-model='z-ai/glm-4.6']\")")
+    shown = set(page.locator("li.card").evaluate_all("els => els.map(e => e.dataset.model)"))
+    assert {"z-ai/glm-4.6v", "z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"} <= shown
+    assert all("glm-4.6:" not in m and m != "z-ai/glm-4.6" for m in shown)
+    assert "modality=image" in page.url
+    page.locator("select[name=price]").select_option("free")
+    page.wait_for_function("document.querySelectorAll('li.card').length === 1")
+    assert page.locator("li.card").get_attribute("data-model") == "z-ai/glm-4.6v-flash"
+    page.goto("/models?q=exacto")
+    assert page.locator("li.card").evaluate_all("els => els.map(e => e.dataset.model)") == ["z-ai/glm-4.6:exacto"]
+    page.goto("/models?param=structured_outputs&context=64000&provider=z-ai")
+    shown = set(page.locator("li.card").evaluate_all("els => els.map(e => e.dataset.model)"))
+    assert shown == {"z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"}
+    page.goto("/models")
+    page.locator("input[type=search]").fill("vision-language")
+    page.wait_for_function("document.querySelectorAll('li.card').length === 1")
+    assert page.locator("#model-count").inner_text() == "1 shown"
+    page.goto("/models")
+    screenshot(page, "catalog")
+
+
+def test_playground_streams_an_answer_and_shows_its_cost(page: Any, web: WebGateway) -> None:
+    page.goto("/chat")
+    assert page.locator(".column .model-select").input_value() == "z-ai/glm-4.6"
+    page.locator("#prompt").fill("hello playground")
+    page.locator("#send").click()
+    stats = page.locator(".msg.assistant .stats.done")
+    stats.wait_for()
+    assert page.locator(".msg.assistant .content").inner_text() == "echo: hello playground"
+    text = stats.inner_text()
+    m = re.search(r"(\d+) in \+ (\d+) out tokens · \$([0-9.]+)", text)
+    assert m, text
+    prompt, completion, shown = int(m.group(1)), int(m.group(2)), Decimal(m.group(3))
+    assert shown == prompt * Decimal("0.00000043") + completion * Decimal("1.74e-6")
+    assert text.startswith("Z.AI · ") and stats.get_attribute("data-provider") == "Z.AI"
+    # The answer went through the API as the user's key: it is in the key's records.
+    record = web.wait_for_generation(lambda g: g["app_title"] == "turnout playground")
+    assert Decimal(str(record["total_cost"])) == shown and record["model"] == "z-ai/glm-4.6"
+    # Reasoning arrives collapsed; a second column answers side by side.
+    page.locator("#add-column").click()
+    page.locator(".column").nth(1).locator(".model-select").select_option("test/reasoning")
+    page.locator("#prompt").fill("what is 2+2")
+    page.locator("#send").click()
+    second = page.locator(".column").nth(1)
+    second.locator(".stats.done").wait_for()
+    page.locator(".column").nth(0).locator(".msg.assistant .stats.done").nth(1).wait_for()
+    reasoning = second.locator("details.reasoning")
+    assert reasoning.is_visible() and reasoning.get_attribute("open") is None
+    assert "2 plus 2 is 4." in reasoning.inner_text() or reasoning.locator("div").text_content().strip() == "2 plus 2 is 4."
+    assert second.locator(".content").inner_text() == "The answer is 4."
+    assert "Fake" in second.locator(".stats").inner_text()
+    screenshot(page, "chat-side-by-side")
+
+
+def test_playground_image_reaches_the_upstream(page: Any, web: WebGateway) -> None:
+    png = tiny_png()
+    page.goto("/chat?model=z-ai/glm-4.6v")
+    assert page.locator("#attach").is_enabled()
+    page.locator("#attach").set_input_files(files=[{"name": "red.png", "mimeType": "image/png", "buffer": png}])
+    page.locator("#attachments img").wait_for()
+    page.locator("#prompt").fill("describe this picture")
+    page.locator("#send").click()
+    page.locator(".stats.done").wait_for()
+    assert page.locator(".msg.user img").count() == 1
+    sent = [r["body"] for r in web.upstream.state.requests if r["body"].get("model") == "glm-4.6v"]
+    assert sent, "the vision request never reached the upstream"
+    parts = sent[-1]["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "describe this picture"}
+    assert parts[1]["type"] == "image_url"
+    # The picture arrives whole: as the data: URL the page made, or as its bare base64 where the
+    # provider's dialect wants that (Z.ai's native API takes either).
+    payload = base64.b64encode(png).decode()
+    assert parts[1]["image_url"]["url"] in ("data:image/png;base64," + payload, payload)
+    screenshot(page, "chat-vision")
+    # A text-only model cannot take the attachment.
+    page.locator(".model-select").select_option("z-ai/glm-4.6")
+    assert page.locator("#attach").is_disabled()
+
+
+def test_activity_dashboard(page: Any, web: WebGateway, traffic: Traffic) -> None:
+    data = web.activity()
+    page.goto("/activity")
+    page.locator("#activity:not([hidden])").wait_for()
+    assert page.locator("#total-requests").inner_text() == f"{data['totals']['requests']:,}"
+    assert page.locator("#total-cost").inner_text() == data["totals"]["cost_display"]
+    assert page.locator("#chart-spend svg rect.bar").count() == 1
+    assert page.locator("#chart-tokens svg rect.bar").count() == 1
+    models = page.locator("#by-model tr td:first-child").all_inner_texts()
+    assert "z-ai/glm-4.6" in models and "test/fallback" in models
+    providers = page.locator("#by-provider tr td:first-child").all_inner_texts()
+    assert "Z.AI" in providers and "Fake Two" in providers
+    rows = page.locator("#generations tr[data-generation]")
+    assert rows.count() == len(data["generations"]) >= traffic.requests
+    rows.first.locator("button").click()
+    record = page.locator("#generations tr.record:not([hidden]) pre").inner_text()
+    assert data["generations"][0]["id"] in record and '"attempts"' in record
+    screenshot(page, "activity")
+    # A wrong key gets the API's error, not a page.
+    page.locator("#key").fill("sk-tn-v1-wrong")
+    page.locator("#keyform button").click()
+    page.locator("#activity-error:not([hidden])").wait_for()
+    assert page.locator("#activity-error").inner_text() == "Invalid API key"
+
+
+@pytest.mark.parametrize("path", ["/models", "/models/z-ai/glm-4.6", "/chat", "/activity"])
+def test_pages_fit_a_phone(browser: Any, web: WebGateway, traffic: Traffic, path: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=web.url, is_mobile=True)
+    context.add_init_script(f"localStorage.setItem('turnout.key', {web.key!r});")
+    try:
+        pg = context.new_page()
+        pg.goto(path)
+        pg.wait_for_load_state("networkidle")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at phone width"
+        name = "phone-" + (path.strip("/").replace("/", "-") or "home")
+        screenshot(pg, name)
+    finally:
+        context.close()

@@ -1,0 +1,113 @@
+"""Page rendering without a browser: formatters, filters, charts, and the routes over HTTP."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import httpx
+import pytest
+from tests.web.conftest import WebGateway
+
+from turnout.core.catalog import build_catalog
+from turnout.web import charts
+from turnout.web.catalog_view import Filters
+from turnout.web.layout import money, per_million, render_description, short_tokens
+from turnout.web.sample_code import parameter_rows, samples
+
+CATALOG = build_catalog(None, None, {})
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [("0.00000043", "$0.43"), ("0.0000003", "$0.30"), ("0.0000019", "$1.90"), ("0.000001", "$1.00"),
+     ("0.00000011", "$0.11"), ("0", "$0"), ("0.0000000125", "$0.0125")],
+)
+def test_prices_per_million(price: str, shown: str) -> None:
+    assert per_million(Decimal(price)) == shown
+
+
+def test_sizes_and_money() -> None:
+    assert [short_tokens(n) for n in (202752, 131072, 65536, 21_400_000_000, 713_000_000, 1500, 999)] == [
+        "203K", "131K", "65.5K", "21.4B", "713M", "1.5K", "999"]
+    assert money(Decimal("0.00002211")) == "$0.00002211"
+    assert money(Decimal("1234.5")) == "$1,234.50"
+    assert money(Decimal(0)) == "$0"
+
+
+def test_descriptions_are_escaped_and_only_http_links_become_anchors() -> None:
+    html = render_description('<b>x</b> [docs](https://example.com/a?b=1&c=2) [bad](javascript:alert(1))')
+    assert "<b>" not in html and "&lt;b&gt;" in html
+    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener nofollow">docs</a>' in html
+    assert "<a" in html and html.count("<a ") == 1 and "[bad](javascript:alert(1))" in html
+
+
+def test_filters_select_models() -> None:
+    def ids(**query: str | list[str]) -> set[str]:
+        single = {k: v for k, v in query.items() if isinstance(v, str)}
+        multi = {k: v for k, v in query.items() if isinstance(v, list)}
+        f = Filters.parse(single, multi)
+        return {m.id for m in CATALOG.models.values() if f.admits(m)}
+
+    assert ids(modality=["image"]) == {"z-ai/glm-4.6v", "z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"}
+    assert ids(q="GLM exacto") == {"z-ai/glm-4.6:exacto"}
+    assert ids(context="200000") == {"z-ai/glm-4.6", "z-ai/glm-4.6:exacto"}
+    assert ids(provider="empiriolabs") == {"z-ai/glm-4.6v-flash"}
+    assert "z-ai/glm-4.6" not in ids(price="free") and "z-ai/glm-4.6v-flash" in ids(price="free")
+    assert ids(price="0.5") >= {"z-ai/glm-4.6", "z-ai/glm-4.6v"} and "z-ai/glm-4.5v" not in ids(price="0.5")
+    assert ids(param=["structured_outputs", "reasoning"]) == {"z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"}
+    # Junk in the query string is ignored, not an error.
+    assert ids(context="lots", price="cheap", modality=["smell"]) == set(CATALOG.models)
+
+
+def test_parameter_table_uses_the_models_defaults() -> None:
+    rows = {name: (kind, default) for name, kind, default, _ in parameter_rows(CATALOG.models["z-ai/glm-4.5v"])}
+    assert rows["temperature"] == ("float", "0.75")  # default_parameters: {temperature: 0.75}
+    assert rows["top_p"] == ("float", "1")  # null there: the generic default
+    assert rows["structured_outputs"][0] == "boolean"
+
+
+def test_samples_are_filled_in() -> None:
+    code = samples("z-ai/glm-4.6", "http://gw.example/api/v1", reasoning=True)
+    assert 'base_url="http://gw.example/api/v1"' in code["python"] and 'model="z-ai/glm-4.6"' in code["python"]
+    assert 'baseURL: "http://gw.example/api/v1"' in code["typescript"]
+    assert "curl http://gw.example/api/v1/chat/completions" in code["curl"] and '"reasoning"' in code["curl"]
+
+
+def test_charts() -> None:
+    empty = charts.line_chart({}, 0, 3600, str, label="x")
+    assert "No traffic yet" in empty and "<circle" not in empty
+    two = charts.line_chart({"A": [charts.Point(600, 10.0), charts.Point(1200, 20.0)]}, 0, 3600, str, label="x")
+    assert two.count("<circle") == 2 and "<polyline" in two
+    bars = charts.bar_chart([(0, 5.0, ""), (86400, 10.0, "")], 0, 3 * 86400, 86400, str, label="y")
+    assert bars.count('class="bar"') == 2 and "No traffic" not in bars
+    assert [charts.uptime_color(r) for r in (None, 1.0, 0.95, 0.6, 0.1)] == ["none", "good", "fair", "poor", "down"]
+    strip = charts.uptime_strip([(0, 1.0, 3), (3600, None, 0)], label="u")
+    assert strip.count("<rect") == 2 and "100.0% of 3 requests" in strip and "no requests" in strip
+
+
+def test_routes_over_http(web: WebGateway) -> None:
+    with httpx.Client(base_url=web.url, timeout=10) as client:
+        r = client.get("/ui/api/activity")
+        assert r.status_code == 401 and r.json()["error"]["message"] == "Missing Authentication header"
+        r = client.get("/ui/api/activity", headers={"authorization": "Bearer sk-tn-v1-nope"})
+        assert r.status_code == 401
+        r = client.get("/ui/api/activity?days=banana", headers={"authorization": f"Bearer {web.key}"})
+        assert r.status_code == 200 and r.json()["days"] == 30
+        r = client.get("/models/nobody/nothing")
+        assert r.status_code == 404 and "text/html" in r.headers["content-type"] and "nobody/nothing" in r.text
+        r = client.get("/models/z-ai/glm-4.6?range=forever")
+        assert r.status_code == 200 and 'href="?range=24h#performance" aria-current' in r.text
+        r = client.get("/models?q=%3Cscript%3Ealert(1)%3C/script%3E")
+        assert r.status_code == 200 and "<script>alert" not in r.text and "&lt;script&gt;" in r.text
+        r = client.get("/models?modality=image&partial=1")
+        assert r.status_code == 200 and r.text.startswith('<p class="count"') and "<html" not in r.text
+        r = client.get("/ui/static/turnout.css")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
+        assert client.get("/ui/static/nothing.js").status_code == 404
+        # The API mounts still come first.
+        assert client.get("/api/v1/models").json()["data"]
+        # Every script, stylesheet and icon is the package's own: nothing loads from elsewhere.
+        for path in ("/", "/models/z-ai/glm-4.6", "/chat", "/activity"):
+            assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', client.get(path).text)
+            assert assets and all(a.startswith("/ui/static/") for a in assets), assets
