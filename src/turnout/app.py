@@ -12,14 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from turnout.api import account, catalog
+from turnout.api import account, catalog, completions, embeddings
+from turnout.api.anthropic import routes as anthropic_routes
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
 from turnout.api.openapi import openapi
+from turnout.api.responses import routes as responses_routes
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
 from turnout.settings import Settings, load_settings
-from turnout.web import web_routes
 
 log = logging.getLogger("turnout")
 
@@ -27,6 +28,10 @@ log = logging.getLogger("turnout")
 def api_routes() -> list[BaseRoute]:
     return [
         Route("/chat/completions", openai_routes.chat_completions, methods=["POST"]),
+        Route("/messages", anthropic_routes.messages, methods=["POST"]),
+        Route("/responses", responses_routes.responses, methods=["POST"]),
+        Route("/completions", completions.completions, methods=["POST"]),
+        Route("/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/models", catalog.list_models, methods=["GET"]),
         Route("/models/{author}/{slug}/endpoints", catalog.model_endpoints, methods=["GET"]),
         Route("/generation", account.get_generation, methods=["GET"]),
@@ -66,10 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.close()
 
     app = Starlette(
-        routes=[
-            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health),
-            *web_routes(),
-        ],
+        routes=[Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health)],
         exception_handlers={
             GatewayError: on_gateway_error,
             HTTPException: on_http_error,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from turnout.model.chat import ChatRequest
+from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import UpstreamError
 from turnout.model.result import ChatResult
 from turnout.model.stream import StreamEvent
@@ -78,3 +79,29 @@ class InProcessProvider(Protocol):
     async def complete(self, request: ChatRequest, target: Target) -> ChatResult: ...
 
     def stream(self, request: ChatRequest, target: Target) -> AsyncIterator[StreamEvent]: ...
+
+
+@runtime_checkable
+class EmbeddingAdapter(Protocol):
+    """Optional capability of an HTTP dialect: embeddings, as pure translation (core does the I/O)."""
+
+    dialect: ClassVar[str]
+
+    def build_embeddings_request(self, request: EmbeddingRequest, target: Target) -> UpstreamRequest: ...
+
+    def parse_embeddings_response(self, body: bytes, target: Target) -> EmbeddingResult: ...
+
+    def parse_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, target: Target
+    ) -> UpstreamError: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Optional capability of an in-process provider: it computes embeddings itself."""
+
+    dialect: ClassVar[str]
+
+    def available(self) -> tuple[bool, str | None]: ...
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult: ...

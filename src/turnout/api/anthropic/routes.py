@@ -1,0 +1,55 @@
+"""`POST /messages` in Anthropic's dialect, for every model in the catalog.
+
+Errors raised here (bad body, bad key, routing, upstream failures before the first byte) are
+rendered in Anthropic's envelope by this route itself, not by the app's OpenAI-dialect handler.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from turnout.api.anthropic.encode import EventEncoder, events, message_json
+from turnout.api.anthropic.errors import error_response
+from turnout.api.anthropic.protocol import to_chat_request
+from turnout.api.auth import authenticate
+from turnout.api.body import read_json
+from turnout.api.openai.encode import hides_reasoning
+from turnout.core.context import RequestContext
+from turnout.model.errors import GatewayError
+from turnout.runtime import Runtime
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+DIALECT = "anthropic"
+
+
+async def messages(request: Request) -> Response:
+    try:
+        return await create_message(request)
+    except GatewayError as exc:
+        return error_response(exc)
+
+
+async def create_message(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body = await read_json(request, rt.settings.max_body_bytes)
+    key = authenticate(request.headers, rt.keys)
+    chat = to_chat_request(body)
+    ctx = RequestContext(
+        accountant=rt.accountant,
+        key=key,
+        dialect_in=DIALECT,
+        model_id=chat.model,
+        streamed=chat.stream,
+        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
+        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+    )
+    headers = {"x-generation-id": ctx.id, "request-id": ctx.id}
+    if chat.stream:
+        stream = await rt.gateway.stream(chat, ctx)
+        return StreamingResponse(
+            events(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+        )
+    done = await rt.gateway.complete(chat, ctx)
+    return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)

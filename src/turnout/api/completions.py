@@ -1,0 +1,170 @@
+"""`POST /completions`: OpenAI's legacy prompt API, translated through chat for every model.
+
+Wire reference: https://platform.openai.com/docs/api-reference/completions. The prompt becomes
+one user message; the answer comes back as `text_completion` choices (streamed as
+`text_completion` chunks, a usage chunk, then `data: [DONE]`). An array of prompts is answered
+by one chat request per prompt, run concurrently, each with its own generation record; their
+usage and cost are summed. Token-array prompts, `suffix`, `best_of` > 1 and `n` > 1 get a 400
+naming the parameter. Errors use the OpenAI envelope of the app's global handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from turnout.api.auth import authenticate
+from turnout.api.body import read_json
+from turnout.api.openai.encode import usage_json
+from turnout.api.openai.errors import error_body
+from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_stop, string
+from turnout.api.sse import DONE, KEEPALIVE, data_frame
+from turnout.core.context import RequestContext
+from turnout.core.gateway import Completion
+from turnout.core.keys import KeyState
+from turnout.model.chat import ChatRequest, Message
+from turnout.model.errors import invalid
+from turnout.model.result import Usage
+from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, TextDelta, UsageReport
+from turnout.runtime import Runtime
+
+DIALECT = "completions"
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+REJECTED = {"suffix": "'suffix' (fill-in-the-middle) is not supported", "best_of": "'best_of' must be 1",
+            "n": "'n' must be 1; send one request per completion"}
+
+
+def to_prompts(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and all(isinstance(p, str) for p in raw):
+        return raw
+    if isinstance(raw, list) and raw and all(isinstance(p, (int, list)) for p in raw):
+        raise invalid("prompt", "token-array prompts are not supported; send the prompt as text")
+    raise invalid("prompt", "'prompt' must be a string or a non-empty array of strings")
+
+
+def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
+    """One chat request per prompt, and whether to echo the prompt before the answer."""
+    if not isinstance(body, dict):
+        raise invalid("body", "the request body must be a JSON object")
+    for name, message in REJECTED.items():
+        value = body.get(name)
+        if value not in (None, 1, "") and not (name == "suffix" and value == ""):
+            raise invalid(name, message)
+    model = string(body.get("model"), "model", required=True) or ""
+    prompts = to_prompts(body.get("prompt"))
+    stream = boolean(body, "stream") or False
+    if stream and len(prompts) > 1:
+        raise invalid("prompt", "a streamed completion takes one prompt")
+    if body.get("logprobs") not in (None, 0, False):
+        raise invalid("logprobs", "'logprobs' is not supported on legacy completions")
+    mapping(body.get("stream_options"), "stream_options")
+    base: dict[str, Any] = {
+        "max_tokens": number(body, "max_tokens"),
+        "temperature": number(body, "temperature"),
+        "top_p": number(body, "top_p"),
+        "top_k": number(body, "top_k"),
+        "frequency_penalty": number(body, "frequency_penalty"),
+        "presence_penalty": number(body, "presence_penalty"),
+        "repetition_penalty": number(body, "repetition_penalty"),
+        "seed": number(body, "seed"),
+        "stop": parse_stop(body.get("stop")),
+        "logit_bias": parse_logit_bias(body.get("logit_bias")),
+        "user": string(body.get("user"), "user"),
+        "provider": mapping(body.get("provider"), "provider"),
+    }
+    requests = [ChatRequest(model=model, messages=[Message(role="user", content=p)], stream=stream, **base) for p in prompts]
+    return requests, bool(boolean(body, "echo"))
+
+
+def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest) -> RequestContext:
+    return RequestContext(
+        accountant=rt.accountant,
+        key=key,
+        dialect_in=DIALECT,
+        model_id=chat.model,
+        streamed=chat.stream,
+        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
+        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+    )
+
+
+async def completions(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body = await read_json(request, rt.settings.max_body_bytes)
+    key = authenticate(request.headers, rt.keys)
+    chats, echo = to_chat_requests(body)
+    contexts = [new_context(rt, key, request, c) for c in chats]
+    first = contexts[0]
+    if chats[0].stream:
+        stream = await rt.gateway.stream(chats[0], first)
+        return StreamingResponse(
+            chunks(first, stream, chats[0].messages[0].text() if echo else ""),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, "x-generation-id": first.id},
+        )
+    done: list[Completion] = await asyncio.gather(*(rt.gateway.complete(c, x) for c, x in zip(chats, contexts, strict=True)))
+    total, cost = Usage(), Decimal(0)
+    for d, x in zip(done, contexts, strict=True):
+        total.prompt_tokens += d.usage.prompt_tokens
+        total.completion_tokens += d.usage.completion_tokens
+        total.cached_tokens += d.usage.cached_tokens
+        total.cache_write_tokens += d.usage.cache_write_tokens
+        total.reasoning_tokens += d.usage.reasoning_tokens
+        cost += x.cost
+    choices = [
+        {"text": (c.messages[0].text() if echo else "") + (d.result.content or ""), "index": i, "logprobs": None,
+         "finish_reason": d.result.finish_reason, "native_finish_reason": d.result.native_finish_reason}
+        for i, (c, d) in enumerate(zip(chats, done, strict=True))
+    ]
+    payload = {**head(first), "choices": choices, "usage": usage_json(total, cost)}
+    return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": first.id})
+
+
+def head(ctx: RequestContext) -> dict[str, Any]:
+    return {
+        "id": ctx.id,
+        "object": "text_completion",
+        "created": ctx.created,
+        "model": ctx.model_id,
+        "provider": ctx.endpoint.provider.name if ctx.endpoint else None,
+        "system_fingerprint": None,
+    }
+
+
+async def chunks(ctx: RequestContext, events: AsyncIterator[StreamEvent], echo: str) -> AsyncIterator[bytes]:
+    top = head(ctx)
+    usage: dict[str, Any] | None = None
+
+    def chunk(text: str, finish: str | None = None) -> bytes:
+        return data_frame({**top, "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]})
+
+    if echo:
+        yield chunk(echo)
+    async for event in events:
+        match event:
+            case TextDelta(text=text):
+                yield chunk(text)
+            case UsageReport(usage=u, cost=cost):
+                usage = usage_json(u, cost or Decimal(0))
+            case Finish(reason=reason):
+                yield chunk("", reason)
+                if usage is not None:
+                    yield data_frame({**top, "choices": [], "usage": usage})
+                yield DONE
+            case StreamFailure(error=error):
+                if usage is not None:
+                    yield data_frame({**top, "choices": [], "usage": usage})
+                yield data_frame({**top, **error_body(error),
+                                  "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "error"}]})
+            case Heartbeat():
+                yield KEEPALIVE
+            case _:
+                pass  # reasoning and tool calls have no place in a text completion

@@ -1,0 +1,144 @@
+"""`POST /embeddings`: OpenAI's embeddings API, routed to the catalog's `kind: embedding` models.
+
+Wire reference: https://platform.openai.com/docs/api-reference/embeddings/create. The request is
+authenticated and recorded like a chat request (dialect_in "embeddings", usage = prompt tokens,
+cost from the endpoint's prompt price); errors use the OpenAI envelope. Each endpoint is tried in
+order, falling back on transient failures as chat does. An endpoint is served either by an
+in-process provider implementing `Embedder` (the built-in local model) or by an HTTP dialect with
+an `EmbeddingAdapter` (`providers/embedding_adapters`). Vectors are kept as floats and encoded
+as base64 little-endian float32 here when the caller asks (the `openai` SDK does by default).
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnout.api.auth import authenticate
+from turnout.api.body import read_json
+from turnout.api.embeddings_dispatch import EmbeddingDispatcher
+from turnout.api.openai.encode import cost_number
+from turnout.api.openai.protocol import mapping, string
+from turnout.core.context import RequestContext
+from turnout.model.chat import ChatRequest, Message
+from turnout.model.embeddings import EmbeddingRequest
+from turnout.model.errors import GatewayError, invalid
+from turnout.model.result import Usage
+from turnout.runtime import Runtime
+
+DIALECT = "embeddings"
+MAX_INPUTS = 2048  # OpenAI's documented limit on inputs per request
+_MODELLED = frozenset({"model", "input", "encoding_format", "dimensions", "user", "provider"})
+
+
+def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
+    """The canonical request and the encoding the caller wants ("float" or "base64")."""
+    if not isinstance(body, dict):
+        raise invalid("body", "the request body must be a JSON object")
+    model = string(body.get("model"), "model", required=True) or ""
+    raw = body.get("input")
+    inputs: Any
+    if isinstance(raw, str):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(i, str) for i in raw):
+        inputs = raw
+    elif isinstance(raw, list) and raw and all(isinstance(i, int) and not isinstance(i, bool) for i in raw):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw and all(
+        isinstance(i, list) and i and all(isinstance(t, int) and not isinstance(t, bool) for t in i) for i in raw
+    ):
+        inputs = raw
+    else:
+        raise invalid("input", "'input' must be a string, an array of strings, or token arrays, and not empty")
+    if len(inputs) > MAX_INPUTS:
+        raise invalid("input", f"'input' may hold at most {MAX_INPUTS} items")
+    if any(isinstance(i, str) and not i for i in inputs):
+        raise invalid("input", "'input' must not contain empty strings")
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise invalid("encoding_format", "'encoding_format' must be float or base64")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
+        raise invalid("dimensions", "'dimensions' must be a positive integer")
+    request = EmbeddingRequest(
+        model=model,
+        inputs=inputs,
+        dimensions=dimensions,
+        user=string(body.get("user"), "user"),
+        provider=mapping(body.get("provider"), "provider"),
+        extra={k: v for k, v in body.items() if k not in _MODELLED},
+    )
+    return request, encoding
+
+
+def routing_stand_in(request: EmbeddingRequest) -> ChatRequest:
+    """What the router needs to pick endpoints: the model, preferences, and the longest input."""
+    longest = max((i if isinstance(i, str) else " " * 4 * len(i) for i in request.inputs), key=len)
+    return ChatRequest(model=request.model, messages=[Message(role="user", content=longest)], provider=request.provider)
+
+
+def estimate_tokens(request: EmbeddingRequest) -> int:
+    return sum((len(i) + 3) // 4 if isinstance(i, str) else len(i) for i in request.inputs)
+
+
+def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector
+
+
+async def embeddings(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body = await read_json(request, rt.settings.max_body_bytes)
+    key = authenticate(request.headers, rt.keys)
+    embedding, encoding = to_embedding_request(body)
+    ctx = RequestContext(
+        accountant=rt.accountant,
+        key=key,
+        dialect_in=DIALECT,
+        model_id=embedding.model,
+        streamed=False,
+        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
+        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+    )
+    dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
+    try:
+        stand_in = routing_stand_in(embedding)
+        route = rt.gateway.router.resolve(stand_in, kind="embedding")
+        ctx.prompt_estimate = estimate_tokens(embedding)
+        admit = getattr(ctx, "admit", None)  # credit reservation and rate limits, where the core has them
+        if admit is not None:
+            await admit(stand_in, route.endpoints)
+        result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts)
+    except GatewayError as exc:
+        ctx.fail(exc)
+        ctx.record("error", None)
+        if hasattr(exc, "generation_id"):
+            exc.generation_id = ctx.id
+        raise
+    except BaseException:
+        ctx.record("cancelled", None)
+        raise
+    ctx.first_token_at = time.perf_counter()
+    usage = result.usage or Usage(prompt_tokens=ctx.prompt_estimate, estimated=True)
+    ctx.price(usage)
+    ctx.finish_reason = "stop"
+    ctx.record("ok", usage)
+    assert ctx.endpoint is not None
+    payload = {
+        "object": "list",
+        "id": ctx.id,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode_vector(v, encoding)} for i, v in enumerate(result.vectors)
+        ],
+        "model": ctx.model_id,
+        "provider": ctx.endpoint.provider.name,
+        "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens, "cost": cost_number(ctx.cost)},
+    }
+    return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": ctx.id})

@@ -1,0 +1,93 @@
+"""`POST /responses` in OpenAI's Responses dialect, for every model in the catalog.
+
+Errors raised here render in OpenAI's `{"error": {message, type, param, code}}` envelope. Answers
+are kept in the app's `ResponseStore` (unless `store: false`) so `previous_response_id` can
+continue them; the conversation is stored canonically, so a continuation may go to any model.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from turnout.api.auth import authenticate
+from turnout.api.body import read_json
+from turnout.api.openai.protocol import string
+from turnout.api.responses.encode import (
+    EventEncoder,
+    assistant_message,
+    events,
+    output_items,
+    response_json,
+    usage_json,
+)
+from turnout.api.responses.errors import error_response
+from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
+from turnout.api.responses.store import ResponseStore
+from turnout.core.context import RequestContext
+from turnout.model.errors import GatewayError
+from turnout.model.result import ChatResult
+from turnout.runtime import Runtime
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+DIALECT = "responses"
+
+
+def response_store(request: Request) -> ResponseStore:
+    """The app's store, made on first use (one per app, so per worker process)."""
+    state = request.app.state
+    store: ResponseStore | None = getattr(state, "responses_store", None)
+    if store is None:
+        store = state.responses_store = ResponseStore()
+    return store
+
+
+async def responses(request: Request) -> Response:
+    try:
+        return await create_response(request)
+    except GatewayError as exc:
+        return error_response(exc)
+
+
+async def create_response(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body = await read_json(request, rt.settings.max_body_bytes)
+    key = authenticate(request.headers, rt.keys)
+    store = response_store(request)
+    history = None
+    if isinstance(body, dict):
+        previous = string(body.get("previous_response_id"), "previous_response_id")
+        if previous is not None:
+            history = list(store.get(previous, key.hash).messages)
+    rr = to_responses_request(body, history)
+    chat = rr.chat
+    ctx = RequestContext(
+        accountant=rt.accountant,
+        key=key,
+        dialect_in=DIALECT,
+        model_id=chat.model,
+        streamed=chat.stream,
+        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
+        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+    )
+
+    def keep(result: ChatResult) -> None:
+        if rr.store:
+            store.put(ctx.id, key.hash, chat.model, [*rr.input_messages, assistant_message(result)])
+
+    if chat.stream:
+        stream = await rt.gateway.stream(chat, ctx)
+        return StreamingResponse(
+            events(EventEncoder(rr, ctx, keep), stream),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, "x-generation-id": ctx.id},
+        )
+    done = await rt.gateway.complete(chat, ctx)
+    keep(done.result)
+    return Response(orjson.dumps(to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))),
+                    media_type="application/json", headers={"x-generation-id": ctx.id})
+
+
+def to_response(rr: ResponsesRequest, ctx: RequestContext, result: ChatResult, usage: dict[str, object]) -> dict[str, object]:
+    return response_json(rr, ctx, "completed", output_items(rr, ctx, result), usage, finish=result.finish_reason)
