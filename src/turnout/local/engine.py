@@ -207,11 +207,13 @@ def _settle(fut: asyncio.Future[None]) -> None:
 class LocalEngine:
     """One model loaded once, many concurrent requests through a bounded queue."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, *, server: Any = None) -> None:
+        """``server`` may be an already-built object with xllamacpp's ``handle_completions(dict, callback)``
+        (tests pass a fake); normally it is ``None`` and :meth:`load` builds the real one."""
         if config.parallel < 1 or config.max_queue < 0 or config.n_ctx < 64:
             raise ValueError("parallel must be >= 1, max_queue >= 0 and n_ctx >= 64")
         self.config = config
-        self._server: Any = None
+        self._server: Any = server
         self._sock_dir: str | None = None
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()

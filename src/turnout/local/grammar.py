@@ -11,9 +11,11 @@ of a string the grammar accepts:
   that does not start with ``{``. The first token decides, and the output is classified by
   the grammar branch it took, never guessed from text.
 
-A 270M model left unbounded can write digits or string characters forever; to keep its
-JSON finite, :func:`bound_schema` adds ``maxLength`` to free strings and a ±10^12 range to
-unbounded integers. Every output it allows still validates against the caller's schema.
+A 270M model left unbounded can write digits or string characters forever, and invents
+extra keys; to keep its JSON finite and on-topic, :func:`bound_schema` adds ``maxLength``
+to free strings, a ±10^12 range to unbounded integers and ``additionalProperties: false``
+to objects that list their ``properties`` without saying. Every output it allows still
+validates against the caller's schema.
 The JSON is written compactly (``", "``/``": "`` separators, no newlines).
 
 LLGuidance does not reject a broken schema up front: the runtime logs the error and the
@@ -142,6 +144,8 @@ def _bound(node: Any, max_string: int, int_bound: int) -> Any:
     free = not any(k in out for k in ("enum", "const"))
     if free and "string" in kinds and not any(k in out for k in ("maxLength", "pattern", "format")):
         out["maxLength"] = max_string
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out and "patternProperties" not in out:
+        out["additionalProperties"] = False
     if free and "integer" in kinds:
         if not any(k in out for k in ("minimum", "exclusiveMinimum")):
             out["minimum"] = -int_bound
@@ -251,8 +255,8 @@ def constraint_for(
 def parse_tool_call(text: str, tools: Sequence[Mapping[str, Any]]) -> ToolCall | None:
     """Read a tool call from constrained output; ``None`` when the text took the plain-text branch.
 
-    Raises :class:`LocalBadRequestError`... never: a malformed call (only possible when the
-    output was cut by ``max_tokens``) also returns ``None`` and the caller reports the text.
+    A malformed call (only possible when ``max_tokens`` cut the output) also gives ``None``,
+    and the caller reports the text as it came.
     """
     stripped = text.strip()
     if not stripped.startswith("{"):
