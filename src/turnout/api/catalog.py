@@ -29,8 +29,11 @@ async def model_endpoints(request: Request) -> Response:
     endpoints = []
     for e in model.endpoints:
         ok, why = rt.dispatcher.availability(e)
-        entry = e.to_wire(0 if ok else -1)
-        entry["status_message"] = why
+        live = rt.dispatcher.health.snapshot(e.key)
+        entry = e.to_wire()
+        entry.update({k: v for k, v in live.items() if k != "status"})
+        entry["status"] = live["status"] if ok else -1
+        entry["status_message"] = why or rt.dispatcher.health.blocked(e.key)
         endpoints.append(entry)
     wire = model.to_wire()
     return _json(

@@ -4,6 +4,8 @@ Fallback happens only before the first event reaches the client: `open_stream` p
 real event of an attempt before returning, so an upstream error status, a refused connection or
 a stream that dies at once moves on to the next endpoint. After that, failures travel in-band
 as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault) is not retried.
+Attempts are bounded in number (`MAX_ATTEMPTS`, across model fallbacks too) and in time (the
+caller's deadline). Every outcome feeds the endpoint's health (core/health.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from turnout.core.catalog import Endpoint
+from turnout.core.health import HealthTracker
 from turnout.core.transport import Transport, broken, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
@@ -24,6 +27,8 @@ from turnout.model.result import ChatResult
 from turnout.model.stream import Heartbeat, StreamEvent, StreamFailure
 from turnout.providers.base import Adapter, InProcessProvider
 from turnout.providers.sse import SSEParser
+
+MAX_ATTEMPTS = 6
 
 
 @dataclass(slots=True)
@@ -34,15 +39,19 @@ class Attempt:
     status: int | None
     error: str | None
     ms: float
+    model: str | None = None  # the catalog model id this attempt served
+    reason: str | None = None  # why this endpoint was tried (the routing decision)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "provider": self.provider,
-            "model": self.upstream_model,
+            "model": self.model,
+            "upstream_model": self.upstream_model,
             "outcome": self.outcome,
             "status": self.status,
             "error": self.error,
             "ms": round(self.ms, 2),
+            "reason": self.reason,
         }
 
 
@@ -61,6 +70,7 @@ class Dispatcher:
         self._transport = transport
         self._keepalive = keepalive_interval
         self._read_timeout = read_timeout
+        self.health = HealthTracker()
 
     def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
         dialect = endpoint.provider.dialect
@@ -72,21 +82,39 @@ class Dispatcher:
             return False, f"provider {endpoint.provider.slug} is not installed" + (f": {hint}" if hint else "")
         return endpoint.provider.availability()
 
+    def _failed(self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str) -> Attempt:
+        if exc.failure is FailureClass.RATE_LIMIT:
+            self.health.rate_limited(endpoint.key, exc.retry_after)
+        elif exc.failure is not FailureClass.CALLER_FAULT:
+            self.health.failure(endpoint.key)
+        return Attempt(
+            endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
+            _ms(started), endpoint.model_id, reason,
+        )
+
+    def _succeeded(self, endpoint: Endpoint, started: float, reason: str) -> Attempt:
+        ms = _ms(started)
+        self.health.success(endpoint.key, ms)
+        return Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason)
+
     async def complete(
-        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt]
+        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
     ) -> tuple[ChatResult, Endpoint]:
         last: UpstreamError | None = None
-        for endpoint in endpoints:
+        for i, endpoint in enumerate(endpoints):
+            if len(attempts) >= MAX_ATTEMPTS or time.perf_counter() > deadline:
+                break
             started = time.perf_counter()
+            why = reason if i == 0 else f"fallback {i} after: {reason}"
             try:
                 result = await self._complete_one(request, endpoint)
             except UpstreamError as exc:
-                attempts.append(_failed(endpoint, exc, started))
+                attempts.append(self._failed(endpoint, exc, started, why))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
-            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, _ms(started)))
+            attempts.append(self._succeeded(endpoint, started, why))
             return result, endpoint
         raise _exhausted(last, attempts)
 
@@ -111,12 +139,15 @@ class Dispatcher:
         return adapter.parse_response(body, target)
 
     async def open_stream(
-        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt]
+        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
     ) -> tuple[Endpoint, StreamEvent, AsyncIterator[StreamEvent]]:
         """The endpoint that answered, its first event, and the rest of its events."""
         last: UpstreamError | None = None
-        for endpoint in endpoints:
+        for i, endpoint in enumerate(endpoints):
+            if len(attempts) >= MAX_ATTEMPTS or time.perf_counter() > deadline:
+                break
             started = time.perf_counter()
+            why = reason if i == 0 else f"fallback {i} after: {reason}"
             events = self._stream_one(request, endpoint)
             try:
                 first: StreamEvent = await anext(events)
@@ -126,17 +157,17 @@ class Dispatcher:
                 first = StreamFailure(broken(endpoint.target, EOFError()))
             except UpstreamError as exc:
                 await events.aclose()
-                attempts.append(_failed(endpoint, exc, started))
+                attempts.append(self._failed(endpoint, exc, started, why))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
             if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
                 await events.aclose()
-                attempts.append(_failed(endpoint, first.error, started))
+                attempts.append(self._failed(endpoint, first.error, started, why))
                 last = first.error
                 continue
-            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, _ms(started)))
+            attempts.append(self._succeeded(endpoint, started, why))
             return endpoint, first, events
         raise _exhausted(last, attempts)
 
@@ -198,12 +229,6 @@ class Dispatcher:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _failed(endpoint: Endpoint, exc: UpstreamError, started: float) -> Attempt:
-    return Attempt(
-        endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value, _ms(started)
-    )
 
 
 def _exhausted(last: UpstreamError | None, attempts: list[Attempt]) -> GatewayError:

@@ -1,87 +1,301 @@
-"""Routing: a model id and the request's needs -> the ordered endpoints to try.
+"""Routing like OpenRouter: a model id (with variant) and provider preferences -> endpoints to try.
 
-Endpoints that cannot take the request are excluded before any call, and the exclusions are kept
-so an error can say why nothing was left. Issue #7 grows this into OpenRouter's full routing
-(provider preferences, variants, price-weighted choice, health).
+Order of work for one model:
+1. resolve the id: a catalog entry (variants such as `z-ai/glm-4.6:exacto` may have their own),
+   else the base model plus the variant's meaning (`:free`, `:nitro`, `:floor`, `:exacto`,
+   `:thinking`, `:online`);
+2. exclude endpoints that cannot or may not take the request, keeping the reason for each
+   (unavailable, circuit open, modality, tools, context length, max_tokens, require_parameters,
+   data policy, zdr, only/ignore, quantization, max_price);
+3. order the rest: `provider.order` first if given; `provider.sort` (price, throughput, latency);
+   otherwise OpenRouter's default: among endpoints without a failure in the last 30 s, a random
+   pick weighted by the inverse square of the price, repeated for the fallbacks, then the ones
+   that failed recently.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from turnout.core.catalog import Catalog, Endpoint, Model
-from turnout.model.chat import ChatRequest
-from turnout.model.errors import ErrorKind, GatewayError
+from turnout.core.health import HealthTracker
+from turnout.model.chat import ChatRequest, Reasoning
+from turnout.model.errors import ErrorKind, GatewayError, invalid
+
+VARIANTS = frozenset({"free", "nitro", "floor", "exacto", "thinking", "online", "extended"})
+SORTS = frozenset({"price", "throughput", "latency"})
+MILLION = Decimal(1_000_000)
+TINY_PRICE = 1e-12  # free endpoints: a finite, overwhelming weight
 
 
 @dataclass(slots=True)
 class Route:
     model: Model
     endpoints: list[Endpoint]
+    reason: str
     excluded: list[dict[str, Any]] = field(default_factory=list)
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
-    """A cheap upper-ish estimate (4 characters a token) for context-length checks and fallbacks."""
+    """A cheap estimate (4 characters a token) for context-length checks and usage fallbacks."""
     chars = sum(len(m.text()) for m in request.messages)
     return chars // 4 + 4 * len(request.messages)
 
 
+def price_of(e: Endpoint) -> Decimal:
+    return e.pricing.prompt + e.pricing.completion
+
+
+def model_chain(request: ChatRequest) -> list[str]:
+    """`model` first, then `models` in order, without repeats (OpenRouter's model fallbacks)."""
+    chain = [request.model]
+    for m in request.models or ():
+        if m not in chain:
+            chain.append(m)
+    return chain
+
+
 class Router:
-    def __init__(self, catalog: Catalog, availability: Callable[[Endpoint], tuple[bool, str | None]]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        availability: Callable[[Endpoint], tuple[bool, str | None]],
+        health: HealthTracker,
+        rng: random.Random | None = None,
+    ) -> None:
         self._catalog = catalog
         self._availability = availability
+        self._health = health
+        self._rng = rng or random.Random()
 
-    def resolve(self, request: ChatRequest, kind: str = "chat") -> Route:
-        model = self._catalog.get(request.model)
+    def lookup(self, model_id: str, kind: str = "chat") -> tuple[Model, str | None]:
+        """The catalog model for an id, and the variant still to apply (None if the id had none
+        or the catalog has an entry of its own for it)."""
+        model = self._catalog.get(model_id)
+        variant = None
+        if model is None and ":" in model_id:
+            base, _, variant = model_id.rpartition(":")
+            if variant in VARIANTS:
+                model = self._catalog.get(base)
         if model is None:
             raise GatewayError(
-                ErrorKind.CALLER_MODEL_UNKNOWN,
-                f"{request.model} is not a valid model ID",
-                param="model",
+                ErrorKind.CALLER_MODEL_UNKNOWN, f"{model_id} is not a valid model ID", param="model",
                 metadata={"param": "model"},
             )
         if model.kind != kind:
-            raise GatewayError(
-                ErrorKind.CALLER_INVALID_REQUEST,
-                f"{model.id} is an {model.kind} model and cannot serve this request",
-                param="model",
-            )
-        needs_images = request.has_images()
-        needs_tools = bool(request.tools)
-        prompt = estimate_prompt_tokens(request)
-        wanted = prompt + (request.max_tokens or 0)
-        route = Route(model, [])
+            raise invalid("model", f"{model.id} is an {model.kind} model and cannot serve this request")
+        return model, variant
+
+    def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat") -> Route:
+        model, variant = self.lookup(model_id or request.model, kind)
+        prefs = parse_preferences(request.provider)
+        if variant == "thinking" and request.reasoning is None:
+            request.reasoning = Reasoning(enabled=True)
+        if variant == "online":
+            plugins = list(getattr(request, "plugins", None) or [])
+            if not any(p.get("id") == "web" for p in plugins):
+                plugins.append({"id": "web"})
+            request.plugins = plugins  # type: ignore[attr-defined]
+        sort = prefs.sort or {"nitro": "throughput", "floor": "price"}.get(variant or "")
+
+        candidates = model.endpoints
+        if variant == "exacto" and any(e.exacto for e in candidates):
+            candidates = [e for e in candidates if e.exacto]
+        route = Route(model, [], "")
+        needs = self._needs(request)
         unavailable = 0
-        for ep in model.endpoints:
-            ok, why = self._availability(ep)
-            reason = None
-            if not ok:
-                reason, unavailable = why or "unavailable", unavailable + 1
-            elif needs_images and "image" not in ep.input_modalities:
-                reason = "does not accept image input"
-            elif needs_tools and "tools" not in ep.supported_parameters:
-                reason = "does not support tool use"
-            elif wanted > ep.context_length:
-                reason = f"context length {ep.context_length} is below the request's ~{wanted} tokens"
-            if reason is None:
-                route.endpoints.append(ep)
+        for e in candidates:
+            why = self._exclusion(e, request, prefs, variant, needs)
+            if why is None:
+                route.endpoints.append(e)
             else:
-                route.excluded.append({"provider": ep.provider.slug, "reason": reason})
+                route.excluded.append({"provider": e.provider.slug, "reason": why[1], "excluded_by": why[0]})
+                unavailable += why[0] in ("unavailable", "health")
         if not route.endpoints:
-            detail = "; ".join(f"{x['provider']}: {x['reason']}" for x in route.excluded)
-            all_down = unavailable == len(model.endpoints)
-            raise GatewayError(
-                ErrorKind.ROUTING_UNAVAILABLE if all_down else ErrorKind.ROUTING_NO_ENDPOINT,
-                f"No endpoints available for {model.id}: {detail}",
-                metadata={"excluded": route.excluded},
-            )
-        order = (request.provider or {}).get("order")
-        if isinstance(order, list) and order:
-            rank = {slug: i for i, slug in enumerate(order)}
-            route.endpoints.sort(key=lambda e: rank.get(e.provider.slug, len(rank)))
-        else:
-            route.endpoints.sort(key=lambda e: e.pricing.prompt + e.pricing.completion)
+            self._raise_nothing_left(model, route, candidates, all_down=unavailable == len(candidates))
+
+        route.endpoints, route.reason = self._order(route.endpoints, prefs, sort, variant)
+        if not prefs.allow_fallbacks:
+            route.endpoints = route.endpoints[:1]
+        self._health.claim_probe(route.endpoints[0].key)
         return route
+
+    # -- exclusions ---------------------------------------------------------------------------
+
+    def _needs(self, request: ChatRequest) -> dict[str, Any]:
+        return {
+            "images": request.has_images(),
+            "tools": bool(request.tools),
+            "tokens": estimate_prompt_tokens(request) + (request.max_tokens or 0),
+            "params": request.used_parameters(),
+        }
+
+    def _exclusion(
+        self, e: Endpoint, request: ChatRequest, prefs: Preferences, variant: str | None, needs: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        ok, why = self._availability(e)
+        if not ok:
+            return "unavailable", why or "unavailable"
+        if (blocked := self._health.blocked(e.key)) is not None:
+            return "health", blocked
+        slug, name = e.provider.slug.lower(), e.provider.name.lower()
+        if prefs.only is not None and slug not in prefs.only and name not in prefs.only:
+            return "allowed_providers", "not in provider.only"
+        if slug in prefs.ignore or name in prefs.ignore:
+            return "allowed_providers", "in provider.ignore"
+        if variant == "free" and not e.pricing.is_free:
+            return "free", "not a free endpoint (:free)"
+        if needs["images"] and "image" not in e.input_modalities:
+            return "modality", "does not accept image input"
+        if needs["tools"] and "tools" not in e.supported_parameters:
+            return "require_parameters", "does not support tool use"
+        if needs["tokens"] > e.context_length:
+            return "context_length", f"context length {e.context_length} is below the request's ~{needs['tokens']} tokens"
+        if request.max_tokens and e.max_completion_tokens and request.max_tokens > e.max_completion_tokens:
+            return "context_length", f"max_tokens {request.max_tokens} is above its limit of {e.max_completion_tokens}"
+        if prefs.require_parameters:
+            missing = sorted(needs["params"] - e.supported_parameters)
+            if missing:
+                return "require_parameters", f"does not support {', '.join(missing)}"
+        policy = e.provider.data_policy
+        if prefs.data_collection == "deny" and (policy.get("training") or policy.get("retains_prompts")):
+            return "data_policy:training", "may store or train on prompts (data_collection: deny)"
+        if prefs.zdr and not policy.get("zdr"):
+            return "data_policy:zdr", "not a zero-data-retention endpoint"
+        if prefs.quantizations is not None and (e.quantization or "unknown") not in prefs.quantizations:
+            return "quantization", f"quantization {e.quantization or 'unknown'} not in provider.quantizations"
+        for field_name, limit in prefs.max_price.items():
+            price = getattr(e.pricing, field_name)
+            if field_name in ("prompt", "completion"):
+                price = price * MILLION
+            if price > limit:
+                return "max_price", f"{field_name} price {price} is above max_price {limit}"
+        return None
+
+    def _raise_nothing_left(self, model: Model, route: Route, candidates: list[Endpoint], *, all_down: bool) -> None:
+        detail = "; ".join(f"{x['provider']}: {x['reason']}" for x in route.excluded) or "no endpoints"
+        kind = ErrorKind.ROUTING_UNAVAILABLE if all_down else ErrorKind.ROUTING_NO_ENDPOINT
+        waits = [w for e in candidates if (w := self._health.retry_in(e.key)) is not None]
+        retry_after = min((s for _, s in waits), default=None)
+        if any(limited for limited, _ in waits):
+            kind = ErrorKind.PROVIDER_RATE_LIMITED  # it could be served after a Retry-After cool-down: 429
+        elif waits:
+            kind = ErrorKind.ROUTING_UNAVAILABLE  # only open circuits stand in the way: 503
+        raise GatewayError(
+            kind,
+            f"No endpoints available for {model.id}: {detail}",
+            metadata={"excluded": route.excluded, "model": model.id},
+            retry_after=retry_after,
+        )
+
+    # -- ordering -----------------------------------------------------------------------------
+
+    def _order(
+        self, endpoints: list[Endpoint], prefs: Preferences, sort: str | None, variant: str | None
+    ) -> tuple[list[Endpoint], str]:
+        if prefs.order:
+            rank = {s: i for i, s in enumerate(prefs.order)}
+
+            def position(e: Endpoint) -> int:
+                return min(rank.get(e.provider.slug.lower(), len(rank)), rank.get(e.provider.name.lower(), len(rank)))
+
+            ordered = sorted(endpoints, key=position)
+            return ordered, "provider.order"
+        if sort == "price":
+            return sorted(endpoints, key=price_of), "sorted by price"
+        if sort == "throughput":
+            return sorted(endpoints, key=lambda e: -(self._health.p50_throughput(e.key) or 0.0)), "sorted by throughput"
+        if sort == "latency":
+            return sorted(endpoints, key=lambda e: self._health.p50_latency(e.key) or float("inf")), "sorted by latency"
+        if variant == "exacto":
+            ranked = sorted(endpoints, key=lambda e: -(self._health.success_rate(e.key) or 1.0))
+            return ranked, "exacto: curated endpoints by success rate"
+        stable = [e for e in endpoints if not self._health.recently_failed(e.key)]
+        shaky = sorted((e for e in endpoints if self._health.recently_failed(e.key)), key=price_of)
+        return self.weighted_order(stable) + shaky, "load balanced: weighted by 1/price² among stable endpoints"
+
+    def weighted_order(self, endpoints: list[Endpoint]) -> list[Endpoint]:
+        """Repeated weighted picks without replacement, weight = 1 / price²."""
+        pool = list(endpoints)
+        weights = [1.0 / max(float(price_of(e)), TINY_PRICE) ** 2 for e in pool]
+        out: list[Endpoint] = []
+        while pool:
+            i = self._rng.choices(range(len(pool)), weights)[0] if len(pool) > 1 else 0
+            out.append(pool.pop(i))
+            weights.pop(i)
+        return out
+
+
+@dataclass(slots=True)
+class Preferences:
+    order: list[str] | None = None
+    allow_fallbacks: bool = True
+    require_parameters: bool = False
+    data_collection: str = "allow"
+    zdr: bool = False
+    only: set[str] | None = None
+    ignore: set[str] = field(default_factory=set)
+    quantizations: set[str] | None = None
+    sort: str | None = None
+    max_price: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _names(raw: Any, where: str) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise invalid(where, f"'{where}' must be an array of strings")
+    return [x.lower() for x in raw]
+
+
+def _flag(raw: dict[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(f"provider.{name}", f"'provider.{name}' must be a boolean")
+    return value
+
+
+def parse_preferences(raw: dict[str, Any] | None) -> Preferences:
+    """The `provider` object, validated; every error is a 400 naming the field."""
+    p = Preferences()
+    if not raw:
+        return p
+    if "order" in raw and raw["order"] is not None:
+        p.order = _names(raw["order"], "provider.order")
+    p.allow_fallbacks = _flag(raw, "allow_fallbacks", True)
+    p.require_parameters = _flag(raw, "require_parameters", False)
+    p.zdr = _flag(raw, "zdr", False)
+    dc = raw.get("data_collection")
+    if dc is not None:
+        if dc not in ("allow", "deny"):
+            raise invalid("provider.data_collection", "'provider.data_collection' must be allow or deny")
+        p.data_collection = dc
+    if raw.get("only") is not None:
+        p.only = set(_names(raw["only"], "provider.only"))
+    if raw.get("ignore") is not None:
+        p.ignore = set(_names(raw["ignore"], "provider.ignore"))
+    if raw.get("quantizations") is not None:
+        p.quantizations = set(_names(raw["quantizations"], "provider.quantizations"))
+    sort = raw.get("sort")
+    if isinstance(sort, dict):
+        sort = sort.get("by")
+    if sort is not None:
+        if sort not in SORTS:
+            raise invalid("provider.sort", f"'provider.sort' must be one of {sorted(SORTS)}")
+        p.sort = sort
+    mp = raw.get("max_price")
+    if mp is not None:
+        if not isinstance(mp, dict):
+            raise invalid("provider.max_price", "'provider.max_price' must be an object")
+        for k, v in mp.items():
+            if k not in ("prompt", "completion", "request", "image"):
+                raise invalid(f"provider.max_price.{k}", f"unknown max_price field {k!r}")
+            try:
+                p.max_price[k] = Decimal(str(v))
+            except ArithmeticError:
+                raise invalid(f"provider.max_price.{k}", f"'provider.max_price.{k}' must be a number") from None
+    return p

@@ -9,7 +9,7 @@ stream ends (finished, failed, cut, or the client went away), one generation rec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from turnout.core.context import RequestContext
 from turnout.model.errors import ErrorKind, GatewayError
@@ -25,7 +25,12 @@ from turnout.model.stream import (
 )
 
 
-async def guarded(ctx: RequestContext, first: StreamEvent, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+async def guarded(
+    ctx: RequestContext,
+    first: StreamEvent,
+    rest: AsyncIterator[StreamEvent],
+    observe: Callable[[RequestContext, str, Usage], None] | None = None,
+) -> AsyncIterator[StreamEvent]:
     usage: Usage | None = None
     out_chars = 0
     tool_calls = False
@@ -95,3 +100,5 @@ async def guarded(ctx: RequestContext, first: StreamEvent, rest: AsyncIterator[S
         if usage is None:
             usage = ctx.estimate_usage(out_chars)
         ctx.record(status, usage)
+        if observe is not None:
+            observe(ctx, status, usage)

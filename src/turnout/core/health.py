@@ -1,0 +1,182 @@
+"""Per-endpoint health from live traffic: success rate, time to first token, throughput, breaker.
+
+Everything is in memory and per process, kept over sliding windows (the last 30 minutes and a
+day of hourly buckets). What counts as a failure follows OpenRouter's provider uptime rules:
+upstream auth errors, 404s, 5xx, timeouts, bad or cut responses; a 400 caused by the request
+is not the provider's fault and 429s are tracked apart (they set a cool-down from Retry-After).
+
+An endpoint that failed in the last `RECENT_SECONDS` is tried last. After `BREAKER_THRESHOLD`
+consecutive failures its circuit opens: it is skipped for a back-off that doubles on every
+failed probe (5 s up to 5 min); when the back-off ends one request is let through as a probe,
+and a success closes the circuit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+WINDOW_SECONDS = 1800.0
+RECENT_SECONDS = 30.0
+BREAKER_THRESHOLD = 5
+BASE_BACKOFF = 5.0
+MAX_BACKOFF = 300.0
+SAMPLES = 4096  # per endpoint, bounded whatever the traffic
+
+
+@dataclass(slots=True)
+class EndpointHealth:
+    outcomes: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    ttft_ms: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    throughput: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    last_failure: float = float("-inf")
+    consecutive_failures: int = 0
+    open_until: float = 0.0
+    backoff: float = BASE_BACKOFF
+    probing: bool = False
+    cooldown_until: float = 0.0
+
+
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    s = sorted(values)
+
+    def at(q: float) -> float:
+        return round(s[min(len(s) - 1, int(q * len(s)))], 2)
+
+    return {"p50": at(0.5), "p75": at(0.75), "p90": at(0.9), "p99": at(0.99)}
+
+
+class HealthTracker:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._by_key: dict[str, EndpointHealth] = {}
+
+    def _get(self, key: str) -> EndpointHealth:
+        h = self._by_key.get(key)
+        if h is None:
+            h = self._by_key[key] = EndpointHealth()
+        return h
+
+    # -- observations -------------------------------------------------------------------------
+
+    def success(self, key: str, ttft_ms: float | None = None) -> None:
+        h = self._get(key)
+        now = self._clock()
+        h.outcomes.append((now, True))
+        if ttft_ms is not None:
+            h.ttft_ms.append((now, ttft_ms))
+        h.consecutive_failures = 0
+        h.open_until = 0.0
+        h.backoff = BASE_BACKOFF
+        h.probing = False
+
+    def throughput(self, key: str, tokens_per_second: float) -> None:
+        self._get(key).throughput.append((self._clock(), tokens_per_second))
+
+    def failure(self, key: str) -> None:
+        h = self._get(key)
+        now = self._clock()
+        h.outcomes.append((now, False))
+        h.last_failure = now
+        h.consecutive_failures += 1
+        if h.probing or h.consecutive_failures >= BREAKER_THRESHOLD:
+            if h.probing:
+                h.backoff = min(h.backoff * 2, MAX_BACKOFF)
+            h.open_until = now + h.backoff
+            h.probing = False
+
+    def rate_limited(self, key: str, retry_after: float | None) -> None:
+        h = self._get(key)
+        h.cooldown_until = max(h.cooldown_until, self._clock() + (retry_after if retry_after else BASE_BACKOFF))
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def blocked(self, key: str) -> str | None:
+        """Why the endpoint must be skipped now (circuit open or cooling down), or None."""
+        h = self._by_key.get(key)
+        if h is None:
+            return None
+        now = self._clock()
+        if now < h.cooldown_until:
+            return f"rate limited upstream; cooling down for {h.cooldown_until - now:.0f}s"
+        if h.open_until:
+            if now < h.open_until:
+                return f"circuit open after repeated failures; next probe in {h.open_until - now:.0f}s"
+            if h.probing:
+                return "circuit half-open; a probe request is in flight"
+        return None
+
+    def retry_in(self, key: str) -> tuple[bool, float] | None:
+        """For a blocked endpoint: whether it is rate limited (else its circuit is open) and the
+        seconds until it may be tried again."""
+        h = self._by_key.get(key)
+        if h is None:
+            return None
+        now = self._clock()
+        if now < h.cooldown_until:
+            return True, h.cooldown_until - now
+        if h.open_until:
+            return False, max(h.open_until - now, 1.0)
+        return None
+
+    def claim_probe(self, key: str) -> None:
+        """The router sends a request to an endpoint whose back-off has ended: it is the probe."""
+        h = self._by_key.get(key)
+        if h is not None and h.open_until and self._clock() >= h.open_until:
+            h.probing = True
+
+    def recently_failed(self, key: str) -> bool:
+        h = self._by_key.get(key)
+        return h is not None and self._clock() - h.last_failure < RECENT_SECONDS
+
+    def p50_throughput(self, key: str) -> float | None:
+        p = percentiles(self._recent(self._by_key[key].throughput)) if key in self._by_key else None
+        return p["p50"] if p else None
+
+    def p50_latency(self, key: str) -> float | None:
+        p = percentiles(self._recent(self._by_key[key].ttft_ms)) if key in self._by_key else None
+        return p["p50"] if p else None
+
+    def success_rate(self, key: str, seconds: float = WINDOW_SECONDS) -> float | None:
+        h = self._by_key.get(key)
+        if h is None:
+            return None
+        since = self._clock() - seconds
+        outcomes = [ok for t, ok in h.outcomes if t >= since]
+        return sum(outcomes) / len(outcomes) if outcomes else None
+
+    def _recent(self, samples: deque[tuple[float, float]]) -> list[float]:
+        since = self._clock() - WINDOW_SECONDS
+        return [v for t, v in samples if t >= since]
+
+    def snapshot(self, key: str) -> dict[str, Any]:
+        """Live figures for `GET /models/.../endpoints` and the web UI."""
+        h = self._by_key.get(key)
+        if h is None:
+            return {"status": 0, "uptime_last_5m": None, "uptime_last_30m": None, "uptime_last_1d": None,
+                    "latency_last_30m": None, "throughput_last_30m": None, "request_count": 0}
+        up30 = self.success_rate(key)
+        status = 0
+        if self.blocked(key):
+            status = -3
+        elif self.recently_failed(key) or (up30 is not None and up30 < 0.95):
+            status = -2
+        since = self._clock() - WINDOW_SECONDS
+        return {
+            "status": status,
+            "uptime_last_5m": _pct(self.success_rate(key, 300)),
+            "uptime_last_30m": _pct(up30),
+            "uptime_last_1d": _pct(self.success_rate(key, 86400)),
+            "latency_last_30m": percentiles(self._recent(h.ttft_ms)),
+            "throughput_last_30m": percentiles(self._recent(h.throughput)),
+            "request_count": sum(1 for t, _ in h.outcomes if t >= since),
+        }
+
+
+def _pct(rate: float | None) -> float | None:
+    return None if rate is None else round(rate * 100, 2)
