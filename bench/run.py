@@ -296,6 +296,18 @@ class Runner:
         """CPU seconds of the harness's own process trees (loadgen, upstream, system under test)."""
         return sum(proc.usage(r).cpu_s for r in roots if r)
 
+    async def wait_quiet(self, max_wait: float, threshold: float = 0.5) -> float:
+        """Wait (up to ``max_wait`` s) until other processes use < ``threshold`` cores; return that load."""
+        mine = {os.getpid(), self.upstream_pid or 0}
+        deadline = time.monotonic() + max_wait
+        while True:
+            b0, o0, t0 = proc.system_busy_s(), self.own_cpu(mine), time.monotonic()
+            await asyncio.sleep(2.0)
+            load = ((proc.system_busy_s() - b0) - (self.own_cpu(mine) - o0)) / (time.monotonic() - t0)
+            if load < threshold or time.monotonic() >= deadline:
+                return load
+            print(f"    waiting for a quieter machine: other processes use {load:.2f} cores", flush=True)
+
     async def ceiling(self, upstream: systems.System) -> dict[str, float]:
         """The upstream's own ceiling: upstream alone on the gateway core."""
         assert upstream.pid is not None
@@ -400,6 +412,9 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         for name in names:
             print(f"== {name}", flush=True)
+            if args.quiet_wait > 0:
+                load = await runner.wait_quiet(args.quiet_wait)
+                print(f"    background load before start: {load:.2f} cores", flush=True)
             try:
                 sys_ = start(name, upstream, specs, str(gw))
             except (RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -446,6 +461,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="~3-minute smoke with small bounds")
     ap.add_argument("--only", help=f"comma list from {','.join(ALL)} (direct is always included)")
     ap.add_argument("--soak-seconds", type=float, default=None, help="soak length per gateway (default 180)")
+    ap.add_argument(
+        "--quiet-wait", type=float, default=45, help="wait up to N s per system for other processes to go quiet"
+    )
     ap.add_argument("--gateway-cpu", type=int, default=0)
     ap.add_argument("--loadgen-cpu", type=int, default=1)
     ap.add_argument("--scale-workers", type=int, default=2, help="turnout --workers N check (0 to skip)")
