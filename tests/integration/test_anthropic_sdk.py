@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -12,7 +13,9 @@ import anthropic
 import httpx
 import pytest
 
+from tests.conformance.conftest import DIALECTS, Fakes, conformance_config
 from tests.conftest import COMPLETION_PRICE, PROMPT_PRICE, Gateway, Upstream, create_key, gateway_config
+from tests.fakes import anthropic_upstream, gemini_upstream, zai_upstream
 from tests.fakes.openai_embeddings_upstream import EmbeddingsState, dialect_models
 from tests.fakes.openai_embeddings_upstream import create_app as create_embeddings_upstream
 from tests.fakes.server import serve
@@ -47,9 +50,14 @@ def client(gw: Gateway) -> anthropic.Anthropic:
 
 
 def generation(gw: Gateway, gen_id: str) -> dict:
-    r = httpx.get(f"{gw.api}/generation", params={"id": gen_id}, headers={"authorization": f"Bearer {gw.key}"})
-    assert r.status_code == 200, r.text
-    return r.json()["data"]
+    """The generation record (written by the accounting queue, so polled briefly)."""
+    deadline = time.monotonic() + 5
+    while True:
+        r = httpx.get(f"{gw.api}/generation", params={"id": gen_id}, headers={"authorization": f"Bearer {gw.key}"})
+        if r.status_code == 200 or time.monotonic() > deadline:
+            assert r.status_code == 200, r.text
+            return r.json()["data"]
+        time.sleep(0.05)
 
 
 def sse_events(gw: Gateway, body: dict) -> list[tuple[str, dict]]:
@@ -307,3 +315,76 @@ def test_output_config_and_omitted_thinking(client: anthropic.Anthropic, gw: Gat
     assert sent["response_format"]["json_schema"]["schema"] == schema
     assert sent["reasoning_effort"] == "high"
     assert generation(gw, m.id)["native_tokens_reasoning"] > 0  # hidden, still counted
+
+
+# --- The Anthropic SDK through every outbound dialect (GLM on Z.ai, Anthropic, Gemini, OpenAI) -------------
+
+@pytest.fixture(scope="module")
+def cross(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway in front of the four conformance fakes; models are `conf-<dialect>/<scenario>`."""
+    zs, ans, gs = zai_upstream.ZaiState(), anthropic_upstream.AnthropicState(), gemini_upstream.GeminiState()
+    with (
+        serve(zai_upstream.create_app(zs)) as zurl,
+        serve(anthropic_upstream.create_app(ans)) as aurl,
+        serve(gemini_upstream.create_app(gs)) as gurl,
+    ):
+        fakes = Fakes(upstream, (zurl, zs), (aurl, ans), (gurl, gs))
+        config = conformance_config(fakes)
+        settings = load_settings(None, env={}, data_dir=tmp_path_factory.mktemp("anthropic-cross"), keepalive_interval=0.5,
+                                 read_timeout=2.0, providers=config["providers"], models=config["models"])
+        key = create_key(settings, "anthropic-cross")
+        with serve(create_app(settings)) as url:
+            gw = Gateway(url, key, settings, upstream)
+            gw.fakes = fakes  # type: ignore[attr-defined]
+            yield gw
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_anthropic_sdk_through_each_dialect(cross: Gateway, dialect: str) -> None:
+    client = anthropic.Anthropic(base_url=f"{cross.url}/api", api_key=cross.key, max_retries=0, timeout=20)
+    m = client.messages.create(model=f"conf-{dialect}/echo", max_tokens=200, system="Be brief.",
+                               messages=[{"role": "user", "content": "hello there"}])
+    assert m.content[-1].type == "text" and m.content[-1].text == "echo: hello there"
+    assert m.stop_reason == "end_turn" and m.usage.output_tokens > 0
+    rec = generation(cross, m.id)
+    assert rec["dialect_in"] == "anthropic" and rec["dialect_out"] == dialect
+    assert Decimal(str(rec["total_cost"])) == Decimal(str(m.usage.model_extra["cost"])) > 0
+
+    with client.messages.stream(model=f"conf-{dialect}/echo", max_tokens=200,
+                                messages=[{"role": "user", "content": "one two"}]) as s:
+        assert "".join(s.text_stream) == "echo: one two"
+        assert s.get_final_message().stop_reason == "end_turn"
+
+    tools = client.messages.create(model=f"conf-{dialect}/tools", max_tokens=2000, tools=[WEATHER_TOOL],
+                                   messages=[{"role": "user", "content": "Weather in Paris?"}])
+    (call,) = [b for b in tools.content if b.type == "tool_use"]
+    assert call.name == "get_weather" and call.input["city"] == "Paris" and call.id
+    assert tools.stop_reason == "tool_use"
+    with client.messages.stream(model=f"conf-{dialect}/tools", max_tokens=2000, tools=[WEATHER_TOOL],
+                                messages=[{"role": "user", "content": "Weather in Paris?"}]) as s:
+        final = s.get_final_message()
+    (streamed,) = [b for b in final.content if b.type == "tool_use"]
+    assert streamed.input["city"] == "Paris" and final.stop_reason == "tool_use"
+
+
+def test_thinking_signatures_round_trip_to_an_anthropic_upstream(cross: Gateway) -> None:
+    client = anthropic.Anthropic(base_url=f"{cross.url}/api", api_key=cross.key, max_retries=0, timeout=20)
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    m = client.messages.create(model="conf-anthropic/tools", max_tokens=4000, tools=[WEATHER_TOOL],
+                               thinking={"type": "enabled", "budget_tokens": 2000}, messages=ask)
+    assert m.content[0].type == "thinking"
+    assert m.content[0].thinking == anthropic_upstream.THINKING and m.content[0].signature == anthropic_upstream.SIGNATURE
+    with client.messages.stream(model="conf-anthropic/tools", max_tokens=4000, tools=[WEATHER_TOOL],
+                                thinking={"type": "enabled", "budget_tokens": 2000}, messages=ask) as s:
+        streamed = s.get_final_message()
+    assert streamed.content[0].type == "thinking" and streamed.content[0].signature == anthropic_upstream.SIGNATURE
+    call = next(b for b in m.content if b.type == "tool_use")
+    client.messages.create(
+        model="conf-anthropic/echo", max_tokens=4000, tools=[WEATHER_TOOL], thinking={"type": "enabled", "budget_tokens": 2000},
+        messages=[*ask, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in m.content]},
+                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "21C"}]}],
+    )
+    sent = cross.fakes.anthropic[1].requests[-1]["body"]  # type: ignore[attr-defined]
+    blocks = sent["messages"][1]["content"]
+    assert blocks[0] == {"type": "thinking", "thinking": anthropic_upstream.THINKING, "signature": anthropic_upstream.SIGNATURE}
+    assert any(b.get("type") == "tool_use" and b["id"] == call.id for b in blocks)

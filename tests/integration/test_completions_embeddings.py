@@ -3,6 +3,7 @@ socket: completions through the fake chat upstream, embeddings through a fake em
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -48,9 +49,14 @@ def client(env: Env) -> openai.OpenAI:
 
 
 def generation(gw: Gateway, gen_id: str) -> dict:
-    r = httpx.get(f"{gw.api}/generation", params={"id": gen_id}, headers={"authorization": f"Bearer {gw.key}"})
-    assert r.status_code == 200, r.text
-    return r.json()["data"]
+    """The generation record (written by the accounting queue, so polled briefly)."""
+    deadline = time.monotonic() + 5
+    while True:
+        r = httpx.get(f"{gw.api}/generation", params={"id": gen_id}, headers={"authorization": f"Bearer {gw.key}"})
+        if r.status_code == 200 or time.monotonic() > deadline:
+            assert r.status_code == 200, r.text
+            return r.json()["data"]
+        time.sleep(0.05)
 
 
 def test_completion(client: openai.OpenAI, env: Env) -> None:
