@@ -61,6 +61,11 @@ from turnout.providers.sse import SSEEvent
 NAME = "zai"
 REASONING_FORMAT = "unknown"  # OpenRouter's `format` for GLM reasoning details
 WEB_SEARCH_ENGINE = "search-prime"
+# The request parameters this dialect carries to Z.ai; endpoints must not advertise others.
+SUPPORTED_PARAMETERS = frozenset(
+    {"max_tokens", "temperature", "top_p", "stop", "response_format", "tools", "tool_choice", "reasoning",
+     "include_reasoning"}
+)
 # Z.ai business error codes that say more than the HTTP status.
 ERROR_CODES: Mapping[str, ErrorKind] = {
     "1305": ErrorKind.PROVIDER_OVERLOADED,  # the service may be temporarily overloaded

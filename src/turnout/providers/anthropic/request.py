@@ -4,7 +4,9 @@ System and developer messages become the top-level `system` blocks; `tool` messa
 `tool_result` blocks in a user turn; assistant tool calls become `tool_use` blocks; consecutive
 turns of one role are merged, as Anthropic requires alternation. `reasoning_details` that came
 from Anthropic (`format: anthropic-claude-v1`) go back as `thinking`/`redacted_thinking` blocks,
-unchanged, ahead of the assistant's text. `cache_control` on parts and tools passes through.
+unchanged, ahead of the assistant's text. `cache_control` on parts passes through.
+`response_format` json_schema becomes `output_config.format`; json_object, which Anthropic has
+no mode for, becomes one system instruction.
 """
 
 from __future__ import annotations
@@ -31,11 +33,17 @@ from turnout.model.chat import (
 from turnout.model.errors import invalid
 
 REASONING_FORMAT = "anthropic-claude-v1"
+# The request parameters this dialect carries to Anthropic; endpoints must not advertise others.
+SUPPORTED_PARAMETERS = frozenset(
+    {"max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "parallel_tool_calls",
+     "reasoning", "include_reasoning", "response_format", "structured_outputs"}
+)
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; a provider's `options.max_tokens` overrides
 # OpenRouter's effort -> share of max_tokens given to thinking.
 EFFORT_RATIOS: Mapping[str, float] = {
     "max": 0.95, "xhigh": 0.95, "high": 0.8, "medium": 0.5, "low": 0.2, "minimal": 0.1,
 }
+JSON_OBJECT_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
 MIN_BUDGET = 1024
 MAX_BUDGET = 128_000
 
@@ -198,6 +206,8 @@ def to_anthropic_body(request: ChatRequest, model: str, default_max_tokens: int 
     rf = request.response_format
     if rf is not None and rf.type == "json_schema":
         body["output_config"] = {"format": {"type": "json_schema", "schema": rf.schema or {"type": "object"}}}
+    elif rf is not None and rf.type == "json_object":  # no JSON mode without a schema: ask in the system prompt
+        body["system"] = [*body.get("system", ()), {"type": "text", "text": JSON_OBJECT_INSTRUCTION}]
     if request.user:
         body["metadata"] = {"user_id": request.user}
     if request.stream:

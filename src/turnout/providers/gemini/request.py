@@ -32,6 +32,11 @@ from turnout.model.chat import (
 from turnout.model.errors import invalid
 
 REASONING_FORMAT = "google-gemini-v1"
+# The request parameters this dialect carries to Gemini; endpoints must not advertise others.
+SUPPORTED_PARAMETERS = frozenset(
+    {"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty",
+     "tools", "tool_choice", "reasoning", "include_reasoning", "response_format", "structured_outputs"}
+)
 SYNTHETIC_ID_PREFIX = "call_gemini_"  # ids turnout made up for calls Gemini sent without one
 EFFORT_RATIOS: Mapping[str, float] = {
     "max": 0.95, "xhigh": 0.95, "high": 0.8, "medium": 0.5, "low": 0.2, "minimal": 0.1,

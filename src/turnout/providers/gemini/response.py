@@ -132,12 +132,13 @@ def from_gemini_response(raw: Any, target: Target) -> ChatResult:
     details = [d for e in events if isinstance(e, ReasoningDelta) for d in e.details or ()]
     calls = [ToolCall(e.id or "", e.name or "", e.arguments) for e in events if isinstance(e, ToolCallDelta)]
     native = candidate.get("finishReason")
+    finish = to_finish_reason(native, bool(calls))
     if not candidate and (raw.get("promptFeedback") or {}).get("blockReason"):
-        native = "PROHIBITED_CONTENT"  # the prompt itself was blocked
+        native, finish = raw["promptFeedback"]["blockReason"], "content_filter"  # the prompt itself was blocked
     return ChatResult(
         content="".join(texts) if texts or not calls else None,
-        finish_reason=to_finish_reason(native, bool(calls)),
-        native_finish_reason=native or (raw.get("promptFeedback") or {}).get("blockReason"),
+        finish_reason=finish,
+        native_finish_reason=native,
         reasoning="".join(reasoning) or None,
         reasoning_details=details or None,
         tool_calls=calls or None,
@@ -212,7 +213,7 @@ class GeminiStreamDecoder:
         if candidate.get("finishReason"):
             self._native = candidate["finishReason"]
         elif not candidate and (chunk.get("promptFeedback") or {}).get("blockReason"):
-            self._native = "PROHIBITED_CONTENT"
+            self._native = "PROHIBITED_CONTENT"  # the prompt itself was blocked
         return events
 
     def close(self) -> Iterable[StreamEvent]:
