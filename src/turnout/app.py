@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from turnout.api import account, catalog, completions, embeddings
+from turnout.api import account, admin, catalog, completions, embeddings
 from turnout.api.anthropic import routes as anthropic_routes
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
@@ -36,6 +36,15 @@ def api_routes() -> list[BaseRoute]:
         Route("/models/{author}/{slug}/endpoints", catalog.model_endpoints, methods=["GET"]),
         Route("/generation", account.get_generation, methods=["GET"]),
         Route("/key", account.get_key, methods=["GET"]),
+        Route("/keys", admin.list_keys, methods=["GET"]),
+        Route("/keys", admin.create_key, methods=["POST"]),
+        Route("/keys/{hash}", admin.get_key, methods=["GET"]),
+        Route("/keys/{hash}", admin.update_key, methods=["PATCH"]),
+        Route("/keys/{hash}", admin.delete_key, methods=["DELETE"]),
+        Route("/credits", account.get_credits, methods=["GET"]),
+        Route("/credits", admin.add_credits, methods=["POST"]),
+        Route("/activity", account.get_activity, methods=["GET"]),
+        Route("/apps", account.get_apps, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
 

@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     from turnout.core.keys import hash_key, load_secret, mint_key
     from turnout.runtime import open_store
+    from turnout.store.base import KeyExists
 
     settings = _settings(args)
     store = open_store(settings)
@@ -62,25 +63,41 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 except InvalidOperation:
                     print(f"--limit must be a number of USD, got {args.limit!r}", file=sys.stderr)
                     return 2
-            if any(k.name == args.name for k in store.list_keys()):
+            clear, label = mint_key()
+            try:
+                store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
+                                 account_id=args.account, limit_reset=None if args.limit_reset == "none" else args.limit_reset,
+                                 rate_limit_rpm=args.rpm, rate_limit_tpm=args.tpm)
+            except KeyExists:
                 print(f"a key named {args.name!r} already exists", file=sys.stderr)
                 return 1
-            clear, label = mint_key()
-            store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time())
             print(f"created key {args.name!r} ({label}); it is shown only once:")
             print(clear)
         elif args.keys_command == "list":
             for k in store.list_keys():
-                shown = "none" if k.limit is None else f"${k.limit}"
+                shown = "none" if k.limit is None else f"${k.limit}" + (f"/{k.limit_reset}" if k.limit_reset else "")
                 state = "disabled" if k.disabled else "active"
-                print(f"{k.name}\t{k.label}\t{state}\tusage ${k.usage}\tlimit {shown}")
-        elif args.keys_command == "disable":
-            if not store.set_key_disabled(args.name, True, time.time()):
+                print(f"{k.name}\t{k.label}\t{state}\tusage ${k.usage}\tlimit {shown}\taccount {k.account_id}\t{k.hash}")
+        elif args.keys_command in ("disable", "enable"):
+            disabled = args.keys_command == "disable"
+            if not store.set_key_disabled(args.name, disabled, time.time()):
                 print(f"no key named {args.name!r}", file=sys.stderr)
                 return 1
-            print(f"disabled key {args.name!r}")
+            print(f"{args.keys_command}d key {args.name!r}")
     finally:
         store.close()
+    return 0
+
+
+def cmd_admin_key(args: argparse.Namespace) -> int:
+    """Mint an admin (management) key for the key and credits API; prints it once (last line)."""
+    from turnout.core.keys import create_admin_key, load_secret
+
+    settings = _settings(args)
+    clear = create_admin_key(settings.data_dir, load_secret(settings.data_dir), replace=args.replace)
+    what = "replaced every earlier admin key" if args.replace else "earlier admin keys stay valid"
+    print(f"created an admin key ({what}); it is shown only once:")
+    print(clear)
     return 0
 
 
@@ -117,10 +134,20 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--config")
     lst = keys_sub.add_parser("list", help="list keys")
     lst.add_argument("--config")
-    disable = keys_sub.add_parser("disable", help="disable a key by name")
-    disable.add_argument("name")
-    disable.add_argument("--config")
+    create.add_argument("--limit-reset", choices=["daily", "weekly", "monthly", "none"], default="none",
+                        help="when the limit starts over (midnight UTC)")
+    create.add_argument("--account", default="default", help="the account whose credits the key spends")
+    create.add_argument("--rpm", type=int, help="requests per minute (0: unlimited; default: the server's)")
+    create.add_argument("--tpm", type=int, help="tokens per minute (0: unlimited; default: the server's)")
+    for verb in ("disable", "enable"):
+        toggle = keys_sub.add_parser(verb, help=f"{verb} a key by name (a running server notices within a second)")
+        toggle.add_argument("name")
+        toggle.add_argument("--config")
     keys.set_defaults(func=cmd_keys)
+    admin = sub.add_parser("admin-key", help="create an admin key for /api/v1/keys and /api/v1/credits")
+    admin.add_argument("--replace", action="store_true", help="revoke every earlier admin key")
+    admin.add_argument("--config")
+    admin.set_defaults(func=cmd_admin_key)
     models = sub.add_parser("models", help="list the catalog")
     models.add_argument("--config")
     models.set_defaults(func=cmd_models)

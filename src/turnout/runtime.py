@@ -6,30 +6,49 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Catalog, build_catalog
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
-from turnout.core.keys import KeyCache, load_secret
+from turnout.core.journal import Journal, recover
+from turnout.core.keys import AdminKeys, KeyCache, load_secret
+from turnout.core.ledger import Ledger
+from turnout.core.ratelimit import RateLimiter
 from turnout.core.router import Router
 from turnout.core.transport import Transport
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
-from turnout.store.base import Store
+from turnout.store.base import Counters, Store
+from turnout.store.memory import MemoryCounters
 from turnout.store.sqlite import SQLiteStore
 
 log = logging.getLogger("turnout")
 
-KEY_REFRESH_SECONDS = 1.0
+KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
 
 
 def open_store(settings: Settings) -> Store:
-    store = SQLiteStore(settings.sqlite_path)
+    url = settings.database_url or ""
+    store: Store
+    if url.startswith(("postgres://", "postgresql://")):
+        from turnout.store.postgres import PostgresStore
+
+        store = PostgresStore(url)
+    else:
+        store = SQLiteStore(settings.sqlite_path)
     store.migrate()
     return store
+
+
+def open_counters(settings: Settings) -> Counters:
+    if settings.redis_url:
+        from turnout.store.redis import RedisCounters
+
+        return RedisCounters(settings.redis_url)
+    return MemoryCounters()
 
 
 @dataclass
@@ -43,13 +62,27 @@ class Runtime:
     dispatcher: Dispatcher
     gateway: Gateway
     _tasks: list[asyncio.Task[Any]]
+    admin: AdminKeys = field(init=False)
+    ledger: Ledger = field(init=False)
+    limiter: RateLimiter = field(init=False)
+    journal: Journal = field(init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         catalog = build_catalog(settings.providers, settings.models, dict(os.environ))
         store = open_store(settings)
-        keys = KeyCache(store, load_secret(settings.data_dir))
+        secret = load_secret(settings.data_dir)
+        journal_root = settings.data_dir / "journal"
+        replayed, interrupted = recover(journal_root, store)  # a killed predecessor's reservations and records
+        if replayed or interrupted:
+            log.warning("replayed %d journalled records and settled %d interrupted requests", replayed, interrupted)
+        keys = KeyCache(store, secret)
         keys.load()
+        journal = Journal(journal_root)
+        journal.open()
+        ledger = Ledger(store, keys, journal, require_credits=settings.require_credits)
+        ledger.load()
+        limiter = RateLimiter(open_counters(settings), settings.rate_limit_rpm, settings.rate_limit_tpm)
         transport = Transport(settings.connect_timeout, settings.read_timeout)
         dispatcher = Dispatcher(
             http_adapters(),
@@ -59,23 +92,32 @@ class Runtime:
             read_timeout=settings.read_timeout,
         )
         router = Router(catalog, dispatcher.availability)
-        return cls(
-            settings, catalog, store, keys, Accountant(store, keys), transport, dispatcher,
+        rt = cls(
+            settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher), [],
         )
+        rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
+        rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
+        return rt
 
     async def start(self) -> None:
         await self.transport.start()
         self.accountant.start()
+        self.journal.start()
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
 
     async def _refresh_keys(self) -> None:
         while True:
             await asyncio.sleep(KEY_REFRESH_SECONDS)
             try:
-                await asyncio.to_thread(self.keys.refresh)
+                await asyncio.to_thread(self._refresh)
             except Exception:  # a locked or briefly missing database must not end the refresher
                 log.exception("refreshing keys failed")
+
+    def _refresh(self) -> None:
+        self.keys.refresh()
+        self.ledger.refresh()
+        self.admin.refresh()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -83,5 +125,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.accountant.close()
+        await self.journal.close()
+        await self.limiter.counters.close()
         await self.transport.close()
         self.store.close()

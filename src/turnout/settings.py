@@ -30,6 +30,11 @@ class Settings:
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
     max_body_bytes: int = 32 * 1024 * 1024
     log_level: str = "warning"
+    admin_key: str | None = field(default=None, repr=False)  # TURNOUT_ADMIN_KEY; also `turnout admin-key`
+    require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover
+    rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
+    rate_limit_tpm: int | None = None  # per key, tokens per minute
+    redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -47,10 +52,22 @@ class Settings:
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("providers", "models", "config_path")}
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
-            "max_body_bytes": int, "log_level": str}[name]
+            "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
+            "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str}[name]
     try:
         return kind(value)
     except (TypeError, ValueError):

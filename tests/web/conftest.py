@@ -144,5 +144,6 @@ def page(browser: Any, web: WebGateway) -> Iterator[Any]:
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page in a full-page shot
     page.screenshot(path=str(path), full_page=full_page)
     return path

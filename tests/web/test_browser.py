@@ -81,7 +81,7 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     assert throughput.locator("circle.point[data-series='Z.AI']").count() >= 1
     assert float(latency.locator("circle.point").first.get_attribute("data-value")) > 0
     # Activity: one bar for today holding every token of the model's requests.
-    bars = page.locator("#activity svg.chart rect.bar")
+    bars = page.locator("#activity svg.chart:visible rect.bar")
     assert bars.count() == 1
     assert float(bars.first.get_attribute("data-value")) == traffic.glm_tokens
     assert page.get_by_test_id("activity-total").inner_text() == f"{traffic.glm_tokens:,}"

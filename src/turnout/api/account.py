@@ -1,8 +1,17 @@
-"""Per-key routes: `GET /key` (the calling key) and `GET /generation?id=` (one request's record)."""
+"""Routes about the caller's own money and usage.
+
+`GET /key` (the calling key: limits, usage by period, rate limits), `GET /credits` (its account's
+credits and usage; an admin key sees any account), `GET /activity` (usage per day x model x
+provider for the last 30 days: the calling key's, or every key's with an admin key),
+`GET /apps?model=` (the apps that used a model most, by tokens) and `GET /generation?id=`.
+Reads come from the in-memory key and account state and from the store's daily roll-ups.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,33 +19,151 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.auth import authenticate
+from turnout.api.auth import authenticate, identify
 from turnout.api.openai.encode import cost_number
+from turnout.core.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
-from turnout.store.base import GenerationRecord
+from turnout.store.base import DEFAULT_ACCOUNT, GenerationRecord, KeyRecord
+
+ACTIVITY_DAYS = 30
+ZERO = Decimal(0)
+
+
+def iso(ts: float | None) -> str | None:
+    return None if not ts else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status, media_type="application/json")
+
+
+def _money(d: Decimal | None) -> Any:
+    return None if d is None else cost_number(d)
+
+
+def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> dict[str, Any]:
+    """OpenRouter's key object, from the live state when this process has it (it includes unflushed spend)."""
+    now = time.time()
+    if state is None:
+        assert record is not None
+        state = KeyState(record.hash, record.name, record.label, record.limit, record.usage, record.disabled,
+                         record.account_id, record.limit_reset, record.rate_limit_rpm, record.rate_limit_tpm,
+                         record.created_at, record.updated_at)
+    state.roll(now)
+    remaining = state.remaining(now)
+    rpm, tpm = rt.limiter.limits(state)
+    return {
+        "hash": state.hash,
+        "name": state.name,
+        "label": state.label,
+        "disabled": record.disabled if record is not None else state.disabled,
+        "limit": _money(state.limit),
+        "limit_remaining": None if remaining is None else cost_number(max(remaining, ZERO)),
+        "limit_reset": state.limit_reset,
+        "include_byok_in_limit": False,
+        "usage": cost_number(state.usage),
+        "usage_daily": cost_number(state.usage_daily),
+        "usage_weekly": cost_number(state.usage_weekly),
+        "usage_monthly": cost_number(state.usage_monthly),
+        "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0, "byok_usage_monthly": 0,
+        "reserved": cost_number(state.reserved),
+        "account": state.account_id,
+        "rate_limit": {"requests_per_minute": rpm or None, "tokens_per_minute": tpm or None, "interval": "1m"},
+        "created_at": iso(record.created_at if record is not None else state.created_at),
+        "updated_at": iso(record.updated_at if record is not None else state.updated_at),
+        "expires_at": None,
+    }
 
 
 async def get_key(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     key = authenticate(request.headers, rt.keys, check_limit=False)
-    remaining = key.remaining
-    return Response(
-        orjson.dumps(
-            {
-                "data": {
-                    "label": key.label,
-                    "name": key.name,
-                    "usage": cost_number(key.usage),
-                    "limit": None if key.limit is None else cost_number(key.limit),
-                    "limit_remaining": None if remaining is None else cost_number(max(remaining, Decimal(0))),
-                    "is_free_tier": False,
-                    "rate_limit": None,
-                }
+    data = key_json(rt, None, key)
+    rpm = data["rate_limit"]["requests_per_minute"]
+    data.update({
+        "is_free_tier": False,
+        "is_management_key": False,
+        "is_provisioning_key": False,
+        "rate_limit": {**data["rate_limit"], "requests": rpm if rpm else -1,
+                       "note": "requests per minute for this key; -1: no limit"},
+    })
+    return _json({"data": data})
+
+
+async def get_credits(request: Request) -> Response:
+    """{data: {total_credits, total_usage}} for the caller's account (an admin key: ?account=, default 'default')."""
+    rt: Runtime = request.app.state.runtime
+    caller = identify(request.headers, rt.keys, rt.admin)
+    account_id = caller.key.account_id if caller.key is not None else request.query_params.get("account", DEFAULT_ACCOUNT)
+    record = await asyncio.to_thread(rt.store.get_account, account_id)
+    if record is None:
+        raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"account {account_id} not found", status=404)
+    state = rt.ledger.account(account_id)
+    return _json({"data": {
+        "total_credits": cost_number(state.credits),
+        "total_usage": cost_number(state.usage),
+        "balance": cost_number(state.credits - state.usage),
+        "reserved": cost_number(state.reserved),
+        "account": account_id,
+        "credits_required": rt.ledger.require_credits,
+    }})
+
+
+async def get_activity(request: Request) -> Response:
+    """Per day x model x provider for the last 30 completed UTC days and today."""
+    rt: Runtime = request.app.state.runtime
+    caller = identify(request.headers, rt.keys, rt.admin)
+    q = request.query_params
+    key_hash = caller.key.hash if caller.key is not None else (q.get("api_key_hash") or q.get("key_hash") or None)
+    today = datetime.now(UTC).date()
+    since = (today - timedelta(days=ACTIVITY_DAYS)).isoformat()
+    only_day = q.get("date")
+    if only_day is not None:
+        try:
+            only_day = datetime.strptime(only_day[:10], "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            raise invalid("date", "'date' must be a day, YYYY-MM-DD") from None
+    rows = await asyncio.to_thread(rt.store.activity, since, key_hash)
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:  # an admin sees every key: add keys up per day x model x provider
+        if only_day is not None and r.day != only_day:
+            continue
+        item = merged.get((r.day, r.model, r.provider))
+        if item is None:
+            item = merged[(r.day, r.model, r.provider)] = {
+                "date": r.day, "model": r.model, "model_permaslug": r.model, "endpoint_id": f"{r.provider}/{r.model}",
+                "provider_name": r.provider or None, "usage": ZERO, "byok_usage_inference": 0, "requests": 0,
+                "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0,
             }
-        ),
-        media_type="application/json",
-    )
+        item["usage"] += r.cost
+        item["requests"] += r.requests
+        item["prompt_tokens"] += r.prompt_tokens
+        item["completion_tokens"] += r.completion_tokens
+        item["reasoning_tokens"] += r.reasoning_tokens
+    data = sorted(merged.values(), key=lambda i: (i["date"], i["model"], i["provider_name"] or ""), reverse=True)
+    for item in data:
+        item["usage"] = cost_number(item["usage"])
+    return _json({"data": data})
+
+
+async def get_apps(request: Request) -> Response:
+    """The apps (by HTTP-Referer, else X-Title) that used a model most in the last 30 days, by tokens."""
+    rt: Runtime = request.app.state.runtime
+    identify(request.headers, rt.keys, rt.admin)
+    q = request.query_params
+    try:
+        limit = int(q.get("limit", "20"))
+    except ValueError:
+        raise invalid("limit", "'limit' must be an integer") from None
+    if not 1 <= limit <= 100:
+        raise invalid("limit", "'limit' must be between 1 and 100")
+    since = (datetime.now(UTC).date() - timedelta(days=ACTIVITY_DAYS)).isoformat()
+    rows = await asyncio.to_thread(rt.store.top_apps, q.get("model") or None, since, limit)
+    return _json({"data": [
+        {"app": r.app, "title": r.title, "referer": r.referer, "requests": r.requests, "total_tokens": r.tokens}
+        for r in rows
+    ]})
 
 
 def generation_json(rec: GenerationRecord) -> dict[str, Any]:

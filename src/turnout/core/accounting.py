@@ -1,8 +1,12 @@
-"""Generation records: built on the request path, written off it.
+"""Generation records and reservations: taken on the request path, written off it.
 
-`Accountant.record()` only appends to a bounded asyncio queue and a small in-memory index of
-recent records (so `GET /generation` answers before the batch lands). A background task writes
-batches to the store in a worker thread. `close()` drains the queue: a clean shutdown loses none.
+`Accountant.reserve()` holds a request's worst-case cost (core/ledger.py) and journals the hold;
+`Accountant.record()` journals the finished request's record, settles its reservation, counts its
+tokens for rate limits, then appends it to a bounded asyncio queue and a small in-memory index of
+recent records (so `GET /generation` answers before the batch lands). Neither awaits nor touches
+the database. A background task writes batches to the store in a worker thread and then tells
+the journal which of its segments are now covered. `close()` drains the queue: a clean shutdown
+loses none, and a killed process's journal is replayed at the next start (core/journal.py).
 """
 
 from __future__ import annotations
@@ -10,9 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
 
-from turnout.core.keys import KeyCache
+from turnout.core.catalog import Endpoint
+from turnout.core.journal import Journal
+from turnout.core.keys import KeyCache, KeyState
+from turnout.core.ledger import Ledger, Reservation
+from turnout.core.ratelimit import RateLimiter
+from turnout.model.chat import ChatRequest
 from turnout.store.base import GenerationRecord, Store
+from turnout.store.memory import MemoryCounters
 
 log = logging.getLogger("turnout.accounting")
 
@@ -21,32 +33,47 @@ BATCH_MAX = 500
 BATCH_WAIT = 0.05  # seconds: how long a lone record may wait for company
 RECENT = 2_000
 
+Queued = tuple[GenerationRecord, int | None]  # the record and its journal segment
+
 
 class Accountant:
-    def __init__(self, store: Store, keys: KeyCache) -> None:
+    def __init__(self, store: Store, keys: KeyCache, ledger: Ledger | None = None, journal: Journal | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         self._store = store
         self._keys = keys
-        self._queue: asyncio.Queue[GenerationRecord | None] = asyncio.Queue(QUEUE_BOUND)
+        self.ledger = ledger or Ledger(store, keys, journal, require_credits=False)
+        self.journal = journal
+        self.limiter = limiter or RateLimiter(MemoryCounters(), None, None)
+        self._queue: asyncio.Queue[Queued | None] = asyncio.Queue(QUEUE_BOUND)
         self._recent: OrderedDict[str, GenerationRecord] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
-        self._overflow: list[GenerationRecord] = []
+        self._overflow: list[Queued] = []
+        self.written = 0  # records committed by this process (for tests and metrics)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")
 
-    def record(self, rec: GenerationRecord) -> None:
+    def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
+                prompt_tokens: int, entry: dict[str, Any]) -> Reservation:
+        """Hold the worst case of a routed request (402 when it cannot be afforded)."""
+        return self.ledger.reserve(gen_id, key, request, endpoints, prompt_tokens, entry)
+
+    def record(self, rec: GenerationRecord, reservation: Reservation | None = None) -> None:
         """Never awaits, so it is safe in a `finally` of a cancelled stream."""
-        self._keys.spend(rec.key_hash, rec.cost)
+        segment = self.journal.settle(rec) if self.journal is not None else None
+        self.ledger.settle(reservation, rec)
+        if reservation is not None:
+            self.limiter.count_tokens(reservation.key, rec.prompt_tokens + rec.completion_tokens)
         self._recent[rec.id] = rec
         if len(self._recent) > RECENT:
             self._recent.popitem(last=False)
         try:
-            self._queue.put_nowait(rec)
+            self._queue.put_nowait((rec, segment))
         except asyncio.QueueFull:
             # The store is far behind; keep the record rather than lose it.
             if not self._overflow:
                 log.warning("accounting queue full (%d); holding records in memory", QUEUE_BOUND)
-            self._overflow.append(rec)
+            self._overflow.append((rec, segment))
 
     def recent(self, gen_id: str) -> GenerationRecord | None:
         return self._recent.get(gen_id)
@@ -60,11 +87,11 @@ class Accountant:
             batch = [first]
             stopping = False
             while len(batch) < BATCH_MAX and not self._queue.empty():
-                rec = self._queue.get_nowait()
-                if rec is None:  # close(): write what we hold, then stop
+                item = self._queue.get_nowait()
+                if item is None:  # close(): write what we hold, then stop
                     stopping = True
                     break
-                batch.append(rec)
+                batch.append(item)
             if self._overflow:
                 batch.extend(self._overflow)
                 self._overflow = []
@@ -72,16 +99,24 @@ class Accountant:
             if stopping:
                 return
 
-    async def _write(self, batch: list[GenerationRecord]) -> None:
+    async def _write(self, batch: list[Queued]) -> None:
         delay = 0.1
+        records = [rec for rec, _ in batch]
         while True:
             try:
-                await asyncio.to_thread(self._store.write_generations, batch)
-                return
+                await asyncio.to_thread(self._store.write_generations, records)
+                break
             except Exception:  # the store is down or locked: keep the batch and retry
                 log.exception("writing %d generation records failed; retrying", len(batch))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        self.written += len(records)
+        if self.journal is not None:
+            segments: dict[int, int] = {}
+            for _, seg in batch:
+                if seg is not None:
+                    segments[seg] = segments.get(seg, 0) + 1
+            self.journal.committed(segments)
 
     async def close(self) -> None:
         """Write everything queued so far, then stop."""

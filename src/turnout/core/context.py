@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -11,6 +12,8 @@ from turnout.core.accounting import Accountant
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
 from turnout.core.keys import KeyState
+from turnout.core.ledger import Reservation
+from turnout.model.chat import ChatRequest
 from turnout.model.errors import GatewayError
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord
@@ -43,6 +46,7 @@ class RequestContext:
     error: GatewayError | None = None
     cost: Decimal = ZERO
     recorded: bool = False
+    reservation: Reservation | None = None
 
     def mark_first_token(self) -> None:
         if self.first_token_at is None:
@@ -56,6 +60,15 @@ class RequestContext:
             return ZERO
         self.cost = self.endpoint.pricing.cost(usage)
         return self.cost
+
+    async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
+        """Rate limits (429), then reserve the worst-case cost (402); `record` settles the reservation."""
+        await self.accountant.limiter.admit(self.key)
+        self.reservation = self.accountant.reserve(
+            self.id, self.key, request, endpoints, self.prompt_estimate,
+            {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
+             "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
+        )
 
     def fail(self, error: GatewayError) -> None:
         self.error = error
@@ -100,5 +113,6 @@ class RequestContext:
                 app_title=self.app_title,
                 app_referer=self.app_referer,
                 attempts=[a.to_wire() for a in self.attempts],
-            )
+            ),
+            self.reservation,
         )

@@ -1,24 +1,33 @@
-"""API keys: minting, keyed hashing, and the in-memory cache the request path reads.
+"""API keys and admin keys: minting, keyed hashing, and the in-memory state the request path reads.
 
 The clear key is shown once and never stored: the store keeps HMAC-SHA256(secret, key), where the
-secret lives in the data directory. The request path never touches the database: keys are loaded
-at start-up and refreshed from the store by a background task once a second, so a key created or
-disabled by `turnout keys ...` in another process takes effect within about a second.
+secret lives in the data directory. Lookups hash the presented key and find it by its hash; the
+hash is then compared again with `hmac.compare_digest`, and admin keys are only ever compared that
+way. The request path never touches the database: keys are loaded at start-up and refreshed from
+the store by a background task (`KEY_REFRESH_SECONDS`), so a key created, changed or disabled by
+`turnout keys ...` or another process takes effect within that time.
+
+`KeyState` also carries what the ledger needs: usage by period, and the amount reserved by
+requests in flight (see core/ledger.py, which owns the arithmetic).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from turnout.store.base import KeyRecord, Store
+from turnout.store.base import DEFAULT_ACCOUNT, KeyRecord, PeriodUsage, Store, next_reset
 
 KEY_PREFIX = "sk-tn-v1-"
+ADMIN_PREFIX = "sk-tn-admin-v1-"
+ADMIN_FILE = "admin-keys"  # one keyed hash a line; the clear admin key is never stored
+ZERO = Decimal(0)
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -26,10 +35,14 @@ def load_secret(data_dir: Path) -> bytes:
     path = data_dir / "key-secret"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(secrets.token_bytes(32))
         tmp.chmod(0o600)
-        tmp.replace(path)
+        try:
+            os.link(tmp, path)  # first writer wins; a racing process reads the winner's secret
+        except FileExistsError:
+            pass
+        tmp.unlink()
     return path.read_bytes()
 
 
@@ -37,10 +50,10 @@ def hash_key(secret: bytes, key: str) -> str:
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
 
 
-def mint_key() -> tuple[str, str]:
+def mint_key(prefix: str = KEY_PREFIX) -> tuple[str, str]:
     """A new clear key and its display label (prefix and last characters only)."""
-    key = KEY_PREFIX + secrets.token_hex(32)
-    return key, f"{key[:12]}...{key[-3:]}"
+    key = prefix + secrets.token_hex(32)
+    return key, f"{key[:len(prefix) + 3]}...{key[-3:]}"
 
 
 @dataclass(slots=True)
@@ -49,12 +62,64 @@ class KeyState:
     name: str
     label: str
     limit: Decimal | None
-    usage: Decimal  # persisted usage at load plus this process's spend since
+    usage: Decimal  # lifetime: persisted usage at load plus this process's settled spend since
     disabled: bool
+    account_id: str = DEFAULT_ACCOUNT
+    limit_reset: str | None = None
+    rate_limit_rpm: int | None = None
+    rate_limit_tpm: int | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    usage_daily: Decimal = ZERO
+    usage_weekly: Decimal = ZERO
+    usage_monthly: Decimal = ZERO
+    reserved: Decimal = ZERO  # held by requests in flight
+    day_ends: float = 0.0  # when usage_daily (and maybe weekly/monthly) must roll over
+    _week_ends: float = field(default=0.0, repr=False)
+    _month_ends: float = field(default=0.0, repr=False)
 
-    @property
-    def remaining(self) -> Decimal | None:
-        return None if self.limit is None else self.limit - self.usage
+    def roll(self, now: float) -> None:
+        """Start new periods at midnight UTC (cheap when nothing rolls: one comparison)."""
+        if now < self.day_ends:
+            return
+        self.usage_daily = ZERO
+        if now >= self._week_ends:
+            self.usage_weekly = ZERO
+            self._week_ends = next_reset(now, "weekly") or 0.0
+        if now >= self._month_ends:
+            self.usage_monthly = ZERO
+            self._month_ends = next_reset(now, "monthly") or 0.0
+        self.day_ends = next_reset(now, "daily") or 0.0
+
+    def set_periods(self, p: PeriodUsage, now: float) -> None:
+        self.usage_daily, self.usage_weekly, self.usage_monthly = p.daily, p.weekly, p.monthly
+        self.day_ends = next_reset(now, "daily") or 0.0
+        self._week_ends = next_reset(now, "weekly") or 0.0
+        self._month_ends = next_reset(now, "monthly") or 0.0
+
+    def add_usage(self, cost: Decimal, now: float) -> None:
+        self.roll(now)
+        self.usage += cost
+        self.usage_daily += cost
+        self.usage_weekly += cost
+        self.usage_monthly += cost
+
+    def limit_usage(self, now: float) -> Decimal:
+        """What counts against `limit`: usage in the current reset period (or ever, without one)."""
+        self.roll(now)
+        reset = self.limit_reset
+        if reset is None:
+            return self.usage
+        return self.usage_daily if reset == "daily" else self.usage_weekly if reset == "weekly" else self.usage_monthly
+
+    def remaining(self, now: float | None = None) -> Decimal | None:
+        """What the key may still spend, net of what requests in flight hold."""
+        if self.limit is None:
+            return None
+        return self.limit - self.limit_usage(time.time() if now is None else now) - self.reserved
+
+    def limit_resets_at(self, now: float) -> float | None:
+        return next_reset(now, self.limit_reset)
 
 
 class KeyCache:
@@ -62,12 +127,16 @@ class KeyCache:
         self._store = store
         self._secret = secret
         self._by_hash: dict[str, KeyState] = {}
-        self._by_clear: dict[str, KeyState | None] = {}  # memo of hmac results, bounded
         self._seen_until = 0.0
 
     def load(self) -> None:
-        """All keys, at start-up (a thread may call it; it only replaces dict entries)."""
+        """All keys with their period usage, at start-up (a thread may call it)."""
+        now = time.time()
+        periods = self._store.period_usage(now)
         self.apply(self._store.list_keys())
+        empty = PeriodUsage(ZERO, ZERO, ZERO)
+        for state in self._by_hash.values():
+            state.set_periods(periods.get(state.hash, empty), now)
 
     def refresh(self) -> None:
         """Keys created or changed since the last look (called from a worker thread)."""
@@ -76,29 +145,79 @@ class KeyCache:
     def apply(self, records: list[KeyRecord]) -> None:
         for r in records:
             self._seen_until = max(self._seen_until, r.updated_at)
+            if r.deleted:
+                self._by_hash.pop(r.hash, None)
+                continue
             known = self._by_hash.get(r.hash)
             if known is None:
-                self._by_hash[r.hash] = KeyState(r.hash, r.name, r.label, r.limit, r.usage, r.disabled)
-                self._by_clear.clear()  # a key unknown a moment ago may be known now
+                state = KeyState(r.hash, r.name, r.label, r.limit, r.usage, r.disabled, r.account_id, r.limit_reset,
+                                 r.rate_limit_rpm, r.rate_limit_tpm, r.created_at, r.updated_at)
+                state.set_periods(PeriodUsage(ZERO, ZERO, ZERO), time.time())
+                self._by_hash[r.hash] = state
             else:
-                known.disabled = r.disabled
-                known.limit = r.limit
-                known.name = r.name
+                known.disabled, known.limit, known.name = r.disabled, r.limit, r.name
+                known.limit_reset, known.rate_limit_rpm, known.rate_limit_tpm = (
+                    r.limit_reset, r.rate_limit_rpm, r.rate_limit_tpm)
+                known.updated_at = r.updated_at
 
     def lookup(self, clear: str) -> KeyState | None:
-        state = self._by_clear.get(clear, False)
-        if state is False:
-            state = self._by_hash.get(hash_key(self._secret, clear))
-            if len(self._by_clear) > 10_000:
-                self._by_clear.clear()
-            self._by_clear[clear] = state
+        digest = hash_key(self._secret, clear)
+        state = self._by_hash.get(digest)
+        if state is None or not hmac.compare_digest(state.hash, digest):
+            return None
         return state
 
-    def spend(self, key_hash: str | None, cost: Decimal) -> None:
-        if key_hash is not None and cost:
-            state = self._by_hash.get(key_hash)
-            if state is not None:
-                state.usage += cost
+    def get(self, key_hash: str) -> KeyState | None:
+        return self._by_hash.get(key_hash)
+
+    def hash(self, clear: str) -> str:
+        return hash_key(self._secret, clear)
+
+
+class AdminKeys:
+    """Admin (management) keys: `TURNOUT_ADMIN_KEY`, and those `turnout admin-key` minted (hashes in a file)."""
+
+    def __init__(self, data_dir: Path, secret: bytes, configured: str | None) -> None:
+        self._path = data_dir / ADMIN_FILE
+        self._secret = secret
+        self._configured = hash_key(secret, configured) if configured else None
+        self._hashes: list[str] = []
+        self._mtime: tuple[int, int] | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            st = self._path.stat()
+            mtime = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            self._hashes, self._mtime = [], None
+            return
+        if mtime != self._mtime:
+            self._hashes = [h for h in self._path.read_text("ascii").split() if h]
+            self._mtime = mtime
+
+    def __bool__(self) -> bool:
+        return bool(self._hashes) or self._configured is not None
+
+    def is_admin(self, clear: str) -> bool:
+        digest = hash_key(self._secret, clear)
+        found = False
+        for known in [*self._hashes, *([self._configured] if self._configured else [])]:
+            found |= hmac.compare_digest(known, digest)  # no early exit: every candidate is compared
+        return found
+
+
+def create_admin_key(data_dir: Path, secret: bytes, *, replace: bool = False) -> str:
+    """Mint an admin key, keep its hash in the data directory (0600), return the clear key (shown once)."""
+    clear, _ = mint_key(ADMIN_PREFIX)
+    path = data_dir / ADMIN_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    old = "" if replace or not path.exists() else path.read_text("ascii")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(old + hash_key(secret, clear) + "\n", "ascii")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return clear
 
 
 def now() -> float:

@@ -1,11 +1,23 @@
-"""The storage contract: keys and generation records. Implementations are synchronous and are
-called from a worker thread by core/, never on the event loop's request path."""
+"""The storage contract: keys, accounts and their ledger, generation records and usage roll-ups.
+
+Implementations are synchronous and are called from worker threads by core/ (batched accounting
+writes, one-second refreshes) and by admin routes and the CLI; never on the inference request
+path. Money is `Decimal` in and out; how it is kept (text, NUMERIC) is the implementation's affair.
+
+`write_generations` is the one write the request path causes, and it must be idempotent by
+generation id: crash recovery replays journalled records that may already be in the store.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+
+LIMIT_RESETS = ("daily", "weekly", "monthly")
+CREDIT_KINDS = ("grant", "purchase", "adjustment")
+DEFAULT_ACCOUNT = "default"
 
 
 @dataclass(slots=True)
@@ -18,6 +30,65 @@ class KeyRecord:
     disabled: bool
     created_at: float
     updated_at: float
+    account_id: str = DEFAULT_ACCOUNT
+    limit_reset: str | None = None  # daily | weekly | monthly | None
+    rate_limit_rpm: int | None = None  # None: the server default
+    rate_limit_tpm: int | None = None
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class AccountRecord:
+    id: str
+    credits: Decimal  # grants + purchases + adjustments
+    usage: Decimal  # usage debits
+    created_at: float
+    updated_at: float
+
+    @property
+    def balance(self) -> Decimal:
+        return self.credits - self.usage
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    id: int
+    account_id: str
+    key_hash: str | None
+    kind: str  # grant | purchase | adjustment | usage
+    amount: Decimal  # credits positive, usage negative
+    generation_id: str | None
+    note: str | None
+    created_at: float
+
+
+@dataclass(slots=True)
+class PeriodUsage:
+    daily: Decimal
+    weekly: Decimal
+    monthly: Decimal
+
+
+@dataclass(slots=True)
+class ActivityRow:
+    day: str
+    key_hash: str
+    model: str
+    provider: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cost: Decimal
+
+
+@dataclass(slots=True)
+class AppRow:
+    app: str
+    title: str | None
+    referer: str | None
+    requests: int
+    tokens: int
 
 
 @dataclass(slots=True)
@@ -53,20 +124,114 @@ class GenerationRecord:
 class Store(Protocol):
     def migrate(self) -> None: ...
 
-    def create_key(self, hash: str, name: str, label: str, limit: Decimal | None, now: float) -> None: ...
+    # keys
+    def create_key(
+        self, hash: str, name: str, label: str, limit: Decimal | None, now: float, *,
+        account_id: str = DEFAULT_ACCOUNT, limit_reset: str | None = None,
+        rate_limit_rpm: int | None = None, rate_limit_tpm: int | None = None,
+    ) -> KeyRecord:
+        """Raises `KeyExists` when the name is taken."""
+        ...
 
-    def list_keys(self) -> list[KeyRecord]: ...
+    def list_keys(self, include_deleted: bool = False) -> list[KeyRecord]: ...
 
-    def get_key(self, hash: str) -> KeyRecord | None: ...
+    def get_key(self, hash: str) -> KeyRecord | None:
+        """A key that is not deleted."""
+        ...
 
-    def keys_changed_since(self, since: float) -> list[KeyRecord]: ...
+    def keys_changed_since(self, since: float) -> list[KeyRecord]:
+        """Keys whose `updated_at` is after `since`, deleted ones included (so caches drop them)."""
+        ...
 
     def set_key_disabled(self, name: str, disabled: bool, now: float) -> bool: ...
 
-    def write_generations(self, records: list[GenerationRecord]) -> None:
-        """Insert the records and add their cost to their keys' usage, in one transaction."""
+    def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
+        """Change name, disabled, limit, limit_reset, rate_limit_rpm or rate_limit_tpm."""
+        ...
+
+    def delete_key(self, hash: str, now: float) -> bool: ...
+
+    # accounts and the ledger
+    def get_account(self, id: str) -> AccountRecord | None: ...
+
+    def list_accounts(self) -> list[AccountRecord]: ...
+
+    def accounts_changed_since(self, since: float) -> list[AccountRecord]: ...
+
+    def add_credits(self, account_id: str, kind: str, amount: Decimal, note: str | None, now: float) -> LedgerEntry:
+        """Record a grant, purchase or adjustment (creating the account if needed)."""
+        ...
+
+    def ledger_entries(self, account_id: str, limit: int = 100) -> list[LedgerEntry]: ...
+
+    def ledger_sums(self, account_id: str) -> tuple[Decimal, Decimal]:
+        """(credits, usage) summed from the ledger's own rows: must equal the account's totals."""
+        ...
+
+    # usage
+    def write_generations(self, records: list[GenerationRecord]) -> int:
+        """Insert the records not already present and, in the same transaction, debit each one's cost
+        from its key's account in the ledger, add it to the key's and the account's usage, and roll it
+        up by day. Returns how many records were new."""
         ...
 
     def get_generation(self, id: str) -> GenerationRecord | None: ...
 
+    def period_usage(self, now: float) -> dict[str, PeriodUsage]:
+        """Each key's spend in the current UTC day, week (from Monday) and month."""
+        ...
+
+    def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]: ...
+
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]: ...
+
     def close(self) -> None: ...
+
+
+class KeyExists(ValueError):
+    """A key with that name already exists."""
+
+
+def utc_day(ts: float) -> date:
+    return datetime.fromtimestamp(ts, UTC).date()
+
+
+def period_starts(ts: float) -> tuple[date, date, date]:
+    """The first day of the current UTC day, week (Monday) and month."""
+    day = utc_day(ts)
+    return day, day - timedelta(days=day.weekday()), day.replace(day=1)
+
+
+def next_reset(ts: float, reset: str | None) -> float | None:
+    """When a `limit_reset` period that contains `ts` ends (midnight UTC), as a timestamp."""
+    if reset is None:
+        return None
+    day, week, month = period_starts(ts)
+    if reset == "daily":
+        end = day + timedelta(days=1)
+    elif reset == "weekly":
+        end = week + timedelta(days=7)
+    else:
+        end = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp()
+
+
+class Counters(Protocol):
+    """Windowed counters for rate limits (requests and tokens per key per minute).
+
+    A counter is named, and counts per fixed window of `window` seconds; readers weigh the previous
+    window by how much of it still overlaps the sliding window ending now. In memory by default
+    (store/memory.py); in Redis (store/redis.py) so that replicas share them.
+    """
+
+    async def add(self, name: str, amount: int, window: int, now: float) -> tuple[int, int]:
+        """Add `amount` (may be negative) to the current window; returns (current, previous) totals."""
+        ...
+
+    async def read(self, name: str, window: int, now: float) -> tuple[int, int]: ...
+
+    def add_later(self, name: str, amount: int, window: int, now: float) -> None:
+        """`add` without waiting for it (from synchronous code such as accounting)."""
+        ...
+
+    async def close(self) -> None: ...

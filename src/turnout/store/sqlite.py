@@ -2,12 +2,16 @@
 
 Calls are synchronous and serialized by a lock; core/ calls them from worker threads (batched
 accounting writes, key refreshes), and the CLI calls them directly against the same file.
+Decimals are kept as text and summed in Python, never as floats. Commits are `synchronous=FULL`
+so that once a batch is committed, the crash journal that covered it can be dropped.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -15,24 +19,46 @@ from typing import Any
 
 import orjson
 
-from turnout.store.base import GenerationRecord, KeyRecord
+from turnout.store.base import (
+    DEFAULT_ACCOUNT,
+    AccountRecord,
+    ActivityRow,
+    AppRow,
+    GenerationRecord,
+    KeyExists,
+    KeyRecord,
+    LedgerEntry,
+    PeriodUsage,
+    period_starts,
+)
+from turnout.store.rollup import Rollup, rollup
 
-_GEN_COLUMNS = (
+GEN_COLUMNS = (
     "id", "created_at", "key_hash", "model", "provider", "upstream_model", "dialect_in", "dialect_out",
     "streamed", "status", "finish_reason", "native_finish_reason", "prompt_tokens", "completion_tokens",
     "cached_tokens", "cache_write_tokens", "reasoning_tokens", "usage_estimated", "cost", "latency_ms",
     "generation_time_ms", "error_code", "error_message", "app_title", "app_referer", "attempts",
 )
-_KEY_COLUMNS = "hash, name, label, limit_usd, usage_usd, disabled, created_at, updated_at"
+KEY_COLUMNS = ("hash, name, label, limit_usd, usage_usd, disabled, created_at, updated_at, account_id, "
+               "limit_reset, rate_limit_rpm, rate_limit_tpm, deleted")
+ACCOUNT_COLUMNS = "id, credits_usd, usage_usd, created_at, updated_at"
+LEDGER_COLUMNS = "id, account_id, key_hash, kind, amount, generation_id, note, created_at"
+KEY_FIELDS = {"name": "name", "disabled": "disabled", "limit": "limit_usd", "limit_reset": "limit_reset",
+              "rate_limit_rpm": "rate_limit_rpm", "rate_limit_tpm": "rate_limit_tpm"}
 
 
-def migrations() -> list[tuple[int, str]]:
-    folder = resources.files("turnout.store").joinpath("migrations")
+def migrations(dialect: str = "sqlite") -> list[tuple[int, str]]:
+    folder = resources.files("turnout.store").joinpath("migrations" if dialect == "sqlite" else f"migrations_{dialect}")
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
     return sorted(found)
+
+
+def statements(sql: str) -> list[str]:
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [s for s in code.split(";") if s.strip()]
 
 
 class SQLiteStore:
@@ -42,118 +68,259 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA synchronous=FULL")
 
-    def migrate(self) -> None:
-        with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            for version, sql in migrations():
-                if version > current:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    try:
-                        code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-                        for statement in code.split(";"):
-                            if statement.strip():
-                                self._db.execute(statement)
-                        self._db.execute("INSERT INTO schema_version VALUES (?)", (version,))
-                        self._db.execute("COMMIT")
-                    except BaseException:
-                        self._db.execute("ROLLBACK")
-                        raise
-
-    def create_key(self, hash: str, name: str, label: str, limit: Decimal | None, now: float) -> None:
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, '0', 0, ?, ?)",
-                (hash, name, label, None if limit is None else str(limit), now, now),
-            )
-
-    def list_keys(self) -> list[KeyRecord]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
-        return [_key(r) for r in rows]
-
-    def get_key(self, hash: str) -> KeyRecord | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE hash = ?", (hash,)).fetchone()
-        return _key(row) if row else None
-
-    def keys_changed_since(self, since: float) -> list[KeyRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE updated_at > ?", (since,)
-            ).fetchall()
-        return [_key(r) for r in rows]
-
-    def set_key_disabled(self, name: str, disabled: bool, now: float) -> bool:
-        with self._lock:
-            cur = self._db.execute(
-                "UPDATE api_keys SET disabled = ?, updated_at = ? WHERE name = ?", (int(disabled), now, name)
-            )
-        return cur.rowcount > 0
-
-    def write_generations(self, records: list[GenerationRecord]) -> None:
-        if not records:
-            return
-        rows = [_gen_row(r) for r in records]
-        spent: dict[str, Decimal] = {}
-        for r in records:
-            if r.key_hash is not None and r.cost:
-                spent[r.key_hash] = spent.get(r.key_hash, Decimal(0)) + r.cost
-        placeholders = ", ".join("?" for _ in _GEN_COLUMNS)
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO generations ({', '.join(_GEN_COLUMNS)}) VALUES ({placeholders})", rows
-                )
-                for key_hash, cost in spent.items():
-                    row = self._db.execute("SELECT usage_usd FROM api_keys WHERE hash = ?", (key_hash,)).fetchone()
-                    if row is not None:
-                        total = Decimal(row[0]) + cost
-                        self._db.execute("UPDATE api_keys SET usage_usd = ? WHERE hash = ?", (str(total), key_hash))
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def get_generation(self, id: str) -> GenerationRecord | None:
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(_GEN_COLUMNS)} FROM generations WHERE id = ?", (id,)
-            ).fetchone()
-        if row is None:
-            return None
-        values: dict[str, Any] = dict(zip(_GEN_COLUMNS, row, strict=True))
-        values["streamed"] = bool(values["streamed"])
-        values["usage_estimated"] = bool(values["usage_estimated"])
-        values["cost"] = Decimal(values["cost"])
-        values["attempts"] = orjson.loads(values["attempts"])
-        return GenerationRecord(**values)
+            return self._db.execute(sql, args).fetchall()
+
+    def migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        with self._tx() as db:  # one writer migrates; others wait on the lock and find nothing to do
+            current = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            for version, sql in migrations():
+                if version > current:
+                    for statement in statements(sql):
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+
+    # keys
+
+    def create_key(
+        self, hash: str, name: str, label: str, limit: Decimal | None, now: float, *,
+        account_id: str = DEFAULT_ACCOUNT, limit_reset: str | None = None,
+        rate_limit_rpm: int | None = None, rate_limit_tpm: int | None = None,
+    ) -> KeyRecord:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM api_keys WHERE name = ? AND deleted = 0", (name,)).fetchone():
+                raise KeyExists(f"a key named {name!r} already exists")
+            # A deleted key keeps its row (its generations point at it) but frees its name.
+            db.execute("UPDATE api_keys SET name = name || ' (deleted ' || hash || ')' WHERE name = ? AND deleted = 1",
+                       (name,))
+            _ensure_account(db, account_id, now)
+            db.execute(
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, '0', 0, ?, ?, ?, ?, ?, ?, 0)",
+                (hash, name, label, _text(limit), now, now, account_id, limit_reset, rate_limit_rpm, rate_limit_tpm),
+            )
+            row = db.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?", (hash,)).fetchone()
+        return _key(row)
+
+    def list_keys(self, include_deleted: bool = False) -> list[KeyRecord]:
+        where = "" if include_deleted else "WHERE deleted = 0"
+        return [_key(r) for r in self._all(f"SELECT {KEY_COLUMNS} FROM api_keys {where} ORDER BY created_at")]
+
+    def get_key(self, hash: str) -> KeyRecord | None:
+        rows = self._all(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ? AND deleted = 0", (hash,))
+        return _key(rows[0]) if rows else None
+
+    def keys_changed_since(self, since: float) -> list[KeyRecord]:
+        return [_key(r) for r in self._all(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE updated_at > ?", (since,))]
+
+    def set_key_disabled(self, name: str, disabled: bool, now: float) -> bool:
+        with self._tx() as db:
+            cur = db.execute("UPDATE api_keys SET disabled = ?, updated_at = ? WHERE name = ? AND deleted = 0",
+                             (int(disabled), now, name))
+        return cur.rowcount > 0
+
+    def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
+        sets, args = [], []
+        for name, value in changes.items():
+            sets.append(f"{KEY_FIELDS[name]} = ?")
+            args.append(_text(value) if name == "limit" else (int(value) if name == "disabled" else value))
+        with self._tx() as db:
+            if "name" in changes and db.execute(
+                "SELECT 1 FROM api_keys WHERE name = ? AND hash != ? AND deleted = 0", (changes["name"], hash)
+            ).fetchone():
+                raise KeyExists(f"a key named {changes['name']!r} already exists")
+            cur = db.execute(f"UPDATE api_keys SET {', '.join([*sets, 'updated_at = ?'])} WHERE hash = ? AND deleted = 0",
+                             (*args, now, hash))
+            if cur.rowcount == 0:
+                return None
+            row = db.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?", (hash,)).fetchone()
+        return _key(row)
+
+    def delete_key(self, hash: str, now: float) -> bool:
+        with self._tx() as db:
+            cur = db.execute("UPDATE api_keys SET deleted = 1, disabled = 1, updated_at = ? WHERE hash = ? AND deleted = 0",
+                             (now, hash))
+        return cur.rowcount > 0
+
+    # accounts and the ledger
+
+    def get_account(self, id: str) -> AccountRecord | None:
+        rows = self._all(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (id,))
+        return _account(rows[0]) if rows else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        return [_account(r) for r in self._all(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")]
+
+    def accounts_changed_since(self, since: float) -> list[AccountRecord]:
+        return [_account(r) for r in self._all(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE updated_at > ?", (since,))]
+
+    def add_credits(self, account_id: str, kind: str, amount: Decimal, note: str | None, now: float) -> LedgerEntry:
+        with self._tx() as db:
+            _ensure_account(db, account_id, now)
+            credits = Decimal(db.execute("SELECT credits_usd FROM accounts WHERE id = ?", (account_id,)).fetchone()[0])
+            db.execute("UPDATE accounts SET credits_usd = ?, updated_at = ? WHERE id = ?",
+                       (str(credits + amount), now, account_id))
+            cur = db.execute(
+                "INSERT INTO ledger (account_id, key_hash, kind, amount, generation_id, note, created_at)"
+                " VALUES (?, NULL, ?, ?, NULL, ?, ?)", (account_id, kind, str(amount), note, now))
+            entry_id = cur.lastrowid
+        return LedgerEntry(int(entry_id or 0), account_id, None, kind, amount, None, note, now)
+
+    def ledger_entries(self, account_id: str, limit: int = 100) -> list[LedgerEntry]:
+        rows = self._all(f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?",
+                         (account_id, limit))
+        return [LedgerEntry(r[0], r[1], r[2], r[3], Decimal(r[4]), r[5], r[6], r[7]) for r in rows]
+
+    def ledger_sums(self, account_id: str) -> tuple[Decimal, Decimal]:
+        credits, usage = Decimal(0), Decimal(0)
+        for kind, amount in self._all("SELECT kind, amount FROM ledger WHERE account_id = ?", (account_id,)):
+            if kind == "usage":
+                usage -= Decimal(amount)
+            else:
+                credits += Decimal(amount)
+        return credits, usage
+
+    # usage
+
+    def write_generations(self, records: list[GenerationRecord]) -> int:
+        if not records:
+            return 0
+        placeholders = ", ".join("?" for _ in GEN_COLUMNS)
+        insert = f"INSERT OR IGNORE INTO generations ({', '.join(GEN_COLUMNS)}) VALUES ({placeholders})"
+        with self._tx() as db:
+            new: list[GenerationRecord] = []
+            for r in records:
+                if db.execute(insert, _gen_row(r)).rowcount:
+                    new.append(r)
+            if not new:
+                return 0
+            hashes = {r.key_hash for r in new if r.key_hash}
+            owners = dict(db.execute(
+                f"SELECT hash, account_id FROM api_keys WHERE hash IN ({', '.join('?' for _ in hashes)})", tuple(hashes)
+            ).fetchall()) if hashes else {}
+            r_up = rollup(new, owners)
+            db.executemany(
+                "INSERT INTO ledger (account_id, key_hash, kind, amount, generation_id, note, created_at)"
+                " VALUES (?, ?, 'usage', ?, ?, NULL, ?)", r_up.debits)
+            for key_hash, cost in r_up.key_spend.items():
+                row = db.execute("SELECT usage_usd FROM api_keys WHERE hash = ?", (key_hash,)).fetchone()
+                db.execute("UPDATE api_keys SET usage_usd = ? WHERE hash = ?", (str(Decimal(row[0]) + cost), key_hash))
+            for account_id, cost in r_up.account_spend.items():
+                row = db.execute("SELECT usage_usd FROM accounts WHERE id = ?", (account_id,)).fetchone()
+                if row is None:
+                    _ensure_account(db, account_id, 0.0)
+                    row = ("0",)
+                db.execute("UPDATE accounts SET usage_usd = ? WHERE id = ?", (str(Decimal(row[0]) + cost), account_id))
+            _merge_rollups(db, r_up)
+        return len(new)
+
+    def get_generation(self, id: str) -> GenerationRecord | None:
+        rows = self._all(f"SELECT {', '.join(GEN_COLUMNS)} FROM generations WHERE id = ?", (id,))
+        return gen_from_row(rows[0]) if rows else None
+
+    def period_usage(self, now: float) -> dict[str, PeriodUsage]:
+        day, week, month = (d.isoformat() for d in period_starts(now))
+        since = min(week, month)
+        out: dict[str, PeriodUsage] = {}
+        for d, key_hash, cost in self._all("SELECT day, key_hash, cost FROM usage_daily WHERE day >= ? AND key_hash != ''",
+                                           (since,)):
+            p = out.setdefault(key_hash, PeriodUsage(Decimal(0), Decimal(0), Decimal(0)))
+            c = Decimal(cost)
+            p.daily += c if d >= day else 0
+            p.weekly += c if d >= week else 0
+            p.monthly += c if d >= month else 0
+        return out
+
+    def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]:
+        sql = ("SELECT day, key_hash, model, provider, requests, prompt_tokens, completion_tokens, reasoning_tokens, cost"
+               " FROM usage_daily WHERE day >= ?")
+        args: tuple[Any, ...] = (since_day,)
+        if key_hash is not None:
+            sql, args = sql + " AND key_hash = ?", (since_day, key_hash)
+        rows = self._all(sql + " ORDER BY day DESC, model, provider", args)
+        return [ActivityRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(r[8])) for r in rows]
+
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]:
+        sql = ("SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= ?"
+               + (" AND model = ?" if model else "") + " GROUP BY app ORDER BY SUM(tokens) DESC, app LIMIT ?")
+        args = (since_day, model, limit) if model else (since_day, limit)
+        return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, args)]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
+def _ensure_account(db: sqlite3.Connection, account_id: str, now: float) -> None:
+    db.execute("INSERT OR IGNORE INTO accounts (id, credits_usd, usage_usd, created_at, updated_at)"
+               " VALUES (?, '0', '0', ?, ?)", (account_id, now, now))
+
+
+def _merge_rollups(db: sqlite3.Connection, r: Rollup) -> None:
+    for (day, key_hash, model, provider), u in r.usage.items():
+        row = db.execute("SELECT requests, prompt_tokens, completion_tokens, reasoning_tokens, cost FROM usage_daily"
+                         " WHERE day = ? AND key_hash = ? AND model = ? AND provider = ?",
+                         (day, key_hash, model, provider)).fetchone()
+        if row is None:
+            db.execute("INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (day, key_hash, model, provider, u.requests, u.prompt_tokens, u.completion_tokens,
+                        u.reasoning_tokens, str(u.cost)))
+        else:
+            db.execute("UPDATE usage_daily SET requests = ?, prompt_tokens = ?, completion_tokens = ?,"
+                       " reasoning_tokens = ?, cost = ? WHERE day = ? AND key_hash = ? AND model = ? AND provider = ?",
+                       (row[0] + u.requests, row[1] + u.prompt_tokens, row[2] + u.completion_tokens,
+                        row[3] + u.reasoning_tokens, str(Decimal(row[4]) + u.cost), day, key_hash, model, provider))
+    for (day, model, app), a in r.apps.items():
+        db.execute("INSERT INTO app_usage_daily VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, model, app) DO UPDATE"
+                   " SET requests = requests + excluded.requests, tokens = tokens + excluded.tokens,"
+                   " title = COALESCE(excluded.title, title), referer = COALESCE(excluded.referer, referer)",
+                   (day, model, app, a.title, a.referer, a.requests, a.tokens))
+
+
+def _text(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
 def _key(row: tuple[Any, ...]) -> KeyRecord:
     return KeyRecord(
-        hash=row[0],
-        name=row[1],
-        label=row[2],
-        limit=None if row[3] is None else Decimal(row[3]),
-        usage=Decimal(row[4]),
-        disabled=bool(row[5]),
-        created_at=row[6],
-        updated_at=row[7],
+        hash=row[0], name=row[1], label=row[2], limit=None if row[3] is None else Decimal(row[3]),
+        usage=Decimal(row[4]), disabled=bool(row[5]), created_at=row[6], updated_at=row[7], account_id=row[8],
+        limit_reset=row[9], rate_limit_rpm=row[10], rate_limit_tpm=row[11], deleted=bool(row[12]),
     )
+
+
+def _account(row: tuple[Any, ...]) -> AccountRecord:
+    return AccountRecord(row[0], Decimal(row[1]), Decimal(row[2]), row[3], row[4])
+
+
+def gen_from_row(row: tuple[Any, ...] | list[Any]) -> GenerationRecord:
+    values: dict[str, Any] = dict(zip(GEN_COLUMNS, row, strict=True))
+    values["streamed"] = bool(values["streamed"])
+    values["usage_estimated"] = bool(values["usage_estimated"])
+    values["cost"] = Decimal(values["cost"])
+    attempts = values["attempts"]
+    values["attempts"] = orjson.loads(attempts) if isinstance(attempts, str | bytes) else attempts
+    return GenerationRecord(**values)
 
 
 def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
     values = []
-    for name in _GEN_COLUMNS:
+    for name in GEN_COLUMNS:
         v = getattr(r, name)
         if name == "cost":
             v = str(v)

@@ -83,10 +83,12 @@ def load_activity(stats: Stats, key: KeyState, days: int, now: float | None = No
 
 
 def _usd(v: float) -> str:
-    """Axis labels only; the figures shown as numbers are exact Decimals."""
+    """Axis labels and hover text only; the figures shown as numbers are exact Decimals."""
     if v == 0:
         return "$0"
-    return f"${v:,.2f}" if v >= 1 else f"${v:.6f}".rstrip("0")
+    if v >= 1:
+        return f"${v:,.2f}"
+    return "$" + f"{v:.8f}".rstrip("0")
 
 
 def render_activity_page() -> str:

@@ -8,6 +8,7 @@ theirs (a `fmt` callable), so this module knows nothing about tokens or money.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 from turnout.web.layout import esc
 
 H = 220  # every chart is this tall in viewBox units; widths vary with the space a chart gets
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
+RIGHT, TOP, BOTTOM = 12, 12, 28
+CHAR = 8.5  # width of a label character in viewBox units, at the largest (phone) font size
 PALETTE = ("#6366f1", "#0ea5e9", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#64748b")
 
 Fmt = Callable[[float], str]
@@ -28,17 +30,56 @@ class Point:
     note: str = ""  # extra hover text, e.g. "12 requests"
 
 
-def _nice_max(value: float) -> float:
-    """A round axis top at or above `value`: 1, 2, 2.5 or 5 times a power of ten."""
+def nice_step(value: float) -> float:
+    """The smallest of 1, 2, 2.5 or 5 times a power of ten at or above `value`."""
     if value <= 0:
-        return 1.0
-    power = 10.0 ** (len(str(int(value))) - 1) if value >= 1 else 1.0
-    while power > value:
-        power /= 10
+        return 0.25
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value:
+        if step * power >= value * (1 - 1e-9):
             return step * power
     return 10 * power
+
+
+@dataclass(frozen=True, slots=True)
+class Axes:
+    """The plot area: width, left margin (fits the y labels) and the y scale (4 round steps)."""
+
+    w: int
+    y_max: float
+    labels: tuple[str, ...]  # y labels from the top down
+
+    @classmethod
+    def fit(cls, w: int, top_value: float, axis: Fmt) -> Axes:
+        y_max = 4 * nice_step(top_value / 4)
+        return cls(w, y_max, tuple(axis(y_max * (4 - i) / 4) for i in range(5)))
+
+    @property
+    def left(self) -> float:
+        return max(len(label) for label in self.labels) * CHAR + 10
+
+    def x(self, fraction: float) -> float:
+        return self.left + (self.w - self.left - RIGHT) * fraction
+
+    def y(self, value: float) -> float:
+        return TOP + (H - TOP - BOTTOM) * (1 - value / self.y_max)
+
+    def frame(self, ticks: Sequence[tuple[float, str]]) -> list[str]:
+        """Grid lines and y labels; x labels at the given (x position, text) ticks."""
+        parts = []
+        for i, label in enumerate(self.labels):
+            y = TOP + (H - TOP - BOTTOM) * i / 4
+            parts.append(f'<line class="grid" x1="{self.left:.1f}" x2="{self.w - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+            parts.append(f'<text class="ylab" x="{self.left - 6:.1f}" y="{y + 4:.1f}">{esc(label)}</text>')
+        for i, (x, text) in enumerate(ticks):
+            anchor = "start" if i == 0 and x < self.left + 30 else "end" if x > self.w - RIGHT - 30 else "middle"
+            parts.append(f'<text class="xlab" x="{x:.1f}" y="{H - 8}" text-anchor="{anchor}">{esc(text)}</text>')
+        return parts
+
+    def svg(self, label: str, parts: list[str], empty: bool) -> str:
+        if empty:
+            parts.append(f'<text class="empty" x="{self.w / 2}" y="{H / 2}" text-anchor="middle">No traffic yet</text>')
+        return f'<svg class="chart" viewBox="0 0 {self.w} {H}" role="img" aria-label="{esc(label)}">{"".join(parts)}</svg>'
 
 
 def _time_label(t: float, span: float) -> str:
@@ -46,40 +87,18 @@ def _time_label(t: float, span: float) -> str:
     return f"{d:%H:%M}" if span <= 2 * 86400 else f"{d:%b} {d.day}"
 
 
-def _frame(w: int, y_max: float, axis: Fmt, ticks: Sequence[tuple[float, str]]) -> list[str]:
-    """Grid lines and y labels; x labels at the given (x position, text) ticks."""
-    parts, plot_h = [], H - TOP - BOTTOM
-    for i in range(5):
-        y = TOP + plot_h * i / 4
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{w - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="ylab" x="{LEFT - 6}" y="{y + 4:.1f}">{esc(axis(y_max * (4 - i) / 4))}</text>')
-    for i, (x, text) in enumerate(ticks):
-        anchor = "start" if i == 0 and x < LEFT + 30 else "end" if x > w - RIGHT - 30 else "middle"
-        parts.append(f'<text class="xlab" x="{x:.1f}" y="{H - 8}" text-anchor="{anchor}">{esc(text)}</text>')
-    return parts
-
-
-def _svg(w: int, label: str, parts: list[str], empty: bool) -> str:
-    if empty:
-        parts.append(f'<text class="empty" x="{w / 2}" y="{H / 2}" text-anchor="middle">No traffic yet</text>')
-    return f'<svg class="chart" viewBox="0 0 {w} {H}" role="img" aria-label="{esc(label)}">{"".join(parts)}</svg>'
-
-
 def line_chart(series: Mapping[str, Sequence[Point]], t0: float, t1: float, fmt: Fmt, *, label: str,
                axis: Fmt | None = None, w: int = 560) -> str:
     """One line per series over [t0, t1]; an empty mapping draws an empty frame with a note.
     `fmt` formats values in hover text, `axis` (default `fmt`) the y-axis labels."""
     values = [p.value for pts in series.values() for p in pts]
-    y_max = _nice_max(max(values, default=0.0))
-    plot_w, plot_h, span = w - LEFT - RIGHT, H - TOP - BOTTOM, max(t1 - t0, 1.0)
-    ticks = [(LEFT + plot_w * i / 4, _time_label(t0 + span * i / 4, span)) for i in range(5)]
-    parts = _frame(w, y_max, axis or fmt, ticks)
+    ax = Axes.fit(w, max(values, default=0.0), axis or fmt)
+    span = max(t1 - t0, 1.0)
+    parts = ax.frame([(ax.x(i / 4), _time_label(t0 + span * i / 4, span)) for i in range(5)])
     legend = []
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
-        coords = [
-            (LEFT + plot_w * (p.t - t0) / span, TOP + plot_h * (1 - p.value / y_max), p) for p in sorted(pts, key=lambda p: p.t)
-        ]
+        coords = [(ax.x((p.t - t0) / span), ax.y(p.value), p) for p in sorted(pts, key=lambda p: p.t)]
         if len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
             parts.append(f'<polyline class="series" fill="none" stroke="{color}" points="{path}"/>')
@@ -91,29 +110,28 @@ def line_chart(series: Mapping[str, Sequence[Point]], t0: float, t1: float, fmt:
                 f' r="3.5" fill="{color}"><title>{esc(tip)}</title></circle>'
             )
         legend.append(f'<span class="key"><i style="background:{color}"></i>{esc(name)}</span>')
-    return f'<figure class="chart-box">{_svg(w, label, parts, not values)}<figcaption>{"".join(legend)}</figcaption></figure>'
+    return f'<figure class="chart-box">{ax.svg(label, parts, not values)}<figcaption>{"".join(legend)}</figcaption></figure>'
 
 
 def bar_chart(bars: Sequence[tuple[float, float, str]], t0: float, t1: float, width: float, fmt: Fmt, *, label: str,
               axis: Fmt | None = None, w: int = 560) -> str:
     """One bar per `width` seconds over [t0, t1], labelled by day; each bar is (start, value, note)."""
-    y_max = _nice_max(max((v for _, v, _ in bars), default=0.0))
-    plot_w, plot_h, span = w - LEFT - RIGHT, H - TOP - BOTTOM, max(t1 - t0, 1.0)
+    ax = Axes.fit(w, max((v for _, v, _ in bars), default=0.0), axis or fmt)
+    span = max(t1 - t0, 1.0)
     slots = max(round(span / width), 1)
-    slot_w = plot_w / slots
-    bar_w = max(slot_w - 2, 1.5)
+    slot = 1 / slots
+    bar_w = max((ax.x(slot) - ax.x(0)) - 2, 1.5)
     picks = sorted({round(i * (slots - 1) / 4) for i in range(5)})
-    ticks = [(LEFT + slot_w * (k + 0.5), _time_label(t0 + k * width, span)) for k in picks]
-    parts = _frame(w, y_max, axis or fmt, ticks)
+    parts = ax.frame([(ax.x(slot * (k + 0.5)), _time_label(t0 + k * width, span)) for k in picks])
     for start, value, note in bars:
-        x = LEFT + plot_w * (start - t0) / span + 1
-        h = plot_h * value / y_max
+        x = ax.x((start - t0) / span) + 1
+        y = ax.y(value)
         tip = f"{datetime.fromtimestamp(start, UTC):%b %d}: {fmt(value)}" + (f" · {note}" if note else "")
         parts.append(
-            f'<rect class="bar" data-value="{value:g}" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}"'
-            f' height="{max(h, 0.5):.1f}"><title>{esc(tip)}</title></rect>'
+            f'<rect class="bar" data-value="{value:g}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}"'
+            f' height="{max(ax.y(0) - y, 0.5):.1f}"><title>{esc(tip)}</title></rect>'
         )
-    return f'<figure class="chart-box">{_svg(w, label, parts, not bars)}</figure>'
+    return f'<figure class="chart-box">{ax.svg(label, parts, not bars)}</figure>'
 
 
 def uptime_color(rate: float | None) -> str:

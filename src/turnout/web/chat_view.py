@@ -68,7 +68,10 @@ def render_chat(catalog: Catalog, chosen: str | None) -> str:
   <div class="compose-bar">
     <div class="attachments" id="attachments"></div>
     <form id="compose" class="compose">
-      <label class="attach" id="attach-label" title="Attach images (vision models)">📎<input id="attach" type="file"
+      <label class="attach" id="attach-label" title="Attach images (vision models)"><svg viewBox="0 0 24 24" width="22" height="22"
+        aria-hidden="true"><path d="M21 11.5l-8.5 8.5a5.5 5.5 0 0 1-7.8-7.8l9.2-9.2a3.7 3.7 0 0 1 5.2 5.2l-9.2 9.2a1.8 1.8 0
+        0 1-2.6-2.6l8.5-8.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg><span
+        class="sr-only">Attach images</span><input id="attach" type="file"
         accept="image/*" multiple hidden></label>
       <textarea id="prompt" rows="2" placeholder="Send a message" aria-label="Message"></textarea>
       <button type="submit" id="send">Send</button>

@@ -259,7 +259,12 @@ def _activity(st: ModelStats) -> str:
         for d in st.daily
     ]
     total = sum(d.tokens for d in st.daily)
-    chart = charts.bar_chart(bars, end - ACTIVITY_DAYS * 86400, end, 86400, short_tokens, label="tokens per day", w=1000)
+    # Drawn twice, for wide and narrow screens (CSS shows one): a viewBox scales text with the chart.
+    chart = "".join(
+        f'<div class="{cls}">'
+        f'{charts.bar_chart(bars, end - ACTIVITY_DAYS * 86400, end, 86400, short_tokens, label="tokens per day", w=w)}</div>'
+        for cls, w in (("wide-only", 1000), ("narrow-only", 560))
+    )
     return f"""<p>Total tokens per day on this gateway over the last {ACTIVITY_DAYS} days:
 <b data-testid="activity-total">{grouped(total)}</b> tokens.</p>{chart}"""
 

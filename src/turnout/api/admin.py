@@ -1,0 +1,215 @@
+"""Key management and credits for admin (management) keys, in the shapes of OpenRouter's API.
+
+    GET    /keys?offset=&include_disabled=     {data: [Key]}, 100 a page
+    POST   /keys                               201 {data: Key, key: "sk-tn-v1-..."}  (the clear key, once)
+    GET    /keys/{hash}                        {data: Key}
+    PATCH  /keys/{hash}                        {data: Key}
+    DELETE /keys/{hash}                        {deleted: true}
+    POST   /credits                            201 {data: LedgerEntry}  (a grant, purchase or adjustment)
+
+Every route refuses user keys with 403. Writes go to the store (in a worker thread) and are
+applied to this process's caches at once; other processes pick them up within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnout.api.account import _json, iso, key_json
+from turnout.api.auth import require_admin
+from turnout.api.body import read_json
+from turnout.api.openai.encode import cost_number
+from turnout.core.keys import hash_key, load_secret, mint_key
+from turnout.model.errors import ErrorKind, GatewayError, invalid
+from turnout.runtime import Runtime
+from turnout.store.base import CREDIT_KINDS, DEFAULT_ACCOUNT, LIMIT_RESETS, KeyExists, KeyRecord
+
+PAGE = 100
+
+
+def _runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    require_admin(request.headers, rt.keys, rt.admin)
+    return rt
+
+
+def _not_found(key_hash: str) -> GatewayError:
+    return GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"no key with hash {key_hash}", status=404)
+
+
+def _conflict(exc: KeyExists) -> GatewayError:
+    return GatewayError(ErrorKind.CALLER_INVALID_REQUEST, str(exc), status=409)
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body must be a JSON object")
+    return body
+
+
+def parse_key_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The settable fields of a key, validated; unknown fields are refused so typos do not pass silently."""
+    allowed = {"name", "limit", "limit_reset", "disabled", "rate_limit_rpm", "rate_limit_tpm", "include_byok_in_limit"}
+    if creating:
+        allowed |= {"account", "expires_at", "creator_user_id", "workspace_id"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
+    out: dict[str, Any] = {}
+    if "name" in body or creating:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise invalid("name", "'name' is required: a non-empty string of at most 200 characters")
+        out["name"] = name.strip()
+    if "limit" in body:
+        limit = body["limit"]
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int | float | str):
+                raise invalid("limit", "'limit' must be a number of USD or null")
+            try:
+                limit = Decimal(str(limit))
+            except InvalidOperation:
+                raise invalid("limit", "'limit' must be a number of USD or null") from None
+            if not limit.is_finite() or limit < 0:
+                raise invalid("limit", "'limit' must be zero or more")
+        out["limit"] = limit
+    if "limit_reset" in body:
+        reset = body["limit_reset"]
+        if reset in (None, "none", "never"):
+            reset = None
+        elif reset not in LIMIT_RESETS:
+            raise invalid("limit_reset", "'limit_reset' must be one of daily, weekly, monthly, none")
+        out["limit_reset"] = reset
+    if "disabled" in body:
+        if not isinstance(body["disabled"], bool):
+            raise invalid("disabled", "'disabled' must be a boolean")
+        out["disabled"] = body["disabled"]
+    for field in ("rate_limit_rpm", "rate_limit_tpm"):
+        if field in body:
+            v = body[field]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise invalid(field, f"'{field}' must be a non-negative integer (0: unlimited) or null (the default)")
+            out[field] = v
+    if creating and "account" in body:
+        account = body["account"]
+        if not isinstance(account, str) or not account.strip() or len(account) > 200:
+            raise invalid("account", "'account' must be a non-empty string")
+        out["account"] = account.strip()
+    return out
+
+
+async def list_keys(request: Request) -> Response:
+    rt = _runtime(request)
+    q = request.query_params
+    try:
+        offset = int(q.get("offset", "0"))
+    except ValueError:
+        raise invalid("offset", "'offset' must be an integer") from None
+    include_disabled = q.get("include_disabled", "false").lower() in ("1", "true", "yes")
+    records = await asyncio.to_thread(rt.store.list_keys)
+    if not include_disabled:
+        records = [r for r in records if not r.disabled]
+    page = records[max(offset, 0): max(offset, 0) + PAGE]
+    return _json({"data": [key_json(rt, r, rt.keys.get(r.hash)) for r in page]})
+
+
+async def create_key(request: Request) -> Response:
+    rt = _runtime(request)
+    fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=True)
+    clear, label = mint_key()
+    key_hash = hash_key(load_secret(rt.settings.data_dir), clear)
+    try:
+        record = await asyncio.to_thread(
+            rt.store.create_key, key_hash, fields["name"], label, fields.get("limit"), time.time(),
+            account_id=fields.get("account", DEFAULT_ACCOUNT), limit_reset=fields.get("limit_reset"),
+            rate_limit_rpm=fields.get("rate_limit_rpm"), rate_limit_tpm=fields.get("rate_limit_tpm"),
+        )
+        if fields.get("disabled"):
+            changed = await asyncio.to_thread(rt.store.update_key, key_hash, {"disabled": True}, time.time())
+            record = changed or record
+    except KeyExists as exc:
+        raise _conflict(exc) from None
+    rt.keys.apply([record])
+    return _json({"data": key_json(rt, record, rt.keys.get(key_hash)), "key": clear}, 201)
+
+
+async def _get_record(rt: Runtime, key_hash: str) -> KeyRecord:
+    record = await asyncio.to_thread(rt.store.get_key, key_hash)
+    if record is None:
+        raise _not_found(key_hash)
+    return record
+
+
+async def get_key(request: Request) -> Response:
+    rt = _runtime(request)
+    record = await _get_record(rt, request.path_params["hash"])
+    return _json({"data": key_json(rt, record, rt.keys.get(record.hash))})
+
+
+async def update_key(request: Request) -> Response:
+    rt = _runtime(request)
+    key_hash = request.path_params["hash"]
+    record: KeyRecord | None
+    fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=False)
+    fields.pop("include_byok_in_limit", None)
+    try:
+        if fields:
+            record = await asyncio.to_thread(rt.store.update_key, key_hash, fields, time.time())
+        else:
+            record = await _get_record(rt, key_hash)
+    except KeyExists as exc:
+        raise _conflict(exc) from None
+    if record is None:
+        raise _not_found(key_hash)
+    rt.keys.apply([record])
+    return _json({"data": key_json(rt, record, rt.keys.get(key_hash))})
+
+
+async def delete_key(request: Request) -> Response:
+    rt = _runtime(request)
+    key_hash = request.path_params["hash"]
+    if not await asyncio.to_thread(rt.store.delete_key, key_hash, time.time()):
+        raise _not_found(key_hash)
+    deleted = await asyncio.to_thread(rt.store.keys_changed_since, time.time() - 5)
+    rt.keys.apply([r for r in deleted if r.hash == key_hash])
+    return _json({"deleted": True})
+
+
+async def add_credits(request: Request) -> Response:
+    """Record credits for an account: {amount, kind: grant|purchase|adjustment, account?, note?}."""
+    rt = _runtime(request)
+    body = _object(await read_json(request, rt.settings.max_body_bytes))
+    unknown = sorted(set(body) - {"amount", "kind", "account", "note"})
+    if unknown:
+        raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
+    raw = body.get("amount")
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise InvalidOperation
+        amount = Decimal(str(raw))
+    except InvalidOperation:
+        raise invalid("amount", "'amount' is required: a number of USD") from None
+    kind = body.get("kind", "grant")
+    if kind not in CREDIT_KINDS:
+        raise invalid("kind", "'kind' must be one of grant, purchase, adjustment")
+    if not amount.is_finite() or amount == 0 or (amount < 0 and kind != "adjustment"):
+        raise invalid("amount", "'amount' must be positive (only an adjustment may be negative)")
+    account = body.get("account", DEFAULT_ACCOUNT)
+    note = body.get("note")
+    if not isinstance(account, str) or not account or (note is not None and not isinstance(note, str)):
+        raise invalid("account", "'account' and 'note' must be strings")
+    entry = await asyncio.to_thread(rt.store.add_credits, account, kind, amount, note, time.time())
+    record = await asyncio.to_thread(rt.store.get_account, account)
+    if record is not None:
+        rt.ledger.apply([record])
+    return _json({"data": {
+        "id": entry.id, "account": entry.account_id, "kind": entry.kind, "amount": cost_number(entry.amount),
+        "note": entry.note, "created_at": iso(entry.created_at),
+        "total_credits": cost_number(rt.ledger.account(account).credits),
+    }}, 201)

@@ -1,0 +1,224 @@
+"""The write-ahead journal that makes reservations and usage records survive a crash.
+
+Each serving process owns one directory under `<data_dir>/journal/`, locked with `flock` for as
+long as the process lives, holding numbered segment files of JSON lines:
+
+    {"t":"R", ...}   a reservation: written before the request goes upstream
+    {"t":"S", ...}   the request's generation record: written when it ends, before it is queued
+
+Both are a single `os.write` to an O_APPEND file on the event loop: no fsync and no database on
+the request path. Once `write` returns the bytes are in the kernel's page cache, so they survive
+the process being killed (SIGKILL, OOM); `fsync` runs in a background thread every
+`FSYNC_INTERVAL`, which bounds what an operating-system crash or power cut can take.
+
+A segment is deleted once every record written to it is committed to the store. Segments are
+rotated every `ROTATE_SECONDS`; the new one starts with the reservations still open, so an old
+segment never has to outlive its records. On start-up, `recover()` replays every directory whose
+lock nobody holds (a dead process): records go to the store (`write_generations` ignores ids it
+has), and each reservation without a record becomes an "interrupted" record charged the estimated
+prompt cost that the reservation noted, then the directory is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from turnout.store.base import GenerationRecord, Store
+
+log = logging.getLogger("turnout.journal")
+
+FSYNC_INTERVAL = 0.1
+ROTATE_SECONDS = 10.0
+INTERRUPTED = "interrupted: turnout stopped before the request finished; charged the estimated prompt cost"
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    raise TypeError
+
+
+class Journal:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._lock_fd = -1
+        self._fd = -1
+        self._segment = 0
+        self._dirty = False
+        self._fresh = False  # the current segment has lines besides carried-forward reservations
+        self._pending: dict[int, int] = {}  # segment -> records written but not yet committed
+        self._open: dict[str, bytes] = {}  # generation id -> its reservation line
+        self._task: asyncio.Task[None] | None = None
+        self._rotated_at = time.monotonic()
+
+    # lifecycle
+
+    def open(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.dir / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._open_segment(1)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="turnout-journal")
+
+    async def close(self) -> None:
+        """After the accountant has drained: everything is committed, so the journal goes."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._fd < 0:
+            return
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        clean = not self._open and not any(self._pending.values())
+        if clean:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:  # left for the next start-up to recover
+            log.warning("journal kept at %s: %d open reservations", self.dir, len(self._open))
+        os.close(self._lock_fd)
+        self._lock_fd = -1
+
+    # the request path
+
+    def reserve(self, gen_id: str, entry: dict[str, Any]) -> None:
+        line = orjson.dumps({"t": "R", "id": gen_id, **entry}, default=_default) + b"\n"
+        self._open[gen_id] = line
+        self._write(line)
+
+    def settle(self, rec: GenerationRecord) -> int:
+        """Journal the record; returns its segment, to hand to `committed()` once it is stored."""
+        self._open.pop(rec.id, None)
+        self._write(orjson.dumps({"t": "S", "r": asdict(rec)}, default=_default) + b"\n")
+        seg = self._segment
+        self._pending[seg] = self._pending.get(seg, 0) + 1
+        return seg
+
+    def committed(self, segments: dict[int, int]) -> None:
+        for seg, n in segments.items():
+            left = self._pending.get(seg, 0) - n
+            self._pending[seg] = left
+            if left <= 0 and seg != self._segment:
+                self._drop(seg)
+
+    def _write(self, line: bytes) -> None:
+        if self._fd >= 0:
+            os.write(self._fd, line)
+            self._dirty = self._fresh = True
+
+    # background: fsync and rotation
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FSYNC_INTERVAL)
+            try:
+                if self._dirty:
+                    self._dirty = False
+                    await asyncio.to_thread(os.fsync, self._fd)
+                if time.monotonic() - self._rotated_at >= ROTATE_SECONDS and self._fresh:
+                    await self._rotate()
+            except OSError:
+                log.exception("journal fsync or rotation failed")
+
+    async def _rotate(self) -> None:
+        old_fd, old = self._fd, self._segment
+        self._open_segment(old + 1)
+        for line in list(self._open.values()):  # carry open reservations forward
+            self._write(line)
+        self._fresh = False
+        await asyncio.to_thread(os.fsync, self._fd)
+        await asyncio.to_thread(os.fsync, old_fd)
+        os.close(old_fd)
+        if self._pending.get(old, 0) <= 0:
+            self._drop(old)
+
+    def _open_segment(self, n: int) -> None:
+        self._segment = n
+        self._fd = os.open(self.dir / f"{n:08d}.log", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        self._rotated_at = time.monotonic()
+
+    def _drop(self, seg: int) -> None:
+        self._pending.pop(seg, None)
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / f"{seg:08d}.log").unlink()
+
+
+def read_dir(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, GenerationRecord]]:
+    """Reservations and records in a journal directory (a torn last line is skipped)."""
+    reservations: dict[str, dict[str, Any]] = {}
+    records: dict[str, GenerationRecord] = {}
+    for seg in sorted(path.glob("*.log")):
+        for raw in seg.read_bytes().split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                entry = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                log.warning("skipping a torn journal line in %s", seg)
+                continue
+            if entry.get("t") == "R":
+                reservations[entry["id"]] = entry
+            elif entry.get("t") == "S":
+                r = entry["r"]
+                r["cost"] = Decimal(r["cost"])
+                records[r["id"]] = GenerationRecord(**r)
+    return reservations, records
+
+
+def interrupted_record(entry: dict[str, Any]) -> GenerationRecord:
+    """What a reservation whose request never finished is settled as."""
+    return GenerationRecord(
+        id=entry["id"], created_at=entry["created_at"], key_hash=entry.get("key_hash"), model=entry["model"],
+        provider=None, upstream_model=None, dialect_in=entry.get("dialect_in", "openai"), dialect_out=None,
+        streamed=bool(entry.get("streamed")), status="error", finish_reason="error", native_finish_reason=None,
+        prompt_tokens=int(entry.get("prompt_tokens", 0)), completion_tokens=0, cached_tokens=0,
+        cache_write_tokens=0, reasoning_tokens=0, usage_estimated=True, cost=Decimal(entry.get("prompt_cost", "0")),
+        latency_ms=None, generation_time_ms=0.0, error_code=500, error_message=INTERRUPTED,
+        app_title=entry.get("app_title"), app_referer=entry.get("app_referer"), attempts=[],
+    )
+
+
+def recover(root: Path, store: Store) -> tuple[int, int]:
+    """Replay the journals of dead processes into the store; returns (records, interrupted) replayed."""
+    if not root.exists():
+        return 0, 0
+    replayed = interrupted = 0
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            fd = os.open(path / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live process owns it
+            reservations, records = read_dir(path)
+            batch = list(records.values())
+            lost = [interrupted_record(e) for gid, e in reservations.items() if gid not in records]
+            store.write_generations(batch + lost)
+            replayed += len(batch)
+            interrupted += len(lost)
+            if batch or lost:
+                log.warning("recovered journal %s: %d records, %d interrupted requests", path.name, len(batch), len(lost))
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
+    return replayed, interrupted

@@ -1,0 +1,163 @@
+"""Credits and limits on the request path: worst-case reservations, settlement, 402s.
+
+Before a request goes upstream, `reserve()` holds the most it could cost — the prompt estimate and
+the completion budget (`max_tokens`, else the endpoint's max completion, else what the context
+leaves) at the priciest endpoint of its route — against the key's limit and, when credits are
+required, against its account's balance. The check and the hold are one synchronous step on the
+event loop, so concurrent requests cannot both take the last of a budget. `settle()` releases
+the hold and charges the real cost. Admitted requests' worst cases never add up past the budget,
+so the only overrun left comes from a request that costs more than its estimate.
+
+The hold lives in memory and in the journal (core/journal.py), never in the database; the
+ledger's rows in the store (credits and usage debits) are written off the path by the accountant.
+Within one process the arithmetic is exact; several worker processes each hold their own view
+(see docs/accounts.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from turnout.core.catalog import Endpoint
+from turnout.core.journal import Journal
+from turnout.core.keys import KeyCache, KeyState
+from turnout.core.pricing import money
+from turnout.model.chat import ChatRequest, ImagePart
+from turnout.model.errors import ErrorKind, GatewayError
+from turnout.store.base import AccountRecord, GenerationRecord, Store
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class AccountState:
+    id: str
+    credits: Decimal
+    usage: Decimal  # persisted at load plus this process's settled spend since
+    reserved: Decimal = ZERO
+
+    @property
+    def balance(self) -> Decimal:
+        return self.credits - self.usage - self.reserved
+
+
+@dataclass(slots=True)
+class Reservation:
+    key: KeyState | None
+    account: AccountState | None
+    amount: Decimal
+
+
+@dataclass(slots=True)
+class WorstCase:
+    amount: Decimal  # the most the request can cost
+    prompt_cost: Decimal  # its estimated prompt alone, at the priciest prompt price
+    max_out: int  # the completion budget behind `amount`
+    out_price: Decimal  # per completion token, at that endpoint
+    fixed: Decimal  # what the request costs before any completion token
+
+
+def worst_case(request: ChatRequest, endpoints: Sequence[Endpoint], prompt_tokens: int) -> WorstCase:
+    images = sum(1 for m in request.messages if isinstance(m.content, list) for p in m.content
+                 if isinstance(p, ImagePart))
+    worst = WorstCase(ZERO, ZERO, 0, ZERO, ZERO)
+    for ep in endpoints:
+        p = ep.pricing
+        in_price = max(p.prompt, p.input_cache_write or ZERO)
+        out_price = max(p.completion, p.internal_reasoning or ZERO)
+        out = request.max_tokens or ep.max_completion_tokens or max(ep.context_length - prompt_tokens, 1)
+        fixed = prompt_tokens * in_price + p.request + images * p.image
+        amount = fixed + out * out_price
+        worst.prompt_cost = max(worst.prompt_cost, prompt_tokens * in_price)
+        if amount > worst.amount or not worst.max_out:
+            worst.amount, worst.max_out, worst.out_price, worst.fixed = amount, out, out_price, fixed
+    return worst
+
+
+class Ledger:
+    def __init__(self, store: Store, keys: KeyCache, journal: Journal | None, *, require_credits: bool) -> None:
+        self._store = store
+        self._keys = keys
+        self._journal = journal
+        self.require_credits = require_credits
+        self._accounts: dict[str, AccountState] = {}
+        self._seen_until = 0.0
+
+    def load(self) -> None:
+        self.apply(self._store.list_accounts())
+
+    def refresh(self) -> None:
+        """Credits granted by another process (a worker thread calls this every second)."""
+        self.apply(self._store.accounts_changed_since(self._seen_until - 2.0))
+
+    def apply(self, records: list[AccountRecord]) -> None:
+        for r in records:
+            self._seen_until = max(self._seen_until, r.updated_at)
+            known = self._accounts.get(r.id)
+            if known is None:
+                self._accounts[r.id] = AccountState(r.id, r.credits, r.usage)
+            else:
+                known.credits = r.credits
+
+    def account(self, account_id: str) -> AccountState:
+        state = self._accounts.get(account_id)
+        if state is None:
+            state = self._accounts[account_id] = AccountState(account_id, ZERO, ZERO)
+        return state
+
+    def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
+                prompt_tokens: int, journal_entry: dict[str, Any]) -> Reservation:
+        """Hold the request's worst-case cost, or raise a 402; journal the reservation either way."""
+        worst = worst_case(request, endpoints, prompt_tokens)
+        account = self.account(key.account_id) if key is not None and self.require_credits else None
+        limited = key is not None and key.limit is not None
+        amount = worst.amount if (limited or account is not None) else ZERO
+        if limited:
+            assert key is not None
+            _check(worst, key.remaining(time.time()) or ZERO, f"key limit (${money(key.limit or ZERO)}"
+                   f"{', reset ' + key.limit_reset if key.limit_reset else ''})")
+        if account is not None:
+            _check(worst, account.balance, "account credits")
+        if key is not None:
+            key.reserved += amount
+        if account is not None:
+            account.reserved += amount
+        if self._journal is not None:
+            self._journal.reserve(gen_id, {**journal_entry, "amount": amount, "prompt_cost": worst.prompt_cost,
+                                           "prompt_tokens": prompt_tokens,
+                                           "key_hash": key.hash if key is not None else None})
+        return Reservation(key, account, amount)
+
+    def settle(self, reservation: Reservation | None, rec: GenerationRecord) -> None:
+        """Release the hold (if any) and charge the request's real cost to its key and account."""
+        key = reservation.key if reservation is not None else None
+        if reservation is not None and reservation.amount:
+            if reservation.key is not None:
+                reservation.key.reserved -= reservation.amount
+            if reservation.account is not None:
+                reservation.account.reserved -= reservation.amount
+        if key is None and rec.key_hash is not None:
+            key = self._keys.get(rec.key_hash)
+        if key is not None:
+            key.add_usage(rec.cost, rec.created_at)
+            self.account(key.account_id).usage += rec.cost
+
+
+def _check(worst: WorstCase, remaining: Decimal, what: str) -> None:
+    if remaining > ZERO and worst.amount <= remaining:
+        return
+    afford = 0
+    if remaining > worst.fixed and worst.out_price > ZERO:
+        afford = int(((remaining - worst.fixed) / worst.out_price).to_integral_value(ROUND_FLOOR))
+    metadata = {"limited_by": what, "remaining": money(max(remaining, ZERO)), "required": money(worst.amount),
+                "requested_tokens": worst.max_out, "affordable_tokens": afford}
+    if remaining <= ZERO or afford <= 0:
+        message = f"Insufficient credits: the {what} is used up. Add credits or raise the limit."
+    else:
+        message = (f"This request requires more credits, or fewer max_tokens. You requested up to "
+                   f"{worst.max_out} tokens, but can only afford {afford}.")
+    raise GatewayError(ErrorKind.POLICY_BUDGET_EXCEEDED, message, metadata=metadata)
