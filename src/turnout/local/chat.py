@@ -60,6 +60,7 @@ class ChatDone:
     content: str | None
     tool_calls: tuple[ToolCall, ...]
     generation_ms: float = 0.0
+    cached_tokens: int = 0  # prompt tokens whose KV cache llama.cpp reused from an earlier request
 
     @property
     def total_tokens(self) -> int:
@@ -147,8 +148,12 @@ def _done(prepared: PreparedChat, fin: Finished) -> ChatDone:
         if call is not None:
             calls = (call,)
     if calls:
-        return ChatDone("tool_calls", fin.prompt_tokens, fin.completion_tokens, None, calls, fin.generation_ms)
-    return ChatDone(fin.finish_reason, fin.prompt_tokens, fin.completion_tokens, text, (), fin.generation_ms)
+        return ChatDone(
+            "tool_calls", fin.prompt_tokens, fin.completion_tokens, None, calls, fin.generation_ms, fin.cached_tokens
+        )
+    return ChatDone(
+        fin.finish_reason, fin.prompt_tokens, fin.completion_tokens, text, (), fin.generation_ms, fin.cached_tokens
+    )
 
 
 async def complete_chat(engine: LocalEngine, prepared: PreparedChat) -> ChatDone:
