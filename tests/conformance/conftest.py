@@ -22,6 +22,9 @@ from tests.fakes import anthropic_upstream, gemini_upstream, zai_upstream
 from tests.fakes.server import serve
 
 from turnout.app import create_app
+from turnout.providers.anthropic.request import SUPPORTED_PARAMETERS as ANTHROPIC_PARAMS
+from turnout.providers.gemini.request import SUPPORTED_PARAMETERS as GEMINI_PARAMS
+from turnout.providers.zai import SUPPORTED_PARAMETERS as ZAI_PARAMS
 from turnout.settings import Settings, load_settings
 
 DIALECTS = ("openai", "zai", "anthropic", "gemini")
@@ -38,16 +41,13 @@ PRICES: dict[str, dict[str, str]] = {
                   "input_cache_write": "0.00000375"},
     "gemini": {"prompt": "0.0000003", "completion": "0.0000025", "input_cache_read": "0.00000003"},
 }
-# What each dialect's endpoints can honestly advertise.
-SUPPORTED = {
+# What each dialect's endpoints can honestly advertise: what its translator carries.
+SUPPORTED: dict[str, list[str]] = {
     "openai": ["max_tokens", "temperature", "top_p", "stop", "seed", "tools", "tool_choice", "reasoning",
                "response_format", "structured_outputs"],
-    "zai": ["max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice", "reasoning", "include_reasoning",
-            "response_format"],
-    "anthropic": ["max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "reasoning",
-                  "include_reasoning", "response_format", "structured_outputs"],
-    "gemini": ["max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty",
-               "tools", "tool_choice", "reasoning", "include_reasoning", "response_format", "structured_outputs"],
+    "zai": sorted(ZAI_PARAMS),
+    "anthropic": sorted(ANTHROPIC_PARAMS),
+    "gemini": sorted(GEMINI_PARAMS),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from tests.conformance.conftest import ConformanceGateway
 from tests.conformance.test_matrix import PHOTO, USER, WEATHER_TOOL, model
@@ -188,3 +189,17 @@ def test_gemini_rate_limit_uses_retry_info(conf: ConformanceGateway) -> None:
     r = conf.post({"model": model("gemini", "error-429-again"), "messages": USER})
     assert r.status_code == 429 and r.headers["retry-after"] == "7"
     assert json.loads(r.text)["error"]["metadata"]["raw"]["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+# --- what endpoints advertise -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("dialect", "structured"), [("openai", True), ("zai", False), ("anthropic", True), ("gemini", True)])
+def test_structured_outputs_advertised_only_where_native(conf: ConformanceGateway, dialect: str, structured: bool) -> None:
+    r = httpx.get(f"{conf.api}/models/conf-{dialect}/structured/endpoints")
+    assert r.status_code == 200, r.text
+    [endpoint] = r.json()["data"]["endpoints"]
+    assert ("structured_outputs" in endpoint["supported_parameters"]) is structured
+    rf = {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}}
+    r = conf.post({"model": model(dialect, "structured"), "messages": USER, "response_format": rf,
+                   "provider": {"require_parameters": True}})
+    assert (r.status_code == 200) is structured, r.text

@@ -169,3 +169,28 @@ def test_gemini_urls() -> None:
     assert whole.url == "http://127.0.0.1:9/models/gemini-2.5-flash:generateContent"
     assert streamed.url == "http://127.0.0.1:9/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     assert whole.headers["x-goog-api-key"] == "AIza"
+
+
+def test_anthropic_thinking_comes_back_from_raw_stream_deltas_too() -> None:
+    fmt = "anthropic-claude-v1"
+    deltas = [{"type": "reasoning.text", "text": "Let me ", "format": fmt, "index": 0},
+              {"type": "reasoning.text", "text": "think.", "format": fmt, "index": 0},
+              {"type": "reasoning.text", "text": "", "signature": "sig==", "format": fmt, "index": 0},
+              {"type": "reasoning.text", "text": "unsigned", "format": "unknown", "index": 1}]
+    assistant = Message("assistant", "Done.", reasoning_details=deltas)
+    body = to_anthropic_body(ChatRequest("m", [*USER, assistant]), "claude")
+    assert body["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig=="}, {"type": "text", "text": "Done."}]
+
+
+def test_anthropic_forced_tool_turns_thinking_off_and_pdfs_are_documents() -> None:
+    from turnout.model.chat import FilePart, NamedToolChoice, Tool
+
+    pdf = FilePart("a.pdf", "data:application/pdf;base64,JVBERi0x")
+    request = ChatRequest("m", [Message("user", [TextPart("read"), pdf, TextPart("")])], tools=[Tool("f")],
+                          tool_choice=NamedToolChoice("f"), reasoning=Reasoning(effort="high"))
+    body = to_anthropic_body(request, "claude")
+    assert "thinking" not in body and body["tool_choice"] == {"type": "tool", "name": "f"}
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "read"},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}]

@@ -101,20 +101,32 @@ def to_anthropic_blocks(content: str | list[ContentPart] | None, where: str) -> 
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
-    return [to_anthropic_block(p, f"{where}[{j}]") for j, p in enumerate(content)]
+    # Anthropic rejects empty text blocks; an empty one that only carries cache_control is kept.
+    return [
+        to_anthropic_block(p, f"{where}[{j}]")
+        for j, p in enumerate(content)
+        if not (isinstance(p, TextPart) and not p.text and p.cache_control is None)
+    ]
 
 
 def to_thinking_blocks(message: Message) -> list[JSON]:
-    """The assistant's earlier thinking, from the `reasoning_details` Anthropic produced."""
-    blocks: list[JSON] = []
-    for d in message.reasoning_details or ():
+    """The assistant's earlier thinking, from the `reasoning_details` Anthropic produced.
+
+    Details arrive merged (one per block, as OpenRouter's SDKs accumulate them) or as the raw
+    stream deltas (text pieces, then a signature, all with one `index`): both make one block.
+    """
+    merged: dict[tuple[str, object], JSON] = {}
+    for n, d in enumerate(message.reasoning_details or ()):
         if d.get("format") not in (REASONING_FORMAT, None):
             continue
-        if d.get("type") == "reasoning.text" and d.get("signature"):
-            blocks.append({"type": "thinking", "thinking": d.get("text") or "", "signature": d["signature"]})
-        elif d.get("type") == "reasoning.encrypted" and d.get("data"):
-            blocks.append({"type": "redacted_thinking", "data": d["data"]})
-    return blocks
+        kind = d.get("type")
+        if kind == "reasoning.text":
+            block = merged.setdefault(("text", d.get("index", n)), {"type": "thinking", "thinking": "", "signature": None})
+            block["thinking"] += d.get("text") or ""
+            block["signature"] = d.get("signature") or block["signature"]
+        elif kind == "reasoning.encrypted" and d.get("data"):
+            merged[("data", d.get("index", n))] = {"type": "redacted_thinking", "data": d["data"]}
+    return [b for b in merged.values() if b["type"] == "redacted_thinking" or b["signature"]]
 
 
 def tool_input(arguments: str, where: str) -> Any:
@@ -132,6 +144,8 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[list[JSON], list[JSO
     turns: list[JSON] = []
 
     def add(role: str, blocks: list[JSON]) -> None:
+        if not blocks:
+            return  # Anthropic rejects empty turns
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -166,7 +180,9 @@ def to_anthropic_body(request: ChatRequest, model: str, default_max_tokens: int 
         body["system"] = system
     max_tokens = request.max_tokens or default_max_tokens
     r = request.reasoning
-    thinking = r is not None and r.active
+    # Anthropic refuses thinking with a forced tool choice; the forced tool wins.
+    forced = request.tools and (request.tool_choice == "required" or isinstance(request.tool_choice, NamedToolChoice))
+    thinking = r is not None and r.active and not forced
     if r is not None and thinking:
         budget = thinking_budget(r, max_tokens)
         if budget >= max_tokens:  # Anthropic requires budget_tokens < max_tokens
