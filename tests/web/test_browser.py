@@ -100,6 +100,10 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     assert "down" in page.locator(".uptime-row[data-provider=fake] rect.up").last.get_attribute("class")
     assert "good" in page.locator(".uptime-row[data-provider=fake2] rect.up").last.get_attribute("class")
     assert page.locator(".uptime-row[data-provider=fake] .uptime-head").inner_text().endswith("0.0%")
+    providers = page.locator("table.providers")
+    assert providers.locator("tr[data-provider=fake] .badge").inner_text() in ("Degraded", "Paused")
+    assert "0.0% up (30m)" in providers.locator("tr[data-provider=fake]").inner_text()
+    assert providers.locator("tr[data-provider=fake2] .badge").inner_text() == "Available"
     screenshot(page, "model-fallback-uptime")
 
 

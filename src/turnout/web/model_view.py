@@ -72,12 +72,28 @@ def variants_of(catalog: Catalog, model: Model) -> tuple[Model | None, list[Mode
     return base, variants
 
 
+DEGRADED_BELOW = 95.0  # percent success over 30 minutes, as the health tracker judges it
+
+
+def health_snapshot(runtime: Any, endpoint: Endpoint) -> dict[str, Any]:
+    """The health tracker's live view of an endpoint: `runtime.health.snapshot(endpoint)` where
+    the runtime offers one, else the dispatcher's tracker by endpoint key; {} without a tracker."""
+    health = getattr(runtime, "health", None)
+    if health is not None:
+        return dict(health.snapshot(endpoint) or {})
+    tracker = getattr(getattr(runtime, "dispatcher", None), "health", None)
+    key = getattr(endpoint, "key", None)
+    if tracker is not None and key is not None:
+        return dict(tracker.snapshot(key) or {})
+    return {}
+
+
 def live_health(runtime: Any, endpoint: Endpoint, st: ModelStats) -> dict[str, Any]:
-    """Availability, status, uptime over 30 minutes, p50 latency and throughput. The health
-    tracker's live view wins when the gateway has one (`runtime.health.snapshot(endpoint)`);
-    what it does not know yet comes from the last 30 minutes of records."""
+    """Availability, status (0 up, -2 degraded, -3 paused by the circuit breaker), uptime over 30
+    minutes, p50 latency and throughput. The tracker's live figures win; what it does not know
+    (it is per process and starts empty) comes from the last 30 minutes of records."""
     ok, why = runtime.dispatcher.availability(endpoint)
-    out: dict[str, Any] = {"available": ok, "reason": why, "status": 0, "uptime": None, "latency_ms": None,
+    out: dict[str, Any] = {"available": ok, "reason": why, "status": None, "uptime": None, "latency_ms": None,
                            "throughput": None}
     attempts = [b for b in st.live_uptime if b.provider == endpoint.provider.slug]
     if sum(b.requests for b in attempts):
@@ -86,18 +102,19 @@ def live_health(runtime: Any, endpoint: Endpoint, st: ModelStats) -> dict[str, A
     if mine:
         out["latency_ms"] = _mean([b.latency_ms for b in mine], [b.ok for b in mine])
         out["throughput"] = _mean([b.throughput for b in mine], [b.ok for b in mine])
-    health = getattr(runtime, "health", None)
-    if health is not None:
-        snap = health.snapshot(endpoint) or {}
-        out["status"] = snap.get("status") or 0
-        for name, keys in (("uptime", ("uptime_last_30m",)),
-                           ("latency_ms", ("latency_last_30m", "latency_p50_ms", "latency_ms")),
-                           ("throughput", ("throughput_last_30m", "throughput_p50", "throughput"))):
-            value = next((snap[k] for k in keys if snap.get(k) is not None), None)
-            if isinstance(value, dict):  # percentiles: {"p50": ..., "p90": ...}
-                value = value.get("p50")
-            if isinstance(value, int | float):
-                out[name] = float(value)
+    snap = health_snapshot(runtime, endpoint)
+    if isinstance(snap.get("status"), int):
+        out["status"] = snap["status"]
+    for name, keys in (("uptime", ("uptime_last_30m",)),
+                       ("latency_ms", ("latency_last_30m", "latency_p50_ms", "latency_ms")),
+                       ("throughput", ("throughput_last_30m", "throughput_p50", "throughput"))):
+        value = next((snap[k] for k in keys if snap.get(k) is not None), None)
+        if isinstance(value, dict):  # percentiles: {"p50": ..., "p90": ...}
+            value = value.get("p50")
+        if isinstance(value, int | float):
+            out[name] = float(value)
+    if out["status"] is None:
+        out["status"] = -2 if out["uptime"] is not None and out["uptime"] < DEGRADED_BELOW else 0
     return out
 
 
