@@ -136,6 +136,15 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
             # scenario more than once get their own copies.
             for copy in ("", "-stream", "-again"):
                 models[f"conf-{dialect}/{scenario}{copy}"] = entry
+    # A stream that fails with an `error` event before any content falls back to the next endpoint.
+    providers["conf-anthropic-b"] = {**providers["conf-anthropic"], "name": "Conf Anthropic B"}
+    models["conf-anthropic/fallback"] = {
+        "context_length": 100000,
+        "endpoints": [
+            {"provider": "conf-anthropic", "model": "early-overload", "pricing": PRICES["anthropic"]},
+            {"provider": "conf-anthropic-b", "model": "echo", "pricing": PRICES["anthropic"]},
+        ],
+    }
     return {"providers": providers, "models": models}
 
 

@@ -203,3 +203,12 @@ def test_structured_outputs_advertised_only_where_native(conf: ConformanceGatewa
     r = conf.post({"model": model(dialect, "structured"), "messages": USER, "response_format": rf,
                    "provider": {"require_parameters": True}})
     assert (r.status_code == 200) is structured, r.text
+
+
+def test_anthropic_error_event_before_content_falls_back(conf: ConformanceGateway) -> None:
+    status, chunks, done = conf.stream({"model": "conf-anthropic/fallback", "messages": USER,
+                                        "provider": {"order": ["conf-anthropic", "conf-anthropic-b"], "allow_fallbacks": True}})
+    assert status == 200 and done, chunks
+    assert "".join((ch.get("delta") or {}).get("content") or "" for c in chunks for ch in c.get("choices") or ()) == "echo: hello there"
+    assert chunks[0]["provider"] == "Conf Anthropic B"
+    assert [r["body"]["model"] for r in conf.fakes.anthropic[1].requests[-2:]] == ["early-overload", "echo"]

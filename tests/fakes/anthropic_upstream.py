@@ -11,7 +11,8 @@ message_stop, with `ping`s in between. Errors are `{"type": "error", "error": {"
 
 The model name picks the scenario: echo, tools, reasoning (thinks when `thinking` is enabled),
 structured, cached, error-400, error-401, error-429, error-500, overloaded, html-500, empty-500,
-cut, stream-error (an `error` event after some text). Requests are kept in `state.requests`.
+cut, stream-error (an `error` event after some text), early-overload (streams: an `error` event
+before any content). Requests are kept in `state.requests`.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ async def _stream(body: dict[str, Any], scenario: str, blocks: list[dict[str, An
         "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant", "model": body["model"],
         "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}})
     yield _event("ping", {})
+    if scenario == "early-overload":  # 200, then an error before any content (Anthropic does this under load)
+        yield _event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
+        return
     for i, block in enumerate(blocks):
         kind = block["type"]
         if kind == "thinking":

@@ -102,3 +102,13 @@ def test_garbage_is_a_bad_response_not_an_exception() -> None:
     events = decode(AnthropicStreamDecoder(TARGET), b"event: message_start\ndata: {not json\n\n", 1)
     assert len(events) == 1 and isinstance(events[0], StreamFailure)
     assert events[0].error.kind is ErrorKind.PROVIDER_BAD_RESPONSE
+
+
+def test_overloaded_right_after_message_start_is_the_first_event() -> None:
+    """Anthropic may answer 200 and then an `error` event: dispatch can still fall back then."""
+    raw = STREAM[: STREAM.index(b"event: ping")] + (
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
+    events = decode(AnthropicStreamDecoder(TARGET), raw, 1)
+    assert len(events) == 1 and isinstance(events[0], StreamFailure)
+    assert events[0].error.kind is ErrorKind.PROVIDER_OVERLOADED

@@ -141,7 +141,9 @@ def from_anthropic_error(status: int, headers: Mapping[str, str], body: bytes, t
 class AnthropicStreamDecoder:
     """State for one Messages stream: block kinds by index, tool ordinals, usage so far, stop reason."""
 
-    __slots__ = ("_blocks", "_chars", "_done", "_reasoning_chars", "_stop", "_target", "_thinking", "_tools", "_usage")
+    __slots__ = (
+        "_blocks", "_chars", "_done", "_emitted", "_reasoning_chars", "_stop", "_target", "_thinking", "_tools", "_usage",
+    )
 
     def __init__(self, target: Target) -> None:
         self._target = target
@@ -152,6 +154,7 @@ class AnthropicStreamDecoder:
         self._stop: str | None = None
         self._chars = 0  # output characters seen, for a cut stream's usage
         self._reasoning_chars = 0
+        self._emitted = False  # whether any delta went out (before that, a failure may still fall back)
         self._done = False
 
     def feed(self, event: SSEEvent) -> Iterable[StreamEvent]:
@@ -165,10 +168,14 @@ class AnthropicStreamDecoder:
         if not isinstance(data, dict):
             return ()
         kind = data.get("type") or event.event
-        if kind == "content_block_delta":
-            return self._delta(int(data.get("index") or 0), data.get("delta") or {})
-        if kind == "content_block_start":
-            return self._start(int(data.get("index") or 0), data.get("content_block") or {})
+        if kind in ("content_block_delta", "content_block_start"):
+            index = int(data.get("index") or 0)
+            if kind == "content_block_delta":
+                out = self._delta(index, data.get("delta") or {})
+            else:
+                out = self._start(index, data.get("content_block") or {})
+            self._emitted = self._emitted or bool(out)
+            return out
         if kind == "message_start":
             self._usage.update((data.get("message") or {}).get("usage") or {})
         elif kind == "message_delta":
@@ -221,9 +228,8 @@ class AnthropicStreamDecoder:
     def _error(self, err: JSON) -> list[StreamEvent]:
         self._done = True
         kind, failure = ERROR_TYPES.get(str(err.get("type")), (ErrorKind.PROVIDER_SERVER_ERROR, FailureClass.TRANSIENT))
-        out: list[StreamEvent] = []
-        if self._usage:
-            out.append(UsageReport(self._partial_usage()))
+        # Usage goes out only after content: a failure as the first event lets dispatch fall back.
+        out: list[StreamEvent] = [UsageReport(self._partial_usage())] if self._usage and self._emitted else []
         error = UpstreamError(
             kind,
             f"{self._target.provider_name} failed mid-stream: {err.get('message') or err.get('type')}",
@@ -248,9 +254,7 @@ class AnthropicStreamDecoder:
         if self._stop is not None:  # message_delta came; only message_stop is missing
             return self._end()
         self._done = True
-        out: list[StreamEvent] = []
-        if self._usage:
-            out.append(UsageReport(self._partial_usage()))
+        out: list[StreamEvent] = [UsageReport(self._partial_usage())] if self._usage and self._emitted else []
         out.append(StreamFailure(bad_response(self._target, "the stream ended before message_stop")))
         return out
 

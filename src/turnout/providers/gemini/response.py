@@ -177,13 +177,14 @@ def from_gemini_error(status: int, headers: Mapping[str, str], body: bytes, targ
 class GeminiStreamDecoder:
     """One `alt=sse` stream: each event a whole response chunk; the finish waits for the body's end."""
 
-    __slots__ = ("_done", "_native", "_reader", "_target", "_usage")
+    __slots__ = ("_done", "_emitted", "_native", "_reader", "_target", "_usage")
 
     def __init__(self, target: Target) -> None:
         self._target = target
         self._reader = PartReader()
         self._usage: Usage | None = None
         self._native: str | None = None
+        self._emitted = False  # before any delta, a failure goes out alone so dispatch may fall back
         self._done = False
 
     def feed(self, event: SSEEvent) -> Iterable[StreamEvent]:
@@ -202,7 +203,7 @@ class GeminiStreamDecoder:
             kind = ErrorKind.PROVIDER_OVERLOADED if err.get("status") == "UNAVAILABLE" else ErrorKind.PROVIDER_SERVER_ERROR
             failure = FailureClass.RATE_LIMIT if kind is ErrorKind.PROVIDER_OVERLOADED else FailureClass.TRANSIENT
             message = f"{self._target.provider_name} failed mid-stream: {err.get('message')}"
-            out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage else []
+            out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage and self._emitted else []
             out.append(StreamFailure(UpstreamError(kind, message, provider=self._target.provider_name, failure=failure, raw=err)))
             return out
         usage = from_gemini_usage(chunk.get("usageMetadata"))
@@ -210,6 +211,7 @@ class GeminiStreamDecoder:
             self._usage = usage
         candidate = first_candidate(chunk)
         events = self._reader.read((candidate.get("content") or {}).get("parts"))
+        self._emitted = self._emitted or bool(events)
         if candidate.get("finishReason"):
             self._native = candidate["finishReason"]
         elif not candidate and (chunk.get("promptFeedback") or {}).get("blockReason"):
@@ -220,7 +222,8 @@ class GeminiStreamDecoder:
         if self._done:
             return ()
         self._done = True
-        out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage is not None else []
+        finished = self._native is not None
+        out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage and (finished or self._emitted) else []
         if self._native is None:
             out.append(StreamFailure(bad_response(self._target, "the stream ended before a finish reason")))
         else:
