@@ -358,10 +358,15 @@ def test_cut_stream(conf: ConformanceGateway, dialect: str) -> None:
 
 
 MID_STREAM_ERROR = [
-    pytest.param("openai", marks=pytest.mark.skip(reason="covered by cut: the OpenAI fake has no in-band error scenario")),
-    pytest.param("zai", marks=pytest.mark.skip(reason="Z.ai documents no in-band error event; a failure cuts the stream (see cut)")),
+    pytest.param("openai", marks=pytest.mark.skip(
+        reason="the shared OpenAI fake has no in-band error scenario (cut covers the failure path)")),
+    pytest.param("zai", marks=pytest.mark.skip(
+        reason="Z.ai documents no in-band error event (a failure cuts the stream: see cut); the decoder's handling "
+               "of an {error} frame is unit-tested in tests/unit/providers/test_zai_decoder.py")),
     "anthropic",
-    pytest.param("gemini", marks=pytest.mark.skip(reason="Gemini documents no in-band error event; a failure cuts the stream (see cut)")),
+    pytest.param("gemini", marks=pytest.mark.skip(
+        reason="Gemini documents no in-band error event (a failure cuts the stream: see cut); the decoder's handling "
+               "of an {error} chunk is unit-tested in tests/unit/providers/test_gemini_decoder.py")),
 ]
 
 

@@ -194,3 +194,11 @@ def test_anthropic_forced_tool_turns_thinking_off_and_pdfs_are_documents() -> No
     assert body["messages"][0]["content"] == [
         {"type": "text", "text": "read"},
         {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}]
+
+
+def test_include_reasoning_false_only_hides_it() -> None:
+    hidden = Reasoning(exclude=True)  # what `include_reasoning: false` parses to
+    assert to_thinking_config(hidden, None) is None
+    assert "thinkingConfig" not in gemini.request.to_gemini_body(ChatRequest("m", USER, reasoning=hidden)).get("generationConfig", {})
+    assert "thinking" not in zai.to_zai_body(ChatRequest("m", USER, reasoning=hidden), TARGET)
+    assert "thinking" not in to_anthropic_body(ChatRequest("m", USER, reasoning=hidden), "claude")

@@ -185,9 +185,12 @@ def to_gemini_contents(messages: list[Message]) -> tuple[list[JSON], list[JSON]]
     return system, contents
 
 
-def to_thinking_config(reasoning: Reasoning, max_tokens: int | None) -> JSON:
-    if not reasoning.active:
+def to_thinking_config(reasoning: Reasoning, max_tokens: int | None) -> JSON | None:
+    """Gemini's thinkingConfig, or None to leave thinking to the model (e.g. include_reasoning: false only hides it)."""
+    if reasoning.enabled is False or reasoning.effort == "none":
         return {"thinkingBudget": 0}
+    if not reasoning.active:
+        return None
     if reasoning.max_tokens:
         budget = reasoning.max_tokens
     elif reasoning.effort:
@@ -235,8 +238,9 @@ def to_gemini_body(request: ChatRequest) -> JSON:
         config["responseMimeType"] = "application/json"
         if rf.type == "json_schema" and rf.schema:
             config["responseSchema"] = to_gemini_schema(rf.schema)
-    if request.reasoning is not None:
-        config["thinkingConfig"] = to_thinking_config(request.reasoning, request.max_tokens)
+    thinking = to_thinking_config(request.reasoning, request.max_tokens) if request.reasoning is not None else None
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
     if config:
         body["generationConfig"] = config
     return body
