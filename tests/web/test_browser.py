@@ -20,13 +20,14 @@ SEED_PARAMETERS = (  # the parameter table of the seed page of z-ai/glm-4.6, in 
 )
 
 
-def tiny_png() -> bytes:
-    """A valid 2x2 red PNG, made here so the test needs no file."""
+def small_png(size: int = 24) -> bytes:
+    """A valid size x size PNG (a red-to-blue gradient), made here so the test needs no file."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+    raw = b"".join(b"\x00" + b"".join(bytes((255 - 10 * x % 256, 40, 10 * y % 256)) for x in range(size))
+                   for y in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
@@ -166,7 +167,7 @@ def test_playground_streams_an_answer_and_shows_its_cost(page: Any, web: WebGate
 
 
 def test_playground_image_reaches_the_upstream(page: Any, web: WebGateway) -> None:
-    png = tiny_png()
+    png = small_png()
     page.goto("/chat?model=z-ai/glm-4.6v")
     assert page.locator("#attach").is_enabled()
     page.locator("#attach").set_input_files(files=[{"name": "red.png", "mimeType": "image/png", "buffer": png}])
@@ -229,3 +230,38 @@ def test_pages_fit_a_phone(browser: Any, web: WebGateway, traffic: Traffic, path
         screenshot(pg, name)
     finally:
         context.close()
+
+
+def test_playground_sends_parameters_and_shows_errors(page: Any, web: WebGateway) -> None:
+    page.goto("/chat?model=test/echo")
+    page.locator("#settings summary").click()
+    page.locator("#temperature").fill("0.2")
+    page.locator("#max_tokens").fill("50")
+    page.locator("#system").fill("Be brief.")
+    page.locator("#prompt").fill("parameters please")
+    page.locator("#prompt").press("Enter")
+    page.locator(".stats.done").wait_for()
+    body = next(r["body"] for r in reversed(web.upstream.state.requests)
+                if r["body"].get("model") == "echo" and "parameters please" in str(r["body"]["messages"]))
+    assert body["temperature"] == 0.2
+    assert 50 in (body.get("max_tokens"), body.get("max_completion_tokens"))
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert body["stream"] is True
+    # An upstream that rejects the request: the column shows the API's error, and the turn is not kept.
+    page.locator(".model-select").select_option("test/error-400")
+    page.locator("#prompt").fill("this will fail")
+    page.locator("#send").click()
+    failed = page.locator(".stats.failed")
+    failed.wait_for()
+    assert failed.inner_text().startswith("Error: ") and "bad role" in failed.inner_text()
+    # The next turn goes out without the failed one.
+    page.locator(".model-select").select_option("test/echo")
+    page.locator("#prompt").fill("again")
+    page.locator("#send").click()
+    page.locator(".stats.done").nth(1).wait_for()
+    body = next(r["body"] for r in reversed(web.upstream.state.requests)
+                if r["body"].get("model") == "echo" and "again" in str(r["body"]["messages"]))
+    assert [m["content"] for m in body["messages"] if m["role"] == "user"] == ["parameters please", "again"]
+    # The settings persist in this browser.
+    page.reload()
+    assert page.locator("#temperature").input_value() == "0.2"

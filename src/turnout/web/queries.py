@@ -161,7 +161,8 @@ class SQLiteStats:
         return [Bucket(str(p), float(t), n, int(ok or 0), None, None) for p, t, n, ok in rows if p is not None]
 
     def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]:
-        where, args = ["created_at >= ?"], [since]
+        where: list[str] = ["created_at >= ?"]
+        args: list[object] = [since]
         if model is not None:
             where.append("model = ?")
             args.append(model)
