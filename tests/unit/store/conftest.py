@@ -44,7 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     else:
         if not reachable(5432):
             pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
-        from turnout.store.postgres import PostgresStore
+        PostgresStore = pytest.importorskip("turnout.store.postgres").PostgresStore
 
         schema = f"t_{uuid.uuid4().hex[:12]}"
         s = PostgresStore(POSTGRES_URL, schema=schema)
