@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from decimal import Decimal
 
 from tests.accounts.conftest import ADMIN, Acct, wait_until

@@ -62,7 +62,7 @@ def test_write_generations_charges_ledger_once(store: Store) -> None:
     store.add_credits("acme", "purchase", Decimal("2.50"), None, now)
     records = [gen("g1", "k", "0.000123"), gen("g2", "k", "0.5"), gen("g3", None, "0.25")]
     assert store.write_generations(records) == 3
-    assert store.write_generations(records + [gen("g4", "k", "1")]) == 1  # replays are ignored
+    assert store.write_generations([*records, gen("g4", "k", "1")]) == 1  # replays are ignored
     key = store.get_key("k")
     assert key is not None and key.usage == Decimal("1.500123")
     acme = store.get_account("acme")
