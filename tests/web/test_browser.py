@@ -43,6 +43,7 @@ def test_model_page_shows_the_seed_figures(page: Any, web: WebGateway) -> None:
     row = page.locator("table.providers tr[data-provider=z-ai]")
     assert "$0.43" in row.inner_text() and "$1.74" in row.inner_text()
     assert row.locator(".badge").inner_text() == "Available"
+    assert page.locator(".model-id a").get_attribute("href") == "/chat?model=z-ai/glm-4.6"
     # The variant is linked from the base model.
     page.locator(".variants a", has_text="z-ai/glm-4.6:exacto").click()
     page.wait_for_url("**/models/z-ai/glm-4.6:exacto")
@@ -197,12 +198,20 @@ def test_activity_dashboard(page: Any, web: WebGateway, traffic: Traffic) -> Non
     page.locator("#activity:not([hidden])").wait_for()
     assert page.locator("#total-requests").inner_text() == f"{data['totals']['requests']:,}"
     assert page.locator("#total-cost").inner_text() == data["totals"]["cost_display"]
-    assert page.locator("#chart-spend svg rect.bar").count() == 1
-    assert page.locator("#chart-tokens svg rect.bar").count() == 1
     models = page.locator("#by-model tr td:first-child").all_inner_texts()
     assert "z-ai/glm-4.6" in models and "test/fallback" in models
     providers = page.locator("#by-provider tr td:first-child").all_inner_texts()
     assert "Z.AI" in providers and "Fake Two" in providers
+    # Today's bar is stacked by model (or by provider), and its segments add up to the totals.
+    def segments(chart: str) -> dict[str, float]:
+        rects = page.locator(f"#chart-{chart} svg rect.seg")
+        return {r.get_attribute("data-series"): float(r.get_attribute("data-value")) for r in rects.all()}
+
+    assert set(segments("tokens")) == set(models)
+    assert sum(segments("tokens").values()) == data["totals"]["tokens"]
+    assert sum(segments("spend").values()) == pytest.approx(float(data["totals"]["cost"]))
+    page.locator("#group").select_option("provider")
+    assert set(segments("tokens")) == set(providers)
     rows = page.locator("#generations tr[data-generation]")
     assert rows.count() == len(data["generations"]) >= traffic.requests
     rows.first.locator("button").click()

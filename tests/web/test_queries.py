@@ -123,6 +123,10 @@ def test_key_breakdowns_and_recent_generations(records: Records, stats: SQLiteSt
     assert by_model["a/one"].cost == Decimal("0.5") and by_model["a/two"].requests == 2
     by_provider = {s.name: s.cost for s in stats.usage_by("provider", "k1", T0 - 10)}
     assert by_provider == {"P1": Decimal("0.75"), "(none)": Decimal(0)}
+    per_day = stats.daily_by("model", "k1", T0 - 10)
+    assert [(d.day, d.name, d.requests, d.cost) for d in per_day] == [
+        ("2027-01-15", "a/one", 1, Decimal("0.5")), ("2027-01-15", "a/two", 2, Decimal("0.25"))]
+    assert {d.name for d in stats.daily_by("provider", "k1", T0 - 10)} == {"P1", "(none)"}
     recent = stats.recent_generations("k1", 2)
     assert [r.id for r in recent] == ["gen-3", "gen-2"]
     assert recent[0].attempts[0]["error"] == "provider_server_error" and recent[0].streamed is True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +19,8 @@ from turnout.api.account import generation_json
 from turnout.core.keys import KeyState
 from turnout.core.pricing import money as decimal_text
 from turnout.web import charts
-from turnout.web.layout import esc, grouped, money, short_tokens
-from turnout.web.queries import DayUsage, Share, Stats
+from turnout.web.layout import esc, money, short_tokens
+from turnout.web.queries import DayShare, Share, Stats
 
 RECENT = 50
 MAX_DAYS = 365
@@ -35,8 +36,24 @@ def _share(s: Share) -> dict[str, Any]:
     }
 
 
-def _day_start(d: DayUsage) -> float:
-    return float(calendar.timegm(time.strptime(d.day, "%Y-%m-%d")))
+def _day_start(day: str) -> float:
+    return float(calendar.timegm(time.strptime(day, "%Y-%m-%d")))
+
+
+TOP_SERIES = 6  # stacked charts show the biggest names and fold the rest into "other"
+
+
+def _stacks(rows: list[DayShare], value: Callable[[DayShare], float]) -> dict[str, dict[float, float]]:
+    totals: dict[str, float] = {}
+    for r in rows:
+        totals[r.name] = totals.get(r.name, 0.0) + value(r)
+    top = sorted(totals, key=lambda n: -totals[n])[:TOP_SERIES]
+    stacks: dict[str, dict[float, float]] = {name: {} for name in top}
+    for r in rows:
+        series = stacks.setdefault(r.name if r.name in top else "other", {})
+        start = _day_start(r.day)
+        series[start] = series.get(start, 0.0) + value(r)
+    return stacks
 
 
 def load_activity(stats: Stats, key: KeyState, days: int, now: float | None = None) -> dict[str, Any]:
@@ -48,11 +65,18 @@ def load_activity(stats: Stats, key: KeyState, days: int, now: float | None = No
     by_provider = stats.usage_by("provider", key.hash, since)
     recent = stats.recent_generations(key.hash, RECENT)
     total_cost = sum((d.cost for d in daily), Decimal(0))
-    spend_bars = [(_day_start(d), float(d.cost), f"{d.requests} requests") for d in daily]
-    token_bars = [
-        (_day_start(d), float(d.tokens), f"{grouped(d.prompt_tokens)} prompt + {grouped(d.completion_tokens)} completion")
-        for d in daily
-    ]
+    drawn: dict[str, dict[str, str]] = {}
+    per_day: dict[str, list[dict[str, Any]]] = {}
+    for column in ("model", "provider"):
+        rows = stats.daily_by(column, key.hash, since)
+        per_day[column] = [{"day": r.day, "name": r.name, "requests": r.requests, "tokens": r.tokens,
+                            "cost": decimal_text(r.cost)} for r in rows]
+        drawn[column] = {
+            "spend": charts.stacked_bar_chart(_stacks(rows, lambda r: float(r.cost)), since, end, 86400, _usd,
+                                              label=f"spend per day by {column}"),
+            "tokens": charts.stacked_bar_chart(_stacks(rows, lambda r: float(r.tokens)), since, end, 86400,
+                                               short_tokens, label=f"tokens per day by {column}"),
+        }
     return {
         "key": {"name": key.name, "label": key.label, "usage": decimal_text(key.usage),
                 "usage_display": money(key.usage),
@@ -69,16 +93,15 @@ def load_activity(stats: Stats, key: KeyState, days: int, now: float | None = No
              "completion_tokens": d.completion_tokens, "cost": decimal_text(d.cost), "cost_display": money(d.cost)}
             for d in daily
         ],
+        "daily_by_model": per_day["model"],
+        "daily_by_provider": per_day["provider"],
         "by_model": [_share(s) for s in by_model],
         "by_provider": [_share(s) for s in by_provider],
         "generations": [
             {**generation_json(r), "cost_display": money(r.cost), "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.created_at))}
             for r in recent
         ],
-        "charts": {
-            "spend": charts.bar_chart(spend_bars, since, end, 86400, _usd, label="spend per day"),
-            "tokens": charts.bar_chart(token_bars, since, end, 86400, short_tokens, label="tokens per day"),
-        },
+        "charts": drawn,
     }
 
 
@@ -97,6 +120,7 @@ def render_activity_page() -> str:
 <form class="keybox" id="keyform" autocomplete="off">
   <label for="key">API key</label>
   <input id="key" name="key" type="password" placeholder="sk-tn-v1-…" spellcheck="false">
+  <select id="group" aria-label="Charts by"><option value="model">by model</option><option value="provider">by provider</option></select>
   <select id="days" aria-label="Period">{''.join(f'<option value="{d}"{" selected" if d == 30 else ""}>{esc(label)}</option>' for d, label in ((1, "Today"), (7, "7 days"), (30, "30 days"), (90, "90 days")))}</select>
   <button type="submit">Show</button>
   <p class="muted small">The key stays in this browser (localStorage) and is sent only to this gateway.</p>

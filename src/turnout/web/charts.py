@@ -134,6 +134,37 @@ def bar_chart(bars: Sequence[tuple[float, float, str]], t0: float, t1: float, wi
     return f'<figure class="chart-box">{ax.svg(label, parts, not bars)}</figure>'
 
 
+def stacked_bar_chart(stacks: Mapping[str, Mapping[float, float]], t0: float, t1: float, width: float, fmt: Fmt, *,
+                      label: str, axis: Fmt | None = None, w: int = 560) -> str:
+    """Bars of `width` seconds, one segment per series (series -> bar start -> value), with a legend."""
+    totals: dict[float, float] = {}
+    for values in stacks.values():
+        for start, v in values.items():
+            totals[start] = totals.get(start, 0.0) + v
+    ax = Axes.fit(w, max(totals.values(), default=0.0), axis or fmt)
+    span = max(t1 - t0, 1.0)
+    slots = max(round(span / width), 1)
+    bar_w = max((ax.x(1 / slots) - ax.x(0)) - 2, 1.5)
+    picks = sorted({round(i * (slots - 1) / 4) for i in range(5)})
+    parts = ax.frame([(ax.x((k + 0.5) / slots), _time_label(t0 + k * width, span)) for k in picks])
+    base: dict[float, float] = {}
+    legend = []
+    for i, (name, values) in enumerate(stacks.items()):
+        color = PALETTE[i % len(PALETTE)]
+        for start, v in sorted(values.items()):
+            below = base.get(start, 0.0)
+            base[start] = below + v
+            y_top, y_bottom = ax.y(below + v), ax.y(below)
+            tip = f"{datetime.fromtimestamp(start, UTC):%b %d} · {name}: {fmt(v)}"
+            parts.append(
+                f'<rect class="bar seg" data-series="{esc(name)}" data-value="{v:g}" style="fill:{color}"'
+                f' x="{ax.x((start - t0) / span) + 1:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}"'
+                f' height="{max(y_bottom - y_top, 0.5):.1f}"><title>{esc(tip)}</title></rect>'
+            )
+        legend.append(f'<span class="key"><i style="background:{color}"></i>{esc(name)}</span>')
+    return f'<figure class="chart-box">{ax.svg(label, parts, not totals)}<figcaption>{"".join(legend)}</figcaption></figure>'
+
+
 def uptime_color(rate: float | None) -> str:
     if rate is None:
         return "none"

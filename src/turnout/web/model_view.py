@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.web import charts
@@ -169,12 +170,14 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
         ("apps", f"Apps using {model.name}", _apps(st)),
         ("api", f"Sample code and API for {model.name}", render_api(model, base_url)),
     ]
+    chat_link = (f' <a class="chip" href="/chat?model={quote(model.id, safe="/:")}">Chat with this model</a>'
+                 if model.kind == "chat" else "")
     tabs = "".join(f'<a href="#{sid}">{sid.capitalize() if sid != "api" else "API"}</a>' for sid, _, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>' for sid, title, html in sections)
     return f"""
 <div class="crumbs"><a href="/models">Models</a> / {esc(model.id.split("/")[0])}</div>
 <h1 class="model-name">{esc(model.name)}</h1>
-<p class="model-id"><code>{esc(model.id)}</code></p>
+<p class="model-id"><code>{esc(model.id)}</code>{chat_link}</p>
 {links}
 <p class="summary">{summary}</p>
 <div class="description">{render_description(model.description)}</div>

@@ -84,6 +84,17 @@ class Share:
     cost: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class DayShare:
+    """One day's usage attributed to one model or provider."""
+
+    day: str  # YYYY-MM-DD, UTC
+    name: str
+    requests: int
+    tokens: int
+    cost: Decimal
+
+
 class Stats(Protocol):
     def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
         """Requests served per provider name: latency and throughput (status from the record)."""
@@ -98,6 +109,8 @@ class Stats(Protocol):
     def top_apps(self, model: str, since: float, limit: int) -> list[Share]: ...
 
     def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]: ...
+
+    def daily_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[DayShare]: ...
 
     def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]: ...
 
@@ -196,6 +209,16 @@ class SQLiteStats:
         )
         return [Share(name, None, n, int(tok or 0), _money(cost)) for name, n, tok, cost in rows]
 
+    def daily_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[DayShare]:
+        assert column in ("model", "provider")  # a column name, never caller input
+        rows = self._rows(
+            f"""SELECT date(created_at, 'unixepoch'), COALESCE({column}, '(none)'), COUNT(*), SUM({_TOKENS}), {_COST_SUM}
+                FROM generations WHERE key_hash = ? AND created_at >= ?
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+            (key_hash, since),
+        )
+        return [DayShare(d, name, n, int(tok or 0), _money(cost)) for d, name, n, tok, cost in rows]
+
     def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]:
         rows = self._rows(
             f"SELECT {_RECORD_COLUMNS} FROM generations WHERE key_hash = ? ORDER BY created_at DESC LIMIT ?",
@@ -235,6 +258,9 @@ class NoStats:
         return []
 
     def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:
+        return []
+
+    def daily_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[DayShare]:
         return []
 
     def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]:

@@ -50,6 +50,17 @@
     if (!items.length) table.append(row("td", ["No generations yet", "", "", "", "", "", "", "", ""]));
   }
 
+  let drawn = null;
+  const group = $("group");
+  group.value = localStorage.getItem("turnout.activity.group") || "model";
+  function draw() {
+    if (!drawn) return;
+    localStorage.setItem("turnout.activity.group", group.value);
+    $("chart-spend").innerHTML = drawn[group.value].spend;
+    $("chart-tokens").innerHTML = drawn[group.value].tokens;
+  }
+  group.addEventListener("change", draw);
+
   async function load() {
     const key = keyInput.value.trim();
     const error = $("activity-error");
@@ -71,8 +82,8 @@
     $("total-tokens").textContent = num(data.totals.tokens);
     $("total-requests").textContent = num(data.totals.requests);
     // The server draws the charts (the same SVG code as the model pages) from its own numbers.
-    $("chart-spend").innerHTML = data.charts.spend;
-    $("chart-tokens").innerHTML = data.charts.tokens;
+    drawn = data.charts;
+    draw();
     shares($("by-model"), data.by_model, "Model");
     shares($("by-provider"), data.by_provider, "Provider");
     generations($("generations"), data.generations);
