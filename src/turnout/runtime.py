@@ -73,9 +73,7 @@ class Runtime:
         store = open_store(settings)
         secret = load_secret(settings.data_dir)
         journal_root = settings.data_dir / "journal"
-        replayed, interrupted = recover(journal_root, store)  # a killed predecessor's reservations and records
-        if replayed or interrupted:
-            log.warning("replayed %d journalled records and settled %d interrupted requests", replayed, interrupted)
+        recover(journal_root, store)  # a killed predecessor's records and unfinished reservations
         keys = KeyCache(store, secret)
         keys.load()
         journal = Journal(journal_root)

@@ -196,10 +196,12 @@ def interrupted_record(entry: dict[str, Any]) -> GenerationRecord:
 
 
 def recover(root: Path, store: Store) -> tuple[int, int]:
-    """Replay the journals of dead processes into the store; returns (records, interrupted) replayed."""
+    """Replay the journals of dead processes into the store.
+
+    Returns (records the store did not have yet, interrupted requests settled)."""
     if not root.exists():
         return 0, 0
-    replayed = interrupted = 0
+    missing = interrupted = 0
     for path in sorted(p for p in root.iterdir() if p.is_dir()):
         try:
             fd = os.open(path / "lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -211,14 +213,14 @@ def recover(root: Path, store: Store) -> tuple[int, int]:
             except BlockingIOError:
                 continue  # a live process owns it
             reservations, records = read_dir(path)
-            batch = list(records.values())
             lost = [interrupted_record(e) for gid, e in reservations.items() if gid not in records]
-            store.write_generations(batch + lost)
-            replayed += len(batch)
-            interrupted += len(lost)
-            if batch or lost:
-                log.warning("recovered journal %s: %d records, %d interrupted requests", path.name, len(batch), len(lost))
+            written = store.write_generations(list(records.values()))
+            lost_written = store.write_generations(lost)
+            missing += written
+            interrupted += lost_written
+            log.warning("recovered journal %s: %d of %d records were not yet stored; %d interrupted requests settled",
+                        path.name, written, len(records), lost_written)
             shutil.rmtree(path, ignore_errors=True)
         finally:
             os.close(fd)
-    return replayed, interrupted
+    return missing, interrupted
