@@ -45,6 +45,7 @@ class Gateway:
     async def _routes(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[Route]:
         """The route of each model in the fallback chain, admitting the request once."""
         chain = model_chain(request)
+        request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
         admitted = False
         for i, model_id in enumerate(chain):
             try:
