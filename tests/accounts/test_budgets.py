@@ -4,6 +4,7 @@ nearly spent never overrun it by more than one request's cost, and the ledger ba
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import Acct, ledger_balances, wait_until
+from tests.unit.store.backends import ran
+from tests.unit.store.conftest import POSTGRES_URL, reachable
 
 CONCURRENCY = 50
 
@@ -24,6 +27,18 @@ async def fire(acct: Acct, key: str, n: int, *, stream_every: int = 3, headers: 
             return await client.post(f"{acct.api}/chat/completions", json=body,
                                      headers={"authorization": f"Bearer {key}", **(headers or {})})
         return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def postgres_database(request: pytest.FixtureRequest) -> str:
+    """A private schema in the test database, dropped after the test."""
+    if not reachable(5432):
+        pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+    from turnout.store.postgres import PostgresStore
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    maker = PostgresStore(POSTGRES_URL, schema=schema)  # creates the schema
+    request.addfinalizer(lambda: (maker.drop_schema(), maker.close()))
+    return f"{POSTGRES_URL}?search_path={schema}"
 
 
 def costs_of(acct: Acct, responses: list[httpx.Response]) -> list[Decimal]:
@@ -41,8 +56,11 @@ def _key_of(r: httpx.Response) -> str:
     return r.request.headers["authorization"].split(" ", 1)[1]
 
 
-def test_concurrent_requests_never_overrun_a_key_limit(start_gateway: Callable[..., Acct]) -> None:
-    acct = start_gateway()
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_requests_never_overrun_a_key_limit(start_gateway: Callable[..., Acct], backend: str,
+                                                        request: pytest.FixtureRequest) -> None:
+    acct = start_gateway(database_url=postgres_database(request) if backend == "postgres" else None)
+    ran(backend)
     # one request's worst case: ~20 prompt tokens + 40 completion tokens -> about 0.0001; room for ~6
     limit = Decimal("0.0006")
     created = acct.call("POST", "/keys", json={"name": "tight", "limit": str(limit)}).json()

@@ -48,10 +48,12 @@ KEY_FIELDS = {"name": "name", "disabled": "disabled", "limit": "limit_usd", "lim
 
 
 def migrations(dialect: str = "sqlite") -> list[tuple[int, str]]:
-    folder = resources.files("turnout.store").joinpath("migrations" if dialect == "sqlite" else f"migrations_{dialect}")
+    """Numbered migrations: `NNN_name.sql` for SQLite, `NNN_name.<dialect>.sql` for the others."""
+    folder = resources.files("turnout.store").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
+        parts = entry.name.split(".")
+        if parts[-1] == "sql" and (parts[-2] if len(parts) == 3 else "sqlite") == dialect:
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
     return sorted(found)
 

@@ -1,0 +1,319 @@
+"""The PostgreSQL store (the `postgres` extra: asyncpg), for replicas sharing one database.
+
+The `Store` contract is synchronous (core/ calls it from worker threads), and asyncpg is async:
+the store runs its own event loop in a daemon thread, holds a connection pool there, and each
+method submits a coroutine to it and waits. Money is NUMERIC, so sums are exact in SQL. Generation
+inserts use ON CONFLICT DO NOTHING, so replaying a crash journal never counts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Coroutine
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import orjson
+
+from turnout.store.base import (
+    DEFAULT_ACCOUNT,
+    AccountRecord,
+    ActivityRow,
+    AppRow,
+    GenerationRecord,
+    KeyExists,
+    KeyRecord,
+    LedgerEntry,
+    PeriodUsage,
+    period_starts,
+)
+from turnout.store.rollup import rollup
+from turnout.store.sqlite import (
+    ACCOUNT_COLUMNS,
+    GEN_COLUMNS,
+    KEY_COLUMNS,
+    KEY_FIELDS,
+    LEDGER_COLUMNS,
+    migrations,
+    statements,
+)
+
+T = TypeVar("T")
+MIGRATE_LOCK = 7_361_552_001  # pg_advisory_xact_lock key: one migrator at a time
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 4) -> None:
+        try:
+            import asyncpg  # type: ignore[import-untyped]
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("database_url is PostgreSQL but asyncpg is missing: pip install 'turnout[postgres]'") from exc
+        self._asyncpg = asyncpg
+        self.url = url
+        self.schema = schema
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="turnout-postgres", daemon=True)
+        self._thread.start()
+        self._pool: Any = self._run(self._connect(pool_size))
+
+    async def _connect(self, size: int) -> Any:
+        settings = {"search_path": self.schema} if self.schema else {}
+        if self.schema:
+            conn = await self._asyncpg.connect(self.url)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            finally:
+                await conn.close()
+        return await self._asyncpg.create_pool(self.url, min_size=1, max_size=size, server_settings=settings)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async def go() -> list[Any]:
+            async with self._pool.acquire() as conn:
+                return list(await conn.fetch(sql, *args))
+        return self._run(go())
+
+    def _tx(self, body: Any) -> Any:
+        """Run `await body(conn)` in one transaction."""
+        async def go() -> Any:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await body(conn)
+        return self._run(go())
+
+    def migrate(self) -> None:
+        async def body(conn: Any) -> None:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            for version, sql in migrations("postgres"):
+                if version > current:
+                    for statement in statements(sql):
+                        await conn.execute(statement)
+                    await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+        self._tx(body)
+
+    # keys
+
+    def create_key(
+        self, hash: str, name: str, label: str, limit: Decimal | None, now: float, *,
+        account_id: str = DEFAULT_ACCOUNT, limit_reset: str | None = None,
+        rate_limit_rpm: int | None = None, rate_limit_tpm: int | None = None,
+    ) -> KeyRecord:
+        async def body(conn: Any) -> Any:
+            if await conn.fetchval("SELECT 1 FROM api_keys WHERE name = $1 AND NOT deleted", name):
+                raise KeyExists(f"a key named {name!r} already exists")
+            await _ensure_account(conn, account_id, now)
+            await conn.execute(
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, 0, FALSE, $5, $5, $6, $7, $8, $9, FALSE)",
+                hash, name, label, limit, now, account_id, limit_reset, rate_limit_rpm, rate_limit_tpm)
+            return await conn.fetchrow(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1", hash)
+        return _key(self._tx(body))
+
+    def list_keys(self, include_deleted: bool = False) -> list[KeyRecord]:
+        where = "" if include_deleted else "WHERE NOT deleted"
+        return [_key(r) for r in self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys {where} ORDER BY created_at")]
+
+    def get_key(self, hash: str) -> KeyRecord | None:
+        rows = self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1 AND NOT deleted", hash)
+        return _key(rows[0]) if rows else None
+
+    def keys_changed_since(self, since: float) -> list[KeyRecord]:
+        return [_key(r) for r in self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE updated_at > $1", since)]
+
+    def set_key_disabled(self, name: str, disabled: bool, now: float) -> bool:
+        async def body(conn: Any) -> str:
+            return str(await conn.execute(
+                "UPDATE api_keys SET disabled = $1, updated_at = $2 WHERE name = $3 AND NOT deleted", disabled, now, name))
+        return not self._tx(body).endswith(" 0")
+
+    def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
+        sets = [f"{KEY_FIELDS[name]} = ${i}" for i, name in enumerate(changes, start=1)]
+        args = list(changes.values())
+
+        async def body(conn: Any) -> Any:
+            if "name" in changes and await conn.fetchval(
+                "SELECT 1 FROM api_keys WHERE name = $1 AND hash != $2 AND NOT deleted", changes["name"], hash
+            ):
+                raise KeyExists(f"a key named {changes['name']!r} already exists")
+            n = len(args)
+            return await conn.fetchrow(
+                f"UPDATE api_keys SET {', '.join([*sets, f'updated_at = ${n + 1}'])} WHERE hash = ${n + 2} AND NOT deleted"
+                f" RETURNING {KEY_COLUMNS}", *args, now, hash)
+        row = self._tx(body)
+        return _key(row) if row else None
+
+    def delete_key(self, hash: str, now: float) -> bool:
+        async def body(conn: Any) -> str:
+            return str(await conn.execute(
+                "UPDATE api_keys SET deleted = TRUE, disabled = TRUE, updated_at = $1 WHERE hash = $2 AND NOT deleted",
+                now, hash))
+        return not self._tx(body).endswith(" 0")
+
+    # accounts and the ledger
+
+    def get_account(self, id: str) -> AccountRecord | None:
+        rows = self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1", id)
+        return _account(rows[0]) if rows else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        return [_account(r) for r in self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")]
+
+    def accounts_changed_since(self, since: float) -> list[AccountRecord]:
+        return [_account(r) for r in self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE updated_at > $1", since)]
+
+    def add_credits(self, account_id: str, kind: str, amount: Decimal, note: str | None, now: float) -> LedgerEntry:
+        async def body(conn: Any) -> int:
+            await _ensure_account(conn, account_id, now)
+            await conn.execute("UPDATE accounts SET credits_usd = credits_usd + $1, updated_at = $2 WHERE id = $3",
+                               amount, now, account_id)
+            return int(await conn.fetchval(
+                "INSERT INTO ledger (account_id, key_hash, kind, amount, generation_id, note, created_at)"
+                " VALUES ($1, NULL, $2, $3, NULL, $4, $5) RETURNING id", account_id, kind, amount, note, now))
+        return LedgerEntry(self._tx(body), account_id, None, kind, amount, None, note, now)
+
+    def ledger_entries(self, account_id: str, limit: int = 100) -> list[LedgerEntry]:
+        rows = self._fetch(f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+                           account_id, limit)
+        return [LedgerEntry(*r) for r in rows]
+
+    def ledger_sums(self, account_id: str) -> tuple[Decimal, Decimal]:
+        row = self._fetch("SELECT COALESCE(SUM(amount) FILTER (WHERE kind != 'usage'), 0),"
+                          " COALESCE(-SUM(amount) FILTER (WHERE kind = 'usage'), 0) FROM ledger WHERE account_id = $1",
+                          account_id)[0]
+        return Decimal(row[0]), Decimal(row[1])
+
+    # usage
+
+    def write_generations(self, records: list[GenerationRecord]) -> int:
+        if not records:
+            return 0
+        placeholders = ", ".join(f"${i}" for i in range(1, len(GEN_COLUMNS) + 1))
+        insert = (f"INSERT INTO generations ({', '.join(GEN_COLUMNS)}) VALUES ({placeholders})"
+                  " ON CONFLICT (id) DO NOTHING RETURNING id")
+
+        async def body(conn: Any) -> int:
+            new = [r for r in records if await conn.fetchval(insert, *_gen_row(r)) is not None]
+            if not new:
+                return 0
+            hashes = list({r.key_hash for r in new if r.key_hash})
+            owners = {row[0]: row[1] for row in await conn.fetch(
+                "SELECT hash, account_id FROM api_keys WHERE hash = ANY($1::text[])", hashes)} if hashes else {}
+            r_up = rollup(new, owners)
+            await conn.executemany(
+                "INSERT INTO ledger (account_id, key_hash, kind, amount, generation_id, note, created_at)"
+                " VALUES ($1, $2, 'usage', $3::numeric, $4, NULL, $5)", r_up.debits)
+            for key_hash, cost in r_up.key_spend.items():
+                await conn.execute("UPDATE api_keys SET usage_usd = usage_usd + $1 WHERE hash = $2", cost, key_hash)
+            for account_id, cost in r_up.account_spend.items():
+                await _ensure_account(conn, account_id, 0.0)
+                await conn.execute("UPDATE accounts SET usage_usd = usage_usd + $1 WHERE id = $2", cost, account_id)
+            await conn.executemany(
+                "INSERT INTO usage_daily VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (day, key_hash, model,"
+                " provider) DO UPDATE SET requests = usage_daily.requests + excluded.requests,"
+                " prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
+                " completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,"
+                " reasoning_tokens = usage_daily.reasoning_tokens + excluded.reasoning_tokens,"
+                " cost = usage_daily.cost + excluded.cost",
+                [(*k, u.requests, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cost)
+                 for k, u in r_up.usage.items()])
+            await conn.executemany(
+                "INSERT INTO app_usage_daily VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (day, model, app) DO UPDATE"
+                " SET requests = app_usage_daily.requests + excluded.requests,"
+                " tokens = app_usage_daily.tokens + excluded.tokens,"
+                " title = COALESCE(excluded.title, app_usage_daily.title),"
+                " referer = COALESCE(excluded.referer, app_usage_daily.referer)",
+                [(*k, a.title, a.referer, a.requests, a.tokens) for k, a in r_up.apps.items()])
+            return len(new)
+        return int(self._tx(body))
+
+    def get_generation(self, id: str) -> GenerationRecord | None:
+        from turnout.store.sqlite import gen_from_row
+
+        rows = self._fetch(f"SELECT {', '.join(GEN_COLUMNS)} FROM generations WHERE id = $1", id)
+        if not rows:
+            return None
+        rec = gen_from_row(list(rows[0]))
+        rec.cost = Decimal(rec.cost)
+        return rec
+
+    def period_usage(self, now: float) -> dict[str, PeriodUsage]:
+        day, week, month = (d.isoformat() for d in period_starts(now))
+        rows = self._fetch(
+            "SELECT key_hash, COALESCE(SUM(cost) FILTER (WHERE day >= $1), 0), COALESCE(SUM(cost) FILTER (WHERE day >= $2), 0),"
+            " COALESCE(SUM(cost) FILTER (WHERE day >= $3), 0) FROM usage_daily WHERE day >= $4 AND key_hash != ''"
+            " GROUP BY key_hash", day, week, month, min(week, month))
+        return {r[0]: PeriodUsage(Decimal(r[1]), Decimal(r[2]), Decimal(r[3])) for r in rows}
+
+    def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]:
+        sql = ("SELECT day, key_hash, model, provider, requests, prompt_tokens, completion_tokens, reasoning_tokens, cost"
+               " FROM usage_daily WHERE day >= $1")
+        args: list[Any] = [since_day]
+        if key_hash is not None:
+            sql += " AND key_hash = $2"
+            args.append(key_hash)
+        rows = self._fetch(sql + " ORDER BY day DESC, model, provider", *args)
+        return [ActivityRow(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), Decimal(r[8]))
+                for r in rows]
+
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]:
+        if model:
+            rows = self._fetch(
+                "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= $1"
+                " AND model = $2 GROUP BY app ORDER BY SUM(tokens) DESC, app COLLATE \"C\" LIMIT $3", since_day, model, limit)
+        else:
+            rows = self._fetch(
+                "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= $1"
+                " GROUP BY app ORDER BY SUM(tokens) DESC, app COLLATE \"C\" LIMIT $2", since_day, limit)
+        return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+    def drop_schema(self) -> None:
+        """Tests: remove this store's private schema."""
+        if self.schema:
+            async def go() -> None:
+                async with self._pool.acquire() as conn:
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            self._run(go())
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(_close(self._pool.close()))
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
+
+
+async def _close(aw: Awaitable[None]) -> None:
+    await aw
+
+
+async def _ensure_account(conn: Any, account_id: str, now: float) -> None:
+    await conn.execute("INSERT INTO accounts (id, credits_usd, usage_usd, created_at, updated_at) VALUES ($1, 0, 0, $2, $2)"
+                       " ON CONFLICT (id) DO NOTHING", account_id, now)
+
+
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(
+        hash=row[0], name=row[1], label=row[2], limit=row[3], usage=Decimal(row[4]), disabled=bool(row[5]),
+        created_at=row[6], updated_at=row[7], account_id=row[8], limit_reset=row[9], rate_limit_rpm=row[10],
+        rate_limit_tpm=row[11], deleted=bool(row[12]),
+    )
+
+
+def _account(row: Any) -> AccountRecord:
+    return AccountRecord(row[0], Decimal(row[1]), Decimal(row[2]), row[3], row[4])
+
+
+def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
+    values = []
+    for name in GEN_COLUMNS:
+        v = getattr(r, name)
+        if name == "attempts":
+            v = orjson.dumps(v).decode()
+        values.append(v)
+    return tuple(values)
