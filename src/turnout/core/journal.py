@@ -3,8 +3,9 @@
 Each serving process owns one directory under `<data_dir>/journal/`, locked with `flock` for as
 long as the process lives, holding numbered segment files of JSON lines:
 
-    {"t":"R", ...}   a reservation: written before the request goes upstream
-    {"t":"S", ...}   the request's generation record: written when it ends, before it is queued
+    ["R", id, {...}]   a reservation: written before the request goes upstream
+    ["S", [...]]       the request's generation record (fields in `RECORD_FIELDS` order): written
+                       when it ends, before it is queued
 
 Both are a single `os.write` to an O_APPEND file on the event loop: no fsync and no database on
 the request path. Once `write` returns the bytes are in the kernel's page cache, so they survive
@@ -29,8 +30,9 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import fields
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,11 @@ log = logging.getLogger("turnout.journal")
 FSYNC_INTERVAL = 0.1
 ROTATE_SECONDS = 10.0
 INTERRUPTED = "interrupted: turnout stopped before the request finished; charged the estimated prompt cost"
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(GenerationRecord))
+_COST = RECORD_FIELDS.index("cost")
+_values = attrgetter(*RECORD_FIELDS)  # a flat list dumps ~100x faster than dataclasses.asdict
 
 
 def _default(v: Any) -> Any:
@@ -99,14 +106,16 @@ class Journal:
     # the request path
 
     def reserve(self, gen_id: str, entry: dict[str, Any]) -> None:
-        line = orjson.dumps({"t": "R", "id": gen_id, **entry}, default=_default) + b"\n"
+        line = orjson.dumps(["R", gen_id, entry], default=_default) + b"\n"
         self._open[gen_id] = line
         self._write(line)
 
     def settle(self, rec: GenerationRecord) -> int:
         """Journal the record; returns its segment, to hand to `committed()` once it is stored."""
         self._open.pop(rec.id, None)
-        self._write(orjson.dumps({"t": "S", "r": asdict(rec)}, default=_default) + b"\n")
+        values = list(_values(rec))
+        values[_COST] = str(values[_COST])
+        self._write(orjson.dumps(["S", values]) + b"\n")
         seg = self._segment
         self._pending[seg] = self._pending.get(seg, 0) + 1
         return seg
@@ -170,13 +179,13 @@ def read_dir(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Generatio
                 continue
             try:
                 entry = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            except (orjson.JSONDecodeError, IndexError, KeyError, TypeError, ValueError):
                 log.warning("skipping a torn journal line in %s", seg)
                 continue
-            if entry.get("t") == "R":
-                reservations[entry["id"]] = entry
-            elif entry.get("t") == "S":
-                r = entry["r"]
+            if entry[0] == "R":
+                reservations[entry[1]] = {**entry[2], "id": entry[1]}
+            elif entry[0] == "S":
+                r = dict(zip(RECORD_FIELDS, entry[1], strict=True))
                 r["cost"] = Decimal(r["cost"])
                 records[r["id"]] = GenerationRecord(**r)
     return reservations, records

@@ -127,7 +127,7 @@ class Ledger:
         if account is not None:
             account.reserved += amount
         if self._journal is not None:
-            self._journal.reserve(gen_id, {**journal_entry, "amount": amount, "prompt_cost": worst.prompt_cost,
+            self._journal.reserve(gen_id, {**journal_entry, "amount": str(amount), "prompt_cost": str(worst.prompt_cost),
                                            "prompt_tokens": prompt_tokens,
                                            "key_hash": key.hash if key is not None else None})
         return Reservation(key, account, amount)
