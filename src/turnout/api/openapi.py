@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout import __version__
+from turnout.api.openapi_accounts import account_paths, account_schemas
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -66,6 +67,28 @@ def build_document() -> dict[str, Any]:
         {"name": "author", "in": "path", "required": True, "schema": {"type": "string"}},
         {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
     ]
+    # The Anthropic dialect: its own error envelope, and the key may come as x-api-key.
+    messages = _op("Create a message (Anthropic Messages dialect)", body="MessagesRequest", stream=True)
+    anthropic_error = {"$ref": "#/components/schemas/AnthropicError"}
+    for response in messages["responses"].values():
+        if "application/json" in response.get("content", {}) and response is not messages["responses"]["200"]:
+            response["content"]["application/json"]["schema"] = anthropic_error
+    messages["security"] = [{"bearer": []}, {"x-api-key": []}]
+    obj = {"type": "object", "additionalProperties": True}
+    dialect_schemas = {
+        "MessagesRequest": {**obj, "required": ["model", "max_tokens", "messages"], "properties": {
+            "model": {"type": "string"}, "max_tokens": integer, "messages": {"type": "array", "items": {"type": "object"}},
+            "system": {}, "stream": {"type": "boolean"}, "tools": {"type": "array"}, "thinking": {"type": "object"}}},
+        "ResponsesRequest": {**obj, "required": ["model"], "properties": {
+            "model": {"type": "string"}, "input": {}, "instructions": {"type": "string"},
+            "max_output_tokens": integer, "stream": {"type": "boolean"}, "tools": {"type": "array"}}},
+        "CompletionRequest": {**obj, "required": ["model", "prompt"], "properties": {
+            "model": {"type": "string"}, "prompt": {}, "max_tokens": integer, "stream": {"type": "boolean"}}},
+        "EmbeddingRequest": {**obj, "required": ["model", "input"], "properties": {
+            "model": {"type": "string"}, "input": {}, "dimensions": integer, "encoding_format": {"type": "string"}}},
+        "AnthropicError": {"type": "object", "properties": {"type": {"const": "error"}, "error": {
+            "type": "object", "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}}},
+    }
     paths = {
         "/api/v1/chat/completions": {"post": _op("Create a chat completion", body="ChatRequest", stream=True)},
         "/api/v1/models": {"get": _op("List the catalog's models", auth=False)},
@@ -73,16 +96,27 @@ def build_document() -> dict[str, Any]:
         "/api/v1/generation": {"get": _op("One request's generation record", params=[
             {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}])},
         "/api/v1/key": {"get": _op("The calling key's usage and limit")},
+        "/api/v1/messages": {"post": messages},
+        "/api/v1/responses": {"post": _op("Create a response (OpenAI Responses dialect, stateless subset)",
+                                          body="ResponsesRequest", stream=True)},
+        "/api/v1/completions": {"post": _op("Create a text completion (legacy prompt API, through chat)",
+                                            body="CompletionRequest", stream=True)},
+        "/api/v1/embeddings": {"post": _op("Create embeddings with a catalog model of kind embedding",
+                                           body="EmbeddingRequest")},
     }
+    paths.update(account_paths(_op))
     return {
         "openapi": "3.1.0",
         "info": {"title": "turnout", "version": __version__,
                  "description": "Self-hosted LLM gateway; every path is also served under /v1."},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
             "schemas": {
                 "ChatRequest": chat_request,
+                **account_schemas(),
+                **dialect_schemas,
                 "Error": {
                     "type": "object",
                     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
