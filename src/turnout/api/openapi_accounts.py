@@ -1,0 +1,68 @@
+"""The OpenAPI description of the accounts routes (keys, credits, activity, apps), merged into
+`GET /openapi.json` by api/openapi.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Op = Callable[..., dict[str, Any]]
+
+NUM_OR_NULL = {"type": ["number", "null"]}
+RESET = {"type": ["string", "null"], "enum": ["daily", "weekly", "monthly", "none", None]}
+RATE = {"type": ["integer", "null"], "minimum": 0, "description": "0: unlimited; null: the server default"}
+FORBIDDEN = {"description": "A user key on an admin route (\"Only management keys can perform this operation\")",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _admin(op: dict[str, Any]) -> dict[str, Any]:
+    op["responses"]["403"] = FORBIDDEN
+    return op
+
+
+def account_paths(op: Op) -> dict[str, Any]:
+    key_hash = [{"name": "hash", "in": "path", "required": True, "schema": {"type": "string"}}]
+    q = [{"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
+         (("offset", "integer"), ("include_disabled", "boolean"))]
+    return {
+        "/api/v1/keys": {
+            "get": _admin(op("List API keys (admin key)", params=q)),
+            "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate")),
+        },
+        "/api/v1/keys/{hash}": {
+            "get": _admin(op("One API key (admin key)", params=key_hash)),
+            "patch": _admin(op("Change an API key's name, limit, reset, rate limits or disabled flag", body="KeyUpdate",
+                               params=key_hash)),
+            "delete": _admin(op("Delete an API key (its records stay)", params=key_hash)),
+        },
+        "/api/v1/credits": {
+            "get": op("The account's total credits and usage (an admin key: ?account=)", params=[
+                {"name": "account", "in": "query", "required": False, "schema": {"type": "string"}}]),
+            "post": _admin(op("Record a grant, purchase or adjustment of an account's credits (admin key)",
+                              body="CreditEntry")),
+        },
+        "/api/v1/activity": {"get": op(
+            "Usage per day x model x provider, last 30 days: the calling key's, or every key's with an admin key",
+            params=[{"name": "date", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+                    {"name": "api_key_hash", "in": "query", "required": False, "schema": {"type": "string"}}])},
+        "/api/v1/apps": {"get": op("The apps (HTTP-Referer / X-Title) that used a model most, by tokens", params=[
+            {"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}])},
+    }
+
+
+def account_schemas() -> dict[str, Any]:
+    return {
+        "KeyCreate": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
+            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
+            "account": {"type": "string", "description": "the account whose credits the key spends (default: default)"},
+            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"},
+            "expires_at": {"type": ["string", "null"]}}},
+        "KeyUpdate": {"type": "object", "additionalProperties": False, "properties": {
+            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
+            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"}}},
+        "CreditEntry": {"type": "object", "required": ["amount"], "additionalProperties": False, "properties": {
+            "amount": {"type": ["number", "string"], "description": "USD; only an adjustment may be negative"},
+            "kind": {"type": "string", "enum": ["grant", "purchase", "adjustment"], "default": "grant"},
+            "account": {"type": "string", "default": "default"}, "note": {"type": "string"}}},
+    }
