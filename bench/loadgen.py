@@ -111,6 +111,7 @@ class Conn:
         self.reader = reader
         self.writer = writer
         self.alive = True
+        self.last_used = time.monotonic()
 
     @classmethod
     async def open(cls, host: str, port: int, timeout: float = 10.0) -> Conn:
@@ -129,6 +130,7 @@ class Conn:
     async def roundtrip(self, req: bytes, stream: bool, t0: int | None = None, gaps: bool = False) -> Sample:
         """Send ``req`` and read the full response; latency from ``t0`` (now if None)."""
         start = time.perf_counter_ns() if t0 is None else t0
+        self.last_used = time.monotonic()
         reader = self.reader
         try:
             self.writer.write(req)
@@ -233,7 +235,7 @@ async def fixed_rate(
     rate: float,
     seconds: float,
     stream_every: int = 0,
-    max_conns: int = 256,
+    max_conns: int = 1024,
     timeout: float = 30.0,
 ) -> Result:
     """Open loop at ``rate`` req/s for ``seconds``; every ``stream_every``-th is a stream."""
@@ -249,7 +251,14 @@ async def fixed_rate(
         stream = bool(stream_every) and i % stream_every == 0
         conn: Conn | None = None
         try:
-            conn = idle.pop() if idle else None
+            conn = None
+            while idle and conn is None:
+                conn = idle.pop()
+                # servers close idle keep-alive connections (uvicorn after 5 s): never reuse a stale one
+                if time.monotonic() - conn.last_used > 1.0:
+                    conn.close()
+                    open_conns[0] -= 1
+                    conn = None
             if conn is None:
                 if open_conns[0] >= max_conns:
                     samples.append(Sample(False, 0, error="client connection cap"))
@@ -267,6 +276,7 @@ async def fixed_rate(
                 conn.close()
         samples.append(s)
         if conn is not None:
+            conn.last_used = time.monotonic()
             if conn.alive:
                 idle.append(conn)
             else:

@@ -78,6 +78,24 @@ def system_busy_s() -> float:
     return (sum(vals[:8]) - idle) / CLK_TCK
 
 
+def renice(pid: int, nice: int) -> None:
+    """Renice ``pid`` and, where the kernel groups sessions (autogroup), its whole group.
+
+    With ``kernel.sched_autogroup_enabled`` the CPU is shared fairly between sessions
+    first, so a plain nice value only matters inside a session; the group's own nice
+    in /proc/<pid>/autogroup is what competes with other people's work.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid or 'self'}/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass
+
+
 def pin(cpus: set[int], pid: int = 0) -> None:
     """Pin ``pid`` (0 = this process) to ``cpus``."""
     os.sched_setaffinity(pid, cpus)

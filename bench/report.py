@@ -6,13 +6,16 @@ call and as a ratio to it, a comparison of turnout with LiteLLM and Portkey,
 and a pass/fail list against issue 3's goals. Input is the JSON document that
 :mod:`run` writes, so old result files can be re-rendered::
 
-    python bench/report.py bench/results/<stamp>.json
+    python bench/report.py bench/results/<stamp>.json [--readme]
+
+``--readme`` also puts the table into bench/README.md between its markers.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 ORDER = ("direct", "turnout", "litellm", "portkey")
@@ -82,7 +85,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"Machine: {m.get('nproc')} CPUs, {m.get('cpu_model')}, {m.get('memory')}, "
         f"kernel {m.get('kernel')}, Python {m.get('python')}. "
         f"Placement: gateway pinned to CPU {pl.get('gateway_cpu')}; load generator and fake upstream "
-        f"on CPU {pl.get('loadgen_and_upstream_cpu')}. Run took {res.get('duration_s', 0) / 60:.1f} min."
+        f"on CPU {pl.get('loadgen_and_upstream_cpu')}"
+        f"{', all reniced to ' + str(pl['nice']) if pl.get('nice') else ''}. Run took {res.get('duration_s', 0) / 60:.1f} min."
     )
     versions = ", ".join(f"{n} {systems[n].get('version', '')}".strip() for n in names if n != "direct")
     if versions:
@@ -235,6 +239,22 @@ def goals(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def update_readme(readme: Path, md: str) -> None:
+    """Replace the text between the ``latest`` markers of the README with ``md``."""
+    text = readme.read_text()
+    start, end = "<!-- latest:start -->", "<!-- latest:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    body = md.replace("## Benchmark run", "### Benchmark run", 1)
+    readme.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
 if __name__ == "__main__":
-    with open(sys.argv[1]) as f:
-        print(markdown(json.load(f)))
+    args = [a for a in sys.argv[1:] if a != "--readme"]
+    with open(args[0]) as f:
+        doc = markdown(json.load(f))
+    print(doc)
+    if "--readme" in sys.argv:
+        update_readme(Path(__file__).resolve().parent / "README.md", doc)

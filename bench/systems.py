@@ -29,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import proc
 from loadgen import Target
 
 BENCH = Path(__file__).resolve().parent
@@ -51,6 +52,7 @@ PORTKEY_PACKAGE = json.dumps(
 )
 PORTKEY_SPEC = f"@portkey-ai/gateway@{PORTKEY_VERSION} with @hono/node-server@{HONO_NODE_SERVER}"
 UPSTREAM_KEY = "sk-bench-upstream"
+NICE = 0  # set by run.py --nice
 LITELLM_KEY = "sk-litellm-bench-master"
 
 PORTKEY_WRAPPER = """\
@@ -152,7 +154,7 @@ def _spawn(
     log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "wb")
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen(
+    p = subprocess.Popen(
         ["taskset", "-c", cpus, *cmd],
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -160,6 +162,9 @@ def _spawn(
         cwd=str(cwd) if cwd else None,
         start_new_session=True,
     )
+    if NICE:
+        proc.renice(p.pid, NICE)  # a new session is a new autogroup: renice it too
+    return p
 
 
 # --------------------------------------------------------------------------- upstream
