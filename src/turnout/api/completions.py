@@ -102,6 +102,8 @@ async def completions(request: Request) -> Response:
     key = authenticate(request.headers, rt.keys)
     chats, echo = to_chat_requests(body)
     contexts = [new_context(rt, key, request, c) for c in chats]
+    for chat, ctx in zip(chats, contexts, strict=True):
+        chat.generation_id = ctx.id
     first = contexts[0]
     if chats[0].stream:
         stream = await rt.gateway.stream(chats[0], first)

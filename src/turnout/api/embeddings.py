@@ -119,8 +119,7 @@ async def embeddings(request: Request) -> Response:
     except GatewayError as exc:
         ctx.fail(exc)
         ctx.record("error", None)
-        if hasattr(exc, "generation_id"):
-            exc.generation_id = ctx.id
+        exc.generation_id = ctx.id
         raise
     except BaseException:
         ctx.record("cancelled", None)

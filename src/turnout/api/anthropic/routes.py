@@ -45,6 +45,7 @@ async def create_message(request: Request) -> Response:
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
+    chat.generation_id = ctx.id
     headers = {"x-generation-id": ctx.id, "request-id": ctx.id}
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)

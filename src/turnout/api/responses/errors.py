@@ -48,7 +48,6 @@ def error_response(err: GatewayError) -> Response:
     headers = {}
     if err.retry_after is not None:
         headers["retry-after"] = str(max(1, round(err.retry_after)))
-    generation_id = getattr(err, "generation_id", None)
-    if generation_id:
-        headers["x-generation-id"] = generation_id
+    if err.generation_id is not None:
+        headers["x-generation-id"] = err.generation_id
     return Response(orjson.dumps(error_body(err)), err.status, headers, media_type="application/json")

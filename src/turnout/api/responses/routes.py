@@ -71,6 +71,7 @@ async def create_response(request: Request) -> Response:
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
+    chat.generation_id = ctx.id
 
     def keep(result: ChatResult) -> None:
         if rr.store:

@@ -1,0 +1,78 @@
+"""Legacy completions and embeddings requests -> canonical; the OpenAI embeddings adapter."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+import orjson
+import pytest
+
+from turnout.api.completions import to_chat_requests
+from turnout.api.embeddings import encode_vector, estimate_tokens, to_embedding_request
+from turnout.model.errors import GatewayError, UpstreamError
+from turnout.providers.base import EmbeddingAdapter, Target
+from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter
+
+TARGET = Target("p", "P", "openai", "up-model", "http://127.0.0.1:1/v1", "sk")
+
+
+def test_completion_prompts_become_user_messages() -> None:
+    chats, echo = to_chat_requests({"model": "a/b", "prompt": ["x", "y"], "max_tokens": 5, "stop": "\n", "echo": True})
+    assert [c.messages[0].content for c in chats] == ["x", "y"] and echo
+    assert chats[0].max_tokens == 5 and chats[0].stop == ["\n"]
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"model": "a/b"}, "prompt"),
+    ({"model": "a/b", "prompt": [[1, 2]]}, "prompt"),
+    ({"model": "a/b", "prompt": "x", "n": 3}, "n"),
+    ({"model": "a/b", "prompt": "x", "best_of": 2}, "best_of"),
+    ({"model": "a/b", "prompt": "x", "suffix": "tail"}, "suffix"),
+    ({"model": "a/b", "prompt": "x", "logprobs": 2}, "logprobs"),
+    ({"model": "a/b", "prompt": ["x", "y"], "stream": True}, "prompt"),
+    ({"model": "a/b", "prompt": "x", "temperature": 9}, "temperature"),
+])
+def test_completion_errors(body: dict[str, Any], param: str) -> None:
+    with pytest.raises(GatewayError) as e:
+        to_chat_requests(body)
+    assert e.value.param == param
+
+
+def test_embedding_inputs() -> None:
+    assert to_embedding_request({"model": "a/b", "input": "x"})[0].inputs == ["x"]
+    assert to_embedding_request({"model": "a/b", "input": [1, 2]})[0].inputs == [[1, 2]]
+    request, encoding = to_embedding_request({"model": "a/b", "input": ["aaaa", "bb"], "encoding_format": "base64",
+                                              "dimensions": 8, "vendor": 1})
+    assert encoding == "base64" and request.dimensions == 8 and request.extra == {"vendor": 1}
+    assert estimate_tokens(request) == 2
+    for bad, param in (({"input": []}, "input"), ({"input": ["", "x"]}, "input"), ({"input": "x", "encoding_format": "hex"},
+                       "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input")):
+        with pytest.raises(GatewayError) as e:
+            to_embedding_request({"model": "a/b", **bad})
+        assert e.value.param == param
+
+
+def test_base64_is_little_endian_float32() -> None:
+    encoded = encode_vector([1.0, -0.5], "base64")
+    assert isinstance(encoded, str)
+    assert list(struct.unpack("<2f", base64.b64decode(encoded))) == [1.0, -0.5]
+    assert encode_vector([1.0], "float") == [1.0]
+
+
+def test_openai_embeddings_adapter() -> None:
+    adapter = OpenAIEmbeddingsAdapter()
+    assert isinstance(adapter, EmbeddingAdapter)
+    request, _ = to_embedding_request({"model": "a/b", "input": ["x", "y"], "user": "u", "provider": {"order": ["p"]}})
+    up = adapter.build_embeddings_request(request, TARGET)
+    assert up.url == "http://127.0.0.1:1/v1/embeddings" and up.headers["authorization"] == "Bearer sk"
+    assert orjson.loads(up.body) == {"model": "up-model", "input": ["x", "y"], "encoding_format": "float", "user": "u"}
+    body = {"data": [{"index": 1, "embedding": [2]}, {"index": 0, "embedding": [1]}], "usage": {"prompt_tokens": 4}}
+    result = adapter.parse_embeddings_response(orjson.dumps(body), TARGET)
+    assert result.vectors == [[1.0], [2.0]] and result.usage is not None and result.usage.prompt_tokens == 4
+    for broken in (b"<html>", b'{"data": "x"}', b'{"data": [{"embedding": "AAAA"}]}'):
+        with pytest.raises(UpstreamError):
+            adapter.parse_embeddings_response(broken, TARGET)
+    err = adapter.parse_error(500, {}, b'{"error": {"message": "boom"}}', TARGET)
+    assert err.status >= 500
