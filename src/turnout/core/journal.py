@@ -75,9 +75,12 @@ class Journal:
     # lifecycle
 
     def open(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.dir / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        # Locked under a hidden name first, so a recovering process never sees it unlocked.
+        hidden = self.root / f".{self.dir.name}"
+        hidden.mkdir(parents=True)
+        self._lock_fd = os.open(hidden / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        hidden.rename(self.dir)
         self._open_segment(1)
 
     def start(self) -> None:
@@ -211,7 +214,7 @@ def recover(root: Path, store: Store) -> tuple[int, int]:
     if not root.exists():
         return 0, 0
     missing = interrupted = 0
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
             fd = os.open(path / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         except OSError:

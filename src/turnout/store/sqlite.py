@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -205,12 +206,19 @@ class SQLiteStore:
         placeholders = ", ".join("?" for _ in GEN_COLUMNS)
         insert = f"INSERT OR IGNORE INTO generations ({', '.join(GEN_COLUMNS)}) VALUES ({placeholders})"
         with self._tx() as db:
-            new: list[GenerationRecord] = []
+            seen: set[str] = set()
+            for i in range(0, len(records), 500):  # replays: skip ids already stored (one query per 500)
+                ids = [r.id for r in records[i:i + 500]]
+                seen.update(row[0] for row in db.execute(
+                    f"SELECT id FROM generations WHERE id IN ({', '.join('?' for _ in ids)})", ids))
+            new = []
             for r in records:
-                if db.execute(insert, _gen_row(r)).rowcount:
+                if r.id not in seen:
+                    seen.add(r.id)
                     new.append(r)
             if not new:
                 return 0
+            db.executemany(insert, [_gen_row(r) for r in new])
             hashes = {r.key_hash for r in new if r.key_hash}
             owners = dict(db.execute(
                 f"SELECT hash, account_id FROM api_keys WHERE hash IN ({', '.join('?' for _ in hashes)})", tuple(hashes)
@@ -320,15 +328,12 @@ def gen_from_row(row: tuple[Any, ...] | list[Any]) -> GenerationRecord:
     return GenerationRecord(**values)
 
 
+_gen_values = attrgetter(*GEN_COLUMNS)
+_COST, _ATTEMPTS = GEN_COLUMNS.index("cost"), GEN_COLUMNS.index("attempts")
+
+
 def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
-    values = []
-    for name in GEN_COLUMNS:
-        v = getattr(r, name)
-        if name == "cost":
-            v = str(v)
-        elif name == "attempts":
-            v = orjson.dumps(v).decode()
-        elif isinstance(v, bool):
-            v = int(v)
-        values.append(v)
+    values = list(_gen_values(r))  # bools bind as 0/1 already
+    values[_COST] = str(values[_COST])
+    values[_ATTEMPTS] = orjson.dumps(values[_ATTEMPTS]).decode()
     return tuple(values)
