@@ -161,3 +161,41 @@ def test_chat_model_refuses_embeddings_and_embedding_model_refuses_chat(client: 
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="test/embed", messages=[{"role": "user", "content": "x"}])
     assert "embedding model" in bad.value.message
+
+
+def test_local_embeddings_model(client: openai.OpenAI, env: Env) -> None:
+    """The built-in in-process model, through the `Embedder` Protocol (skipped when its runtime is absent)."""
+    from turnout.local.embeddings import EMBEDDING_DIMENSIONS
+    from turnout.providers.local import LocalProvider
+
+    ok, why = LocalProvider(env.gw.settings.data_dir).available("all-minilm-l6-v2")
+    if not ok:
+        pytest.skip(f"local embeddings unavailable: {why}")
+    r = client.embeddings.create(model="sentence-transformers/all-minilm-l6-v2", input=["a cat", "a kitten", "tax law"],
+                                 encoding_format="float")
+    vectors = [d.embedding for d in r.data]
+    assert [len(v) for v in vectors] == [EMBEDDING_DIMENSIONS] * 3
+    cosine = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+    assert cosine[0] > cosine[1]  # normalized vectors: a cat is nearer a kitten than tax law
+    assert r.usage.prompt_tokens > 0 and Decimal(str(r.usage.model_extra["cost"])) == 0
+    rec = generation(env.gw, r.model_extra["id"])
+    assert rec["dialect_in"] == "embeddings" and rec["dialect_out"] == "local"
+
+
+def test_a_key_over_its_limit_is_refused_in_every_dialect(env: Env) -> None:
+    broke = create_key(env.gw.settings, "broke", Decimal(0))
+    headers = {"authorization": f"Bearer {broke}"}
+    deadline = time.monotonic() + 5  # the key cache picks new keys up within a second or so
+    while httpx.get(f"{env.gw.api}/key", headers=headers).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    calls = {
+        "embeddings": {"model": "test/embed", "input": "x"},
+        "completions": {"model": "test/echo", "prompt": "x"},
+        "responses": {"model": "test/echo", "input": "x"},
+        "messages": {"model": "test/echo", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+    }
+    for path, body in calls.items():
+        r = httpx.post(f"{env.gw.api}/{path}", json=body, headers=headers)
+        assert r.status_code == 402, (path, r.text)
+    assert r.json() == {"type": "error", "error": {"type": "billing_error", "message": r.json()["error"]["message"]}}

@@ -112,10 +112,8 @@ async def embeddings(request: Request) -> Response:
         stand_in = routing_stand_in(embedding)
         route = rt.gateway.router.resolve(stand_in, kind="embedding")
         ctx.prompt_estimate = estimate_tokens(embedding)
-        admit = getattr(ctx, "admit", None)  # credit reservation and rate limits, where the core has them
-        if admit is not None:
-            await admit(stand_in, route.endpoints)
-        result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts)
+        await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
+        result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts, route.reason)
     except GatewayError as exc:
         ctx.fail(exc)
         ctx.record("error", None)

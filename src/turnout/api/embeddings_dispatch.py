@@ -32,10 +32,11 @@ def http_embedders() -> dict[str, EmbeddingAdapter]:
 
 class EmbeddingDispatcher:
     def __init__(self, adapters: Mapping[str, EmbeddingAdapter], in_process: Mapping[str, Embedder],
-                 transport: Transport) -> None:
+                 transport: Transport, health: Any = None) -> None:
         self._adapters = adapters
         self._in_process = in_process
         self._transport = transport
+        self._health = health  # the chat dispatcher's HealthTracker: one health record per endpoint
 
     @classmethod
     def of(cls, state: Any, rt: Runtime) -> EmbeddingDispatcher:
@@ -44,14 +45,16 @@ class EmbeddingDispatcher:
         if dispatcher is None:
             providers = getattr(rt.dispatcher, "in_process", None) or getattr(rt.dispatcher, "_in_process", {})
             local = {d: p for d, p in providers.items() if isinstance(p, Embedder)}
-            dispatcher = state.embedding_dispatcher = cls(http_embedders(), local, rt.transport)
+            health = getattr(rt.dispatcher, "health", None)
+            dispatcher = state.embedding_dispatcher = cls(http_embedders(), local, rt.transport, health)
         return dispatcher
 
     async def embed(
-        self, request: EmbeddingRequest, endpoints: list[Endpoint], attempts: list[Attempt]
+        self, request: EmbeddingRequest, endpoints: list[Endpoint], attempts: list[Attempt], reason: str | None = None
     ) -> tuple[EmbeddingResult, Endpoint]:
         last: UpstreamError | None = None
-        for endpoint in endpoints:
+        for i, endpoint in enumerate(endpoints):
+            why = reason if i == 0 else f"fallback {i} after: {reason}"
             started = time.perf_counter()
             try:
                 result = await self._embed_one(request, endpoint)
@@ -63,19 +66,31 @@ class EmbeddingDispatcher:
                         failure=FailureClass.TRANSIENT,
                     )
             except UpstreamError as exc:
+                self._note_failure(endpoint, exc)
                 attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status,
-                                        exc.kind.value, _ms(started)))
+                                        exc.kind.value, _ms(started), endpoint.model_id, why))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
-            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, _ms(started)))
+            ms = _ms(started)
+            if self._health is not None:
+                self._health.success(endpoint.key, ms)
+            attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, why))
             return result, endpoint
         if last is None:
             raise GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
         if len(attempts) > 1:
             last.metadata["previous_errors"] = [a.to_wire() for a in attempts]
         raise last
+
+    def _note_failure(self, endpoint: Endpoint, exc: UpstreamError) -> None:
+        if self._health is None:
+            return
+        if exc.failure is FailureClass.RATE_LIMIT:
+            self._health.rate_limited(endpoint.key, exc.retry_after)
+        elif exc.failure is not FailureClass.CALLER_FAULT:
+            self._health.failure(endpoint.key)
 
     async def _embed_one(self, request: EmbeddingRequest, endpoint: Endpoint) -> EmbeddingResult:
         target = endpoint.target
