@@ -21,6 +21,7 @@ from turnout.api.responses import routes as responses_routes
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
 from turnout.settings import Settings, load_settings
+from turnout.web import web_routes
 
 log = logging.getLogger("turnout")
 
@@ -29,6 +30,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         Route("/chat/completions", openai_routes.chat_completions, methods=["POST"]),
         Route("/messages", anthropic_routes.messages, methods=["POST"]),
+        Route("/messages/count_tokens", anthropic_routes.count_tokens, methods=["POST"]),
         Route("/responses", responses_routes.responses, methods=["POST"]),
         Route("/completions", completions.completions, methods=["POST"]),
         Route("/embeddings", embeddings.embeddings, methods=["POST"]),
@@ -80,7 +82,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.close()
 
     app = Starlette(
-        routes=[Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health)],
+        routes=[
+            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health),
+            *web_routes(),
+        ],
         exception_handlers={
             GatewayError: on_gateway_error,
             HTTPException: on_http_error,

@@ -388,3 +388,12 @@ def test_thinking_signatures_round_trip_to_an_anthropic_upstream(cross: Gateway)
     blocks = sent["messages"][1]["content"]
     assert blocks[0] == {"type": "thinking", "thinking": anthropic_upstream.THINKING, "signature": anthropic_upstream.SIGNATURE}
     assert any(b.get("type") == "tool_use" and b["id"] == call.id for b in blocks)
+
+
+def test_count_tokens(client: anthropic.Anthropic, gw: Gateway) -> None:
+    short = client.messages.count_tokens(model="test/echo", messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(model="test/echo", system="x" * 400, tools=[WEATHER_TOOL],
+                                        messages=[{"role": "user", "content": "hi " * 100}])
+    assert 0 < short.input_tokens < long.input_tokens
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model="nobody/nothing", messages=[{"role": "user", "content": "x"}])

@@ -1,4 +1,4 @@
-"""`POST /messages` in Anthropic's dialect, for every model in the catalog.
+"""`POST /messages` (and `/messages/count_tokens`) in Anthropic's dialect, for every catalog model.
 
 Errors raised here (bad body, bad key, routing, upstream failures before the first byte) are
 rendered in Anthropic's envelope by this route itself, not by the app's OpenAI-dialect handler.
@@ -17,6 +17,7 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import hides_reasoning
 from turnout.core.context import RequestContext
+from turnout.core.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
 
@@ -54,3 +55,23 @@ async def create_message(request: Request) -> Response:
         )
     done = await rt.gateway.complete(chat, ctx)
     return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)
+
+
+async def count_tokens(request: Request) -> Response:
+    """An estimate (4 characters a token, as routing uses): no upstream call, nothing billed.
+
+    Anthropic's endpoint counts with the model's own tokenizer; other providers have no such
+    endpoint, so every model gets the same estimate here.
+    """
+    try:
+        rt: Runtime = request.app.state.runtime
+        body = await read_json(request, rt.settings.max_body_bytes)
+        authenticate(request.headers, rt.keys, check_limit=False)
+        if isinstance(body, dict) and "max_tokens" not in body:
+            body = {**body, "max_tokens": 1 << 20}  # count_tokens takes no max_tokens
+        chat = to_chat_request(body)
+        rt.gateway.router.lookup(chat.model)
+    except GatewayError as exc:
+        return error_response(exc)
+    tools = sum(len(t.name) + len(t.description or "") + len(orjson.dumps(t.parameters or {})) for t in chat.tools or ())
+    return Response(orjson.dumps({"input_tokens": estimate_prompt_tokens(chat) + tools // 4}), media_type="application/json")
