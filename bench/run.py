@@ -156,7 +156,7 @@ class Runner:
             f"cpu/req {ex.get('cpu_ms_per_req', 0):.3f} ms"
         )
 
-        # low fixed rate (open loop, latency from scheduled start)
+        # low fixed rate (open loop)
         res, ex = await self.measured(sys_, fixed_rate(t, fast, p.rate_rps, p.rate_seconds))
         out["rate"] = {**dist(lat_ms(res)), **ex, "rate": p.rate_rps}
         log(f"{p.rate_rps:.0f}/s p50 {out['rate']['p50']:.3f} ms  p99 {out['rate']['p99']:.3f} ms")
