@@ -33,6 +33,7 @@ def postgres_database(request: pytest.FixtureRequest) -> str:
     """A private schema in the test database, dropped after the test."""
     if not reachable(5432):
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+    pytest.importorskip("asyncpg", reason="the asyncpg package is not installed: pip install '.[postgres]'")
     from turnout.store.postgres import PostgresStore
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -44,6 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     else:
         if not reachable(5432):
             pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+        pytest.importorskip("asyncpg", reason="the asyncpg package is not installed: pip install '.[postgres]'")
         PostgresStore = pytest.importorskip("turnout.store.postgres").PostgresStore
 
         schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -66,6 +67,7 @@ def make_counters(request: pytest.FixtureRequest) -> Callable[[], Counters]:
         return MemoryCounters
     if not reachable(6379):
         pytest.skip("no Redis server at 127.0.0.1:6379")
+    pytest.importorskip("redis", reason="the redis package is not installed: pip install '.[redis]'")
     from turnout.store.redis import RedisCounters
 
     prefix = f"turnout-test:{uuid.uuid4().hex[:8]}:"
