@@ -134,3 +134,14 @@ def test_reservations_are_atomic_and_released(tmp_path: Path) -> None:
         ledger.reserve("g6", key, req, ep, 0, {})
     assert "You requested up to 100 tokens, but can only afford 70" in err.value.message
     store.close()
+
+
+def test_a_failing_disk_does_not_fail_requests(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    j.open()
+    os.close(j._fd)
+    j._fd = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+    j.reserve("g1", {"model": "m", "created_at": 0.0})
+    assert j.settle(gen("g1", None, "0.1")) == j._segment  # logged, not raised
+    os.close(j._fd)
+    os.close(j._lock_fd)

@@ -71,6 +71,7 @@ class Journal:
         self._open: dict[str, bytes] = {}  # generation id -> its reservation line
         self._task: asyncio.Task[None] | None = None
         self._rotated_at = time.monotonic()
+        self._warned_at = -1e9
 
     # lifecycle
 
@@ -131,9 +132,17 @@ class Journal:
                 self._drop(seg)
 
     def _write(self, line: bytes) -> None:
-        if self._fd >= 0:
+        if self._fd < 0:
+            return
+        try:
             os.write(self._fd, line)
-            self._dirty = self._fresh = True
+        except OSError as exc:  # a full or broken disk must not fail requests; the queue still holds the record
+            now = time.monotonic()
+            if now - self._warned_at > 60:
+                self._warned_at = now
+                log.error("journal write failed (%s): records are not crash-safe until it recovers", exc.strerror)
+            return
+        self._dirty = self._fresh = True
 
     # background: fsync and rotation
 
