@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,17 @@ def _bool(value: Any) -> bool:
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
-    kind = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
+    kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
-            "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str}[name]
+            "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str}
+    kind = kinds[name]
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}") from None
+        shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
+        what = "a boolean" if kind is _bool else getattr(kind, "__name__", "valid")
+        raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 
 def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
