@@ -397,3 +397,26 @@ def test_count_tokens(client: anthropic.Anthropic, gw: Gateway) -> None:
     assert 0 < short.input_tokens < long.input_tokens
     with pytest.raises(anthropic.NotFoundError):
         client.messages.count_tokens(model="nobody/nothing", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_gemini_thought_signature_survives_an_anthropic_client(cross: Gateway) -> None:
+    """Gemini's signature belongs to one tool call; it rides in a redacted_thinking block and comes back whole."""
+    client = anthropic.Anthropic(base_url=f"{cross.url}/api", api_key=cross.key, max_retries=0, timeout=20)
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    for stream in (False, True):
+        if stream:
+            with client.messages.stream(model="conf-gemini/tools", max_tokens=2000, tools=[WEATHER_TOOL], messages=ask) as s:
+                m = s.get_final_message()
+        else:
+            m = client.messages.create(model="conf-gemini/tools", max_tokens=2000, tools=[WEATHER_TOOL], messages=ask)
+        redacted = [b for b in m.content if b.type == "redacted_thinking"]
+        assert redacted and redacted[0].data.startswith("turnout.v1.")
+        call = next(b for b in m.content if b.type == "tool_use")
+        client.messages.create(
+            model="conf-gemini/echo", max_tokens=2000, tools=[WEATHER_TOOL],
+            messages=[*ask, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in m.content]},
+                      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "21C"}]}],
+        )
+        model_turn = cross.fakes.gemini[1].requests[-1]["body"]["contents"][1]  # type: ignore[attr-defined]
+        (fc,) = [p for p in model_turn["parts"] if "functionCall" in p]
+        assert fc["thoughtSignature"] == gemini_upstream.SIGNATURE

@@ -278,12 +278,15 @@ def cross(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
         serve(anthropic_upstream.create_app(ans)) as aurl,
         serve(gemini_upstream.create_app(gs)) as gurl,
     ):
-        config = conformance_config(Fakes(upstream, (zurl, zs), (aurl, ans), (gurl, gs)))
+        fakes = Fakes(upstream, (zurl, zs), (aurl, ans), (gurl, gs))
+        config = conformance_config(fakes)
         settings = load_settings(None, env={}, data_dir=tmp_path_factory.mktemp("responses-cross"), keepalive_interval=0.5,
                                  read_timeout=2.0, providers=config["providers"], models=config["models"])
         key = create_key(settings, "responses-cross")
         with serve(create_app(settings)) as url:
-            yield Gateway(url, key, settings, upstream)
+            gw = Gateway(url, key, settings, upstream)
+            gw.fakes = fakes  # type: ignore[attr-defined]
+            yield gw
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -310,3 +313,35 @@ def test_responses_sdk_through_each_dialect(cross: Gateway, dialect: str) -> Non
                                             max_output_tokens=2000, stream=True))
     (done,) = [e for e in streamed if e.type == "response.function_call_arguments.done"]
     assert json.loads(done.arguments)["city"] == "Paris"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_signatures_round_trip_statelessly_through_encrypted_content(cross: Gateway, stream: bool) -> None:
+    """store=false: the client sends the output items back; Anthropic's and Gemini's signatures must survive."""
+    client = openai.OpenAI(base_url=cross.api, api_key=cross.key, max_retries=0, timeout=20)
+    ask = [{"role": "user", "content": "Weather in Paris?"}]
+    for dialect in ("anthropic", "gemini"):
+        kw = {"model": f"conf-{dialect}/tools", "input": ask, "tools": [WEATHER_TOOL], "max_output_tokens": 4000,
+              "reasoning": {"effort": "high"}, "store": False}
+        if stream:
+            events = list(client.responses.create(**kw, stream=True))
+            assert events[-1].type == "response.completed"
+            first = events[-1].response
+        else:
+            first = client.responses.create(**kw)
+        reasoning = [i for i in first.output if i.type == "reasoning"]
+        assert reasoning and reasoning[0].encrypted_content.startswith("turnout.v1.")
+        call = next(i for i in first.output if i.type == "function_call")
+        client.responses.create(
+            model=f"conf-{dialect}/echo", tools=[WEATHER_TOOL], max_output_tokens=4000, reasoning={"effort": "high"},
+            store=False,
+            input=[*ask, *[i.model_dump(exclude_none=True) for i in first.output],
+                   {"type": "function_call_output", "call_id": call.call_id, "output": "21C"}],
+        )
+        sent = cross.fakes.last(dialect)["body"]  # type: ignore[attr-defined]
+        if dialect == "anthropic":
+            blocks = sent["messages"][1]["content"]
+            assert blocks[0]["type"] == "thinking" and blocks[0]["signature"] == anthropic_upstream.SIGNATURE
+        else:
+            (fc,) = [p for p in sent["contents"][1]["parts"] if "functionCall" in p]
+            assert fc["thoughtSignature"] == gemini_upstream.SIGNATURE

@@ -130,3 +130,23 @@ def test_tools_choice_thinking_and_parameters() -> None:
 def test_errors_name_the_parameter(raw: Any, param: str) -> None:
     err = error_of(raw)
     assert err.param == param and param in err.message
+
+
+def test_other_providers_details_come_back_whole() -> None:
+    from turnout.api.anthropic.encode import message_json
+    from turnout.core.context import RequestContext
+    from turnout.model.chat import ToolCall
+    from turnout.model.result import ChatResult, Usage
+
+    gemini = {"type": "reasoning.encrypted", "data": "SIG", "format": "google-gemini-v1", "id": "call_1", "index": 0}
+    native = {"type": "reasoning.text", "text": "hm", "signature": "anth-sig", "format": "anthropic-claude-v1", "index": 1}
+    ctx = RequestContext(accountant=None, key=None, dialect_in="anthropic", model_id="a/b", streamed=False)  # type: ignore[arg-type]
+    result = ChatResult(content=None, finish_reason="tool_calls", reasoning_details=[gemini, native],
+                        tool_calls=[ToolCall("call_1", "f", "{}")])
+    content = message_json(ctx, result, Usage())["content"]
+    assert content[0]["type"] == "redacted_thinking" and content[0]["data"].startswith("turnout.v1.")
+    assert content[1] == {"type": "thinking", "thinking": "hm", "signature": "anth-sig"}  # Anthropic's own, untouched
+    chat = to_chat_request(body(messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": content}]))
+    details = chat.messages[1].reasoning_details
+    assert details is not None and details[0] == gemini
+    assert details[1]["signature"] == "anth-sig" and details[1]["text"] == "hm"

@@ -153,3 +153,37 @@ def test_stream_failure_is_response_failed() -> None:
     name, data = frames(raw)[-1]
     assert name == "response.failed"
     assert data["response"]["status"] == "failed" and data["response"]["error"] == {"code": "server_error", "message": "cut"}
+
+
+def test_reasoning_after_calls_stays_in_the_assistant_turn() -> None:
+    rr = to_responses_request({"model": "a/b", "input": [
+        {"role": "user", "content": "q"},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+        {"type": "reasoning", "summary": [], "encrypted_content": "sig"},
+        {"type": "function_call_output", "call_id": "c1", "output": "r"},
+    ]})
+    assistant = rr.chat.messages[1]
+    assert [m.role for m in rr.chat.messages] == ["user", "assistant", "tool"]
+    assert assistant.reasoning == "t" and assistant.reasoning_details is not None
+    assert [d["type"] for d in assistant.reasoning_details] == ["reasoning.text", "reasoning.encrypted"]
+
+
+def test_details_round_trip_through_encrypted_content() -> None:
+    gemini = {"type": "reasoning.encrypted", "data": "SIG", "format": "google-gemini-v1", "id": "call_1", "index": 0}
+    result = ChatResult(content=None, finish_reason="tool_calls", reasoning_details=[gemini],
+                        tool_calls=[ToolCall("call_1", "f", "{}")])
+    items = output_items(request(), context(), result)
+    assert items[0]["encrypted_content"].startswith("turnout.v1.")
+    back = to_responses_request({"model": "a/b", "input": [{"role": "user", "content": "q"}, *items,
+                                                           {"type": "function_call_output", "call_id": "call_1", "output": "r"}]})
+    assert back.chat.messages[1].reasoning_details == [gemini]
+
+
+def test_streamed_details_of_every_reasoning_item_are_kept_for_the_store() -> None:
+    done: list[ChatResult] = []
+    encoder = EventEncoder(request(), context(), done.append)
+    for e in (ReasoningDelta("t", [{"type": "reasoning.text", "text": "t"}]), ToolCallDelta(0, "c1", "f", "{}"),
+              ReasoningDelta(None, [{"type": "reasoning.encrypted", "data": "s", "id": "c1"}]), Finish("tool_calls")):
+        encoder.encode(e)
+    assert done[0].reasoning == "t" and done[0].reasoning_details is not None and len(done[0].reasoning_details) == 2

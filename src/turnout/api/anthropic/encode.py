@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from turnout.api.anthropic.errors import error_body
+from turnout.api.anthropic.opaque import data_of, signature_of
 from turnout.api.openai.encode import cost_number
 from turnout.api.sse import event_frame
 from turnout.core.context import RequestContext
@@ -77,16 +78,19 @@ def parse_input(arguments: str) -> JSON:
 
 
 def thinking_blocks(reasoning: str | None, details: list[JSON] | None) -> list[JSON]:
-    """Thinking blocks from canonical reasoning: typed details (with signatures) win over bare text."""
+    """Thinking blocks from canonical reasoning: typed details (with signatures) win over bare text.
+
+    Details from other providers keep their provenance inside the opaque strings (opaque.py).
+    """
     blocks: list[JSON] = []
     for d in details or ():
         kind = d.get("type")
         if kind == "reasoning.text":
-            blocks.append({"type": "thinking", "thinking": d.get("text") or "", "signature": d.get("signature") or ""})
+            blocks.append({"type": "thinking", "thinking": d.get("text") or "", "signature": signature_of(d)})
         elif kind == "reasoning.summary":
-            blocks.append({"type": "thinking", "thinking": d.get("summary") or "", "signature": d.get("signature") or ""})
+            blocks.append({"type": "thinking", "thinking": d.get("summary") or "", "signature": signature_of(d)})
         elif kind == "reasoning.encrypted":
-            blocks.append({"type": "redacted_thinking", "data": d.get("data") or ""})
+            blocks.append({"type": "redacted_thinking", "data": data_of(d)})
     if not blocks and reasoning:
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     return blocks
@@ -165,12 +169,12 @@ class EventEncoder:
             out += self._delta(self._index, {"type": "thinking_delta", "thinking": text})
         for d in details or ():
             if d.get("type") == "reasoning.encrypted":
-                out += self._open_block("redacted", {"type": "redacted_thinking", "data": d.get("data") or ""})
+                out += self._open_block("redacted", {"type": "redacted_thinking", "data": data_of(d)})
                 out += self._close()
             elif d.get("signature"):
                 if self._open != "thinking":
                     out += self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-                out += self._delta(self._index, {"type": "signature_delta", "signature": d["signature"]})
+                out += self._delta(self._index, {"type": "signature_delta", "signature": signature_of(d)})
         return out
 
     def encode(self, event: StreamEvent) -> bytes:

@@ -8,7 +8,8 @@ parameter, as `messages[1].content[0].source.media_type`. What maps where:
   user tool_result blocks               -> tool messages (before the rest of that user turn)
   assistant tool_use blocks             -> assistant tool_calls, `input` as JSON text
   assistant thinking / redacted_thinking -> reasoning + reasoning_details (text with its
-                                           signature / encrypted data), echoed back unchanged
+                                           signature / encrypted data), echoed back unchanged;
+                                           other providers' details come back out of opaque.py
   thinking {enabled, budget_tokens}     -> reasoning {max_tokens: budget_tokens}
   thinking {adaptive} / output_config.effort -> reasoning {enabled} / {effort}
   output_config.format (json_schema)    -> response_format json_schema
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import EFFORTS, boolean, mapping, string
 from turnout.model.chat import (
     JSON,
@@ -151,6 +153,12 @@ def to_user_messages(blocks: list[Any], where: str) -> list[Message]:
     return results
 
 
+def unpacked(blob: str | None) -> JSON | None:
+    """Another provider's detail that travelled through the client in a signature (opaque.py)."""
+    value = unpack(blob)
+    return value if isinstance(value, dict) and isinstance(value.get("type"), str) else None
+
+
 def to_assistant_message(blocks: list[Any], where: str) -> Message:
     parts: list[ContentPart] = []
     calls: list[ToolCall] = []
@@ -176,14 +184,16 @@ def to_assistant_message(blocks: list[Any], where: str) -> Message:
         elif kind == "thinking":
             text = string(block.get("thinking"), f"{bw}.thinking", required=False) or ""
             thinking.append(text)
-            detail: JSON = {"type": "reasoning.text", "text": text, "format": REASONING_FORMAT, "index": len(details)}
             signature = string(block.get("signature"), f"{bw}.signature")
-            if signature:
+            detail: JSON = unpacked(signature) or {"type": "reasoning.text", "text": text, "format": REASONING_FORMAT,
+                                                   "index": len(details)}
+            if signature and "signature" not in detail and detail.get("format") == REASONING_FORMAT:
                 detail["signature"] = signature
             details.append(detail)
         elif kind == "redacted_thinking":
-            data = string(block.get("data"), f"{bw}.data", required=True)
-            details.append({"type": "reasoning.encrypted", "data": data, "format": REASONING_FORMAT, "index": len(details)})
+            data = string(block.get("data"), f"{bw}.data", required=True) or ""
+            details.append(unpacked(data) or {"type": "reasoning.encrypted", "data": data, "format": REASONING_FORMAT,
+                                              "index": len(details)})
         else:
             raise invalid(f"{bw}.type", f"{bw}.type: an assistant turn holds text, tool_use or thinking blocks, got {kind!r}")
     return Message(

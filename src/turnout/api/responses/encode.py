@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
+from turnout.api.anthropic.opaque import pack
 from turnout.api.openai.encode import cost_number
 from turnout.api.responses.errors import error_code
 from turnout.api.responses.protocol import ResponsesRequest
@@ -95,9 +96,9 @@ def reasoning_item(item_id: str, text: str, details: list[JSON] | None, summary:
             item["summary"] = [{"type": "summary_text", "text": text}]
         else:
             item["content"] = [{"type": "reasoning_text", "text": text}]
-    encrypted = [d.get("data") for d in details or () if d.get("type") == "reasoning.encrypted" and d.get("data")]
-    if encrypted:
-        item["encrypted_content"] = encrypted[0]
+    if details:
+        # Signatures and encrypted reasoning must reach the provider again next turn (opaque.py).
+        item["encrypted_content"] = pack(details)
     return item
 
 
@@ -143,8 +144,10 @@ class EventEncoder:
         self._output: list[JSON] = []
         self._current: str | None = None  # "reasoning" | "message" | "call:<n>"
         self._text = ""
-        self._reasoning = ""
+        self._reasoning = ""  # the open reasoning item's text and details
         self._details: list[JSON] = []
+        self._all_reasoning = ""  # the whole answer's, for the stored turn
+        self._all_details: list[JSON] = []
         self._calls: dict[int, ToolCall] = {}
         self._call_slots: dict[int, int] = {}  # canonical tool index -> output index
         self._usage: dict[str, Any] | None = None
@@ -226,11 +229,13 @@ class EventEncoder:
                                    output_index=len(self._output) - 1, summary_index=0,
                                    part={"type": "summary_text", "text": ""})
         self._details.extend(details or ())
+        self._all_details.extend(details or ())
         if text is None and details:
             text = "".join(d.get("text") or "" for d in details if d.get("type") == "reasoning.text") or None
         if not text:
             return out
         self._reasoning += text
+        self._all_reasoning += text
         item_id, index = self._output[-1]["id"], len(self._output) - 1
         if self._summary:
             return out + self._event("response.reasoning_summary_text.delta", item_id=item_id, output_index=index,
@@ -255,7 +260,7 @@ class EventEncoder:
     def result(self, finish: Finish) -> ChatResult:
         return ChatResult(
             content=self._text_of_output() or None, finish_reason=finish.reason, native_finish_reason=finish.native_reason,
-            reasoning=self._reasoning or None, reasoning_details=self._details or None,
+            reasoning=self._all_reasoning or None, reasoning_details=self._all_details or None,
             tool_calls=list(self._calls.values()) or None,
         )
 

@@ -10,6 +10,8 @@ Wire reference: https://platform.openai.com/docs/api-reference/responses/create.
   function_call items                   -> tool_calls on one assistant message
   function_call_output items            -> tool messages
   reasoning items                       -> reasoning / reasoning_details on the next assistant turn
+                                           (restored exactly from `encrypted_content` when this
+                                           gateway wrote it, see api/anthropic/opaque.py)
   tools [{type: function, name, ...}]   -> tools (the flat Responses shape)
   reasoning {effort, summary}           -> reasoning {effort}
   text.format json_schema / json_object -> response_format
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import EFFORTS, boolean, mapping, number, string
 from turnout.model.chat import (
     JSON,
@@ -100,8 +103,11 @@ def to_content(raw: Any, where: str) -> str | list[ContentPart]:
 def reasoning_of(item: JSON, where: str) -> tuple[str | None, list[JSON]]:
     texts = [s.get("text") or "" for s in item.get("summary") or () if isinstance(s, dict)]
     texts += [c.get("text") or "" for c in item.get("content") or () if isinstance(c, dict)]
-    details: list[JSON] = [{"type": "reasoning.text", "text": t, "index": i} for i, t in enumerate(texts)]
     encrypted = string(item.get("encrypted_content"), f"{where}.encrypted_content")
+    packed = unpack(encrypted)
+    if isinstance(packed, list) and all(isinstance(d, dict) for d in packed):
+        return "".join(texts) or None, packed  # the details exactly as the provider gave them
+    details: list[JSON] = [{"type": "reasoning.text", "text": t, "index": i} for i, t in enumerate(texts)]
     if encrypted:
         details.append({"type": "reasoning.encrypted", "data": encrypted, "index": len(details)})
     return "".join(texts) or None, details
@@ -158,7 +164,14 @@ def to_messages(raw: Any) -> list[Message]:
             out.append(Message(role="tool", content=content,
                                tool_call_id=string(item.get("call_id"), f"{where}.call_id", required=True)))
         elif kind == "reasoning":
-            pending_reasoning = reasoning_of(item, where)
+            text, details = reasoning_of(item, where)
+            last = out[-1] if out else None
+            if last is not None and last.role == "assistant" and pending_reasoning is None:
+                # Still the assistant's turn (reasoning after its calls, e.g. a Gemini signature): same turn.
+                last.reasoning = (last.reasoning or "") + (text or "") or None
+                last.reasoning_details = [*(last.reasoning_details or ()), *details] or None
+            else:
+                pending_reasoning = (text, details)
         elif kind == "item_reference":
             raise invalid(f"{where}.type", "item references are not supported; use previous_response_id or send the items")
         else:
