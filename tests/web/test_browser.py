@@ -53,6 +53,16 @@ def test_model_page_shows_the_seed_figures(page: Any, web: WebGateway) -> None:
     screenshot(page, "model-variant-exacto")
 
 
+def test_model_page_pricing_lists_every_charge(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.5v#pricing")
+    card = page.locator("#pricing .price-card[data-provider=z-ai]").inner_text()
+    assert "Input" in card and "$0.60" in card and "$1.80" in card and "Cache read" in card and "$0.11" in card
+    page.goto("/models/z-ai/glm-4.6v-flash#pricing")
+    assert "Free" in page.locator("#pricing .price-card[data-provider=z-ai]").inner_text()
+    empirio = page.locator("#pricing .price-card[data-provider=empiriolabs]").inner_text()
+    assert "Web search" in empirio and "$0.033" in empirio  # the seed's per-request web search charge
+
+
 def test_model_page_api_section(page: Any, web: WebGateway) -> None:
     page.goto("/models/z-ai/glm-4.6#api")
     curl = page.locator("pre[data-lang=curl]").inner_text()

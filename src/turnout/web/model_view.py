@@ -165,9 +165,10 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
     sections = [
         ("providers", f"Providers for {model.name}", _providers(model, runtime, st)),
         ("performance", f"Performance for {model.name}", _performance(st)),
-        ("uptime", f"Uptime stats for {model.name}", _uptime(model, st)),
-        ("activity", f"Recent activity on {model.name}", _activity(st)),
+        ("pricing", f"Pricing for {model.name}", _pricing(model)),
         ("apps", f"Apps using {model.name}", _apps(st)),
+        ("activity", f"Recent activity on {model.name}", _activity(st)),
+        ("uptime", f"Uptime stats for {model.name}", _uptime(model, st)),
         ("api", f"Sample code and API for {model.name}", render_api(model, base_url)),
     ]
     chat_link = (f' <a class="chip" href="/chat?model={quote(model.id, safe="/:")}">Chat with this model</a>'
@@ -244,6 +245,34 @@ def _performance(st: ModelStats) -> str:
 {charts.line_chart(latency, t0, t1, _ms, label="latency per provider")}</div>
 <div><h3>Throughput</h3>
 {charts.line_chart(throughput, t0, t1, _tps, label="throughput per provider", axis=short_tokens)}</div></div>"""
+
+
+def _pricing(model: Model) -> str:
+    """Every charge of every endpoint: tokens per million, requests, images and searches per unit."""
+    blocks = []
+    for e in model.endpoints:
+        p = e.pricing
+        if p.is_free and not p.web_search:
+            rows = [("Input and output", "per 1M tokens", "Free")]
+        else:
+            rows = [("Input", "per 1M prompt tokens", per_million(p.prompt)),
+                    ("Output", "per 1M completion tokens", per_million(p.completion))]
+            for label, spec, value in (("Cache read", "per 1M cached prompt tokens", p.input_cache_read),
+                                       ("Cache write", "per 1M prompt tokens written to cache", p.input_cache_write),
+                                       ("Reasoning", "per 1M reasoning tokens", p.internal_reasoning)):
+                if value is not None:
+                    rows.append((label, spec, per_million(value)))
+        for label, spec, value in (("Request", "per request", p.request), ("Image", "per input image", p.image),
+                                   ("Web search", "per search, when enabled", p.web_search)):
+            if value:
+                rows.append((label, spec, f"${value.normalize():f}"))
+        body = "".join(f"<tr><td>{esc(a)}</td><td class=muted>{esc(b)}</td><td><b>{esc(c)}</b></td></tr>" for a, b, c in rows)
+        blocks.append(
+            f'<div class="price-card" data-provider="{esc(e.provider.slug)}"><h3>{esc(e.provider.name)}</h3>'
+            f'<table class="pricing"><tbody>{body}</tbody></table></div>'
+        )
+    return ("<p>What each provider charges on this gateway; a request's cost is computed exactly from its usage.</p>"
+            f'<div class="grid2">{"".join(blocks)}</div>')
 
 
 def _uptime(model: Model, st: ModelStats) -> str:
