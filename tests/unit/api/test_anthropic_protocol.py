@@ -111,6 +111,7 @@ def test_tools_choice_thinking_and_parameters() -> None:
     (body(messages=[]), "messages"),
     (body(messages=[{"role": "system", "content": "x"}]), "messages[0].role"),
     (body(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
+    (body(messages=[{"role": "user", "content": []}]), "messages[0].content"),
     (body(messages=[{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]),
      "messages[0].content[0].type"),
     (body(messages=[{"role": "user", "content": [{"type": "image", "source": {"type": "file"}}]}]),

@@ -219,8 +219,8 @@ def to_messages(raw: Any) -> list[Message]:
         if isinstance(content, str):
             out.append(Message(role=role, content=content))
             continue
-        if not isinstance(content, list):
-            raise invalid(f"{where}.content", f"{where}.content: must be a string or an array of content blocks")
+        if not isinstance(content, list) or not content:
+            raise invalid(f"{where}.content", f"{where}.content: must be a string or a non-empty array of content blocks")
         if role == "user":
             out.extend(to_user_messages(content, where))
         else:
@@ -294,7 +294,7 @@ def to_reasoning(raw: Any, output: JSON) -> Reasoning | None:
     """`thinking` plus `output_config.effort`; `display: omitted` hides the thinking (still billed)."""
     thinking = mapping(raw, "thinking")
     effort = output.get("effort")
-    if effort is not None and effort not in EFFORTS:
+    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
         raise invalid("output_config.effort", f"output_config.effort: must be one of {sorted(EFFORTS)}")
     if thinking is None:
         return Reasoning(effort=effort) if effort else None

@@ -139,7 +139,7 @@ def to_messages(raw: Any) -> list[Message]:
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
-            if role not in ROLES:
+            if not isinstance(role, str) or role not in ROLES:
                 raise invalid(f"{where}.role", f"'{where}.role' must be one of {sorted(ROLES)}")
             content = to_content(item.get("content"), f"{where}.content")
             if role == "assistant":
@@ -234,7 +234,7 @@ def to_reasoning(raw: Any) -> tuple[Reasoning | None, str | None]:
     if r is None:
         return None, None
     effort = r.get("effort")
-    if effort is not None and effort not in EFFORTS:
+    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
         raise invalid("reasoning.effort", f"'reasoning.effort' must be one of {sorted(EFFORTS)}")
     summary = r.get("summary", r.get("generate_summary"))
     if summary is not None and summary not in ("auto", "concise", "detailed"):
