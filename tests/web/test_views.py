@@ -28,8 +28,8 @@ def test_prices_per_million(price: str, shown: str) -> None:
 
 
 def test_sizes_and_money() -> None:
-    assert [short_tokens(n) for n in (202752, 131072, 65536, 21_400_000_000, 713_000_000, 1500, 999)] == [
-        "203K", "131K", "65.5K", "21.4B", "713M", "1.5K", "999"]
+    assert [short_tokens(n) for n in (202752, 131072, 65536, 21_400_000_000, 713_000_000, 1500, 8192, 999)] == [
+        "203K", "131K", "65.5K", "21.4B", "713M", "1.5K", "8.2K", "999"]
     assert money(Decimal("0.00002211")) == "$0.00002211"
     assert money(Decimal("1234.5")) == "$1,234.50"
     assert money(Decimal(0)) == "$0"

@@ -60,11 +60,11 @@ def money(amount: Decimal) -> str:
 
 
 def short_tokens(n: int | float) -> str:
-    """Three significant figures: 131072 -> "131K", 21_400_000_000 -> "21.4B" (the seeds' style)."""
+    """131072 -> "131K", 21_400_000_000 -> "21.4B", 8192 -> "8.2K" (the seeds' style)."""
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= size:
             value = n / size
-            text = f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+            text = f"{value:.0f}" if value >= 100 else f"{value:.1f}"
             return (text.rstrip("0").rstrip(".") if "." in text else text) + suffix
     return f"{n:g}"
 
