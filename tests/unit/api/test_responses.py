@@ -187,3 +187,13 @@ def test_streamed_details_of_every_reasoning_item_are_kept_for_the_store() -> No
               ReasoningDelta(None, [{"type": "reasoning.encrypted", "data": "s", "id": "c1"}]), Finish("tool_calls")):
         encoder.encode(e)
     assert done[0].reasoning == "t" and done[0].reasoning_details is not None and len(done[0].reasoning_details) == 2
+
+
+def test_store_byte_budget() -> None:
+    store = ResponseStore(max_bytes=1000)
+    store.put("big", "k", "m", [Message(role="user", content="x" * 2000)])
+    assert len(store) == 0  # larger than the whole budget: not kept
+    for i in range(5):
+        store.put(f"r{i}", "k", "m", [Message(role="user", content="x" * 300)])
+    assert len(store) == 2  # 364 characters each, so two fit in 1000
+    assert store.get("r4", "k") and store.get("r3", "k")

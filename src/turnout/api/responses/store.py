@@ -1,7 +1,8 @@
 """The responses this gateway answered, kept in memory so `previous_response_id` can continue them.
 
-Bounded on both axes: a response lives `TTL_SECONDS` (1 hour) after it was stored, and at most
-`MAX_RESPONSES` (10,000) are kept, the oldest dropped first. Nothing is written to disk, so a
+Bounded three ways: a response lives `TTL_SECONDS` (1 hour) after it was stored, at most
+`MAX_RESPONSES` (10,000) are kept, and their conversations add up to at most `MAX_BYTES`
+(256 MB, counted roughly as the characters of text, URLs and arguments); the oldest go first. Nothing is written to disk, so a
 restart forgets every stored response, and each replica knows only its own. A stored response
 belongs to the key that created it; another key asking for it gets the same 404 as an unknown id.
 """
@@ -18,6 +19,22 @@ from turnout.model.errors import ErrorKind, GatewayError
 
 TTL_SECONDS = 3600.0
 MAX_RESPONSES = 10_000
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def approximate_size(messages: list[Message]) -> int:
+    """Characters held by a conversation: text and media URLs (images as data: URLs dominate)."""
+    total = 0
+    for m in messages:
+        if isinstance(m.content, str):
+            total += len(m.content)
+        elif m.content:
+            for p in m.content:
+                total += sum(len(v) for v in (getattr(p, a, None) for a in ("text", "url", "file_data", "data"))
+                             if isinstance(v, str))
+        total += len(m.reasoning or "") + sum(len(c.arguments) + len(c.name) for c in m.tool_calls or ())
+        total += sum(len(str(d)) for d in m.reasoning_details or ())
+    return total + 64 * len(messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,26 +43,34 @@ class StoredResponse:
     model: str
     messages: tuple[Message, ...]  # the whole conversation, answer included, without instructions
     stored_at: float
+    size: int
 
 
 class ResponseStore:
     def __init__(
-        self, ttl: float = TTL_SECONDS, capacity: int = MAX_RESPONSES, clock: Callable[[], float] = time.monotonic
+        self, ttl: float = TTL_SECONDS, capacity: int = MAX_RESPONSES, max_bytes: int = MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
         self._capacity = capacity
+        self._max_bytes = max_bytes
         self._clock = clock
         self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def put(self, response_id: str, key_hash: str | None, model: str, messages: list[Message]) -> None:
         self._evict()
-        self._items[response_id] = StoredResponse(key_hash, model, tuple(messages), self._clock())
-        self._items.move_to_end(response_id)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), approximate_size(messages))
+        if item.size > self._max_bytes:
+            return  # larger than the whole store: continuing it needs the full input again
+        self._drop(response_id)
+        self._items[response_id] = item
+        self._bytes += item.size
+        while len(self._items) > self._capacity or self._bytes > self._max_bytes:
+            self._drop(next(iter(self._items)))
 
     def get(self, response_id: str, key_hash: str | None) -> StoredResponse:
         self._evict()
@@ -67,4 +92,9 @@ class ResponseStore:
             oldest = next(iter(self._items.values()))
             if oldest.stored_at > limit:
                 break
-            self._items.popitem(last=False)
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, response_id: str) -> None:
+        item = self._items.pop(response_id, None)
+        if item is not None:
+            self._bytes -= item.size
