@@ -53,6 +53,25 @@ def test_model_page_shows_the_seed_figures(page: Any, web: WebGateway) -> None:
     screenshot(page, "model-variant-exacto")
 
 
+def test_suffix_variants_have_pages(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.6v-flash")
+    chips = page.locator(".variants a").all_inner_texts()
+    assert chips == ["z-ai/glm-4.6v-flash:free", "z-ai/glm-4.6v-flash:floor", "z-ai/glm-4.6v-flash:nitro",
+                     "z-ai/glm-4.6v-flash:thinking"]
+    page.locator(".variants a", has_text=":free").click()
+    page.wait_for_url("**/models/z-ai/glm-4.6v-flash:free")
+    assert page.locator("h1").inner_text() == "Z.ai: GLM 4.6V Flash (free)"
+    assert page.locator(".variant-of a").get_attribute("href") == "/models/z-ai/glm-4.6v-flash"
+    assert "Free variant" in page.locator(".description").inner_text()
+    assert "z-ai/glm-4.6v-flash:free" in page.locator("pre[data-lang=curl]").inner_text()
+    page.locator(".model-id a").click()  # chat with the variant: it is in the picker, chosen
+    page.wait_for_url(re.compile(r"/chat\?model="))
+    assert page.locator(".model-select").input_value() == "z-ai/glm-4.6v-flash:free"
+    # A suffix that means nothing for the model is not a page.
+    response = page.goto("/models/z-ai/glm-4.6:free")
+    assert response is not None and response.status == 404
+
+
 def test_model_page_pricing_lists_every_charge(page: Any, web: WebGateway) -> None:
     page.goto("/models/z-ai/glm-4.5v#pricing")
     card = page.locator("#pricing .price-card[data-provider=z-ai]").inner_text()

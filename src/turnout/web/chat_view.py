@@ -11,15 +11,16 @@ from typing import Any
 
 import orjson
 
-from turnout.core.catalog import Catalog
+from turnout.core.catalog import Catalog, Model
 from turnout.web.layout import esc
+from turnout.web.variants import suffix_variant
 
 DEFAULT_MODEL = "z-ai/glm-4.6"
 
 
-def chat_models(catalog: Catalog) -> list[dict[str, Any]]:
+def chat_models(catalog: Catalog, extra: Model | None = None) -> list[dict[str, Any]]:
     out = []
-    for m in catalog.models.values():
+    for m in [*catalog.models.values(), *([extra] if extra else [])]:
         if m.kind != "chat":
             continue
         top = m.top_endpoint
@@ -44,7 +45,9 @@ def _json_script(element_id: str, data: object) -> str:
 
 
 def render_chat(catalog: Catalog, chosen: str | None) -> str:
-    models = chat_models(catalog)
+    # A suffix variant (`z-ai/glm-4.6v-flash:free`) linked from its page joins the list.
+    extra = suffix_variant(catalog, chosen) if chosen and chosen not in catalog.models else None
+    models = chat_models(catalog, extra)
     ids = {m["id"] for m in models}
     first = chosen if chosen in ids else DEFAULT_MODEL if DEFAULT_MODEL in ids else (models[0]["id"] if models else "")
     return f"""

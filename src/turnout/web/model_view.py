@@ -19,6 +19,7 @@ from turnout.web import charts
 from turnout.web.layout import day, esc, grouped, per_million, render_description, short_tokens
 from turnout.web.queries import Bucket, DayUsage, Share, Stats
 from turnout.web.sample_code import render_api
+from turnout.web.variants import variants_of
 
 # range name -> (span, bucket width), seconds
 RANGES = {"1h": (3600, 60), "24h": (86400, 3600), "7d": (7 * 86400, 3 * 3600), "30d": (30 * 86400, 86400)}
@@ -63,14 +64,6 @@ def load_model_stats(stats: Stats, model_id: str, range_name: str, now: float | 
         apps=stats.top_apps(model_id, now - APPS_DAYS * 86400, 20),
         week_tokens=sum(d.tokens for d in daily if d.day >= week_start),
     )
-
-
-def variants_of(catalog: Catalog, model: Model) -> tuple[Model | None, list[Model]]:
-    """(the base model when `model` is a variant, the variants of the base)."""
-    base_id = model.id.split(":", 1)[0]
-    base = catalog.get(base_id) if base_id != model.id else None
-    variants = [m for mid, m in catalog.models.items() if mid.split(":", 1)[0] == base_id and ":" in mid]
-    return base, variants
 
 
 DEGRADED_BELOW = 95.0  # percent success over 30 minutes, as the health tracker judges it
@@ -143,7 +136,7 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
     if base is not None:
         links += f'<p class="variant-of">Variant of <a href="/models/{esc(base.id)}">{esc(base.name)}</a></p>'
     if variants and base is None:
-        chips = "".join(f'<a class="chip" href="/models/{esc(v.id)}">{esc(v.id)}</a>' for v in variants)
+        chips = "".join(f'<a class="chip" href="/models/{esc(v)}">{esc(v)}</a>' for v in variants)
         links += f'<p class="variants">Variants: {chips}</p>'
     facts = [
         ("Modalities", esc(kinds)),

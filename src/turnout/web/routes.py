@@ -23,6 +23,7 @@ from turnout.web.chat_view import render_chat
 from turnout.web.layout import not_found, page
 from turnout.web.model_view import DEFAULT_RANGE, RANGES, load_model_stats, render_model
 from turnout.web.queries import Stats, open_stats
+from turnout.web.variants import suffix_variant
 
 
 def stats_of(request: Request) -> Stats:
@@ -50,7 +51,7 @@ async def catalog_page(request: Request) -> Response:
 async def model_page(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
-    model = rt.catalog.get(model_id)
+    model = rt.catalog.get(model_id) or suffix_variant(rt.catalog, model_id)
     if model is None:
         return not_found(f"There is no model {model_id} in this gateway's catalog.")
     range_name = request.query_params.get("range", DEFAULT_RANGE)
