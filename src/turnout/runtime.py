@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from turnout.core.accounting import Accountant
@@ -14,14 +15,14 @@ from turnout.core.catalog import Catalog, build_catalog
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
 from turnout.core.journal import Journal, recover
-from turnout.core.keys import AdminKeys, KeyCache, load_secret
+from turnout.core.keys import AdminKeys, KeyCache, hash_key, load_secret
 from turnout.core.ledger import Ledger
 from turnout.core.ratelimit import RateLimiter
 from turnout.core.router import Router
 from turnout.core.transport import Transport
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
-from turnout.store.base import Counters, Store
+from turnout.store.base import Counters, Holds, Store
 from turnout.store.memory import MemoryCounters
 from turnout.store.sqlite import SQLiteStore
 
@@ -43,11 +44,26 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def open_counters(settings: Settings) -> Counters:
+def redis_namespace(secret: bytes) -> str:
+    """A Redis key prefix per installation (replicas share the key secret), so two installations
+    sharing a Redis never mix their budgets."""
+    return "turnout:" + hash_key(secret, "redis-namespace")[:16] + ":"
+
+
+def open_holds(settings: Settings, secret: bytes) -> Holds | None:
+    """Budget holds shared by replicas: in Redis when `redis_url` is set, else each process alone."""
+    if settings.redis_url:
+        from turnout.store.redis import RedisHolds
+
+        return RedisHolds(settings.redis_url, prefix=redis_namespace(secret) + "budget:")
+    return None
+
+
+def open_counters(settings: Settings, secret: bytes) -> Counters:
     if settings.redis_url:
         from turnout.store.redis import RedisCounters
 
-        return RedisCounters(settings.redis_url)
+        return RedisCounters(settings.redis_url, prefix=redis_namespace(secret) + "rl:")
     return MemoryCounters()
 
 
@@ -66,6 +82,7 @@ class Runtime:
     ledger: Ledger = field(init=False)
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
+    _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -73,14 +90,14 @@ class Runtime:
         store = open_store(settings)
         secret = load_secret(settings.data_dir)
         journal_root = settings.data_dir / "journal"
-        recover(journal_root, store)  # a killed predecessor's records and unfinished reservations
+        recovered = recover(journal_root, store)  # a killed predecessor's records and unfinished reservations
         keys = KeyCache(store, secret)
         keys.load()
         journal = Journal(journal_root)
         journal.open()
-        ledger = Ledger(store, keys, journal, require_credits=settings.require_credits)
+        ledger = Ledger(store, keys, journal, require_credits=settings.require_credits, holds=open_holds(settings, secret))
         ledger.load()
-        limiter = RateLimiter(open_counters(settings), settings.rate_limit_rpm, settings.rate_limit_tpm)
+        limiter = RateLimiter(open_counters(settings, secret), settings.rate_limit_rpm, settings.rate_limit_tpm)
         transport = Transport(settings.connect_timeout, settings.read_timeout)
         dispatcher = Dispatcher(
             http_adapters(),
@@ -96,12 +113,21 @@ class Runtime:
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
+        rt._releases = recovered.releases
         return rt
 
     async def start(self) -> None:
         await self.transport.start()
         self.accountant.start()
         self.journal.start()
+        holds = self.ledger.holds
+        if holds is not None:  # a dead predecessor's shared holds: release them (idempotent) and count their cost
+            for scope, gen_id, cost in self._releases:
+                try:
+                    await holds.release(scope, gen_id, cost)
+                except Exception:  # the hold expires by itself
+                    log.warning("releasing a recovered budget hold failed", exc_info=True)
+            self._releases = []
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
 
     async def _refresh_keys(self) -> None:
@@ -125,5 +151,7 @@ class Runtime:
         await self.accountant.close()
         await self.journal.close()
         await self.limiter.counters.close()
+        if self.ledger.holds is not None:
+            await self.ledger.holds.close()
         await self.transport.close()
         self.store.close()

@@ -58,6 +58,10 @@ class Accountant:
         """Hold the worst case of a routed request (402 when it cannot be afforded)."""
         return self.ledger.reserve(gen_id, key, request, endpoints, prompt_tokens, entry)
 
+    async def hold_shared(self, reservation: Reservation) -> None:
+        """Hold the reservation in the store replicas share (Redis), or raise a 402."""
+        await self.ledger.hold_shared(reservation)
+
     def record(self, rec: GenerationRecord, reservation: Reservation | None = None) -> None:
         """Never awaits, so it is safe in a `finally` of a cancelled stream."""
         segment = self.journal.settle(rec) if self.journal is not None else None

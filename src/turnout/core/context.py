@@ -69,6 +69,8 @@ class RequestContext:
             {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
         )
+        if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
+            await self.accountant.hold_shared(self.reservation)
 
     def fail(self, error: GatewayError) -> None:
         self.error = error

@@ -34,7 +34,7 @@ from dataclasses import fields
 from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -216,12 +216,17 @@ def interrupted_record(entry: dict[str, Any]) -> GenerationRecord:
     )
 
 
-def recover(root: Path, store: Store) -> tuple[int, int]:
-    """Replay the journals of dead processes into the store.
+class Recovery(NamedTuple):
+    missing: int  # journalled records the store did not have yet
+    interrupted: int  # reservations without a record, settled as interrupted
+    releases: list[tuple[str, str, Decimal]]  # (shared scope, generation id, cost) to release in `Holds`
 
-    Returns (records the store did not have yet, interrupted requests settled)."""
+
+def recover(root: Path, store: Store) -> Recovery:
+    """Replay the journals of dead processes into the store."""
+    out = Recovery(0, 0, [])
     if not root.exists():
-        return 0, 0
+        return out
     missing = interrupted = 0
     for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
@@ -239,9 +244,13 @@ def recover(root: Path, store: Store) -> tuple[int, int]:
             lost_written = store.write_generations(lost)
             missing += written
             interrupted += lost_written
+            settled = {**{r.id: r for r in lost}, **records}
+            for gid, entry in reservations.items():
+                for scope in entry.get("scopes") or ():
+                    out.releases.append((scope, gid, settled[gid].cost))
             log.warning("recovered journal %s: %d of %d records were not yet stored; %d interrupted requests settled",
                         path.name, written, len(records), lost_written)
             shutil.rmtree(path, ignore_errors=True)
         finally:
             os.close(fd)
-    return missing, interrupted
+    return Recovery(missing, interrupted, out.releases)

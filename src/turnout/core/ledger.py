@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from turnout.core.keys import KeyCache, KeyState
 from turnout.core.pricing import money
 from turnout.model.chat import ChatRequest, ImagePart
 from turnout.model.errors import ErrorKind, GatewayError
-from turnout.store.base import AccountRecord, GenerationRecord, Store
+from turnout.store.base import AccountRecord, GenerationRecord, Holds, Store, next_reset, period_starts
 
 ZERO = Decimal(0)
 
@@ -46,10 +46,24 @@ class AccountState:
 
 
 @dataclass(slots=True)
+class SharedScope:
+    """One budget this request is also held against in the shared store (see `Holds`)."""
+
+    name: str
+    limit: Decimal
+    spent: Decimal  # this process's view, used only to start a scope Redis has not seen
+    ttl: int  # seconds the scope outlives its period (0: no expiry)
+    what: str
+
+
+@dataclass(slots=True)
 class Reservation:
     key: KeyState | None
     account: AccountState | None
     amount: Decimal
+    gen_id: str = ""
+    shared: list[SharedScope] = field(default_factory=list)
+    worst: WorstCase | None = None
 
 
 @dataclass(slots=True)
@@ -79,8 +93,10 @@ def worst_case(request: ChatRequest, endpoints: Sequence[Endpoint], prompt_token
 
 
 class Ledger:
-    def __init__(self, store: Store, keys: KeyCache, journal: Journal | None, *, require_credits: bool) -> None:
+    def __init__(self, store: Store, keys: KeyCache, journal: Journal | None, *, require_credits: bool,
+                 holds: Holds | None = None) -> None:
         self._store = store
+        self.holds = holds
         self._keys = keys
         self._journal = journal
         self.require_credits = require_credits
@@ -126,11 +142,39 @@ class Ledger:
             key.reserved += amount
         if account is not None:
             account.reserved += amount
+        shared = self._scopes(key if limited else None, account, amount) if self.holds is not None else []
         if self._journal is not None:
             self._journal.reserve(gen_id, {**journal_entry, "amount": str(amount), "prompt_cost": str(worst.prompt_cost),
-                                           "prompt_tokens": prompt_tokens,
+                                           "prompt_tokens": prompt_tokens, "scopes": [sc.name for sc in shared],
                                            "key_hash": key.hash if key is not None else None})
-        return Reservation(key, account, amount)
+        return Reservation(key, account, amount, gen_id, shared, worst)
+
+    def _scopes(self, key: KeyState | None, account: AccountState | None, amount: Decimal) -> list[SharedScope]:
+        if not amount:
+            return []
+        now = time.time()
+        out = []
+        if key is not None and key.limit is not None:
+            reset = key.limit_reset
+            if reset is None:
+                name, ttl = f"k:{key.hash}:all", 0
+            else:
+                day, week, month = period_starts(now)
+                start = day if reset == "daily" else week if reset == "weekly" else month
+                name, ttl = f"k:{key.hash}:{reset}:{start.isoformat()}", int((next_reset(now, reset) or now) - now) + 86400
+            out.append(SharedScope(name, key.limit, key.limit_usage(now), ttl, "key limit"))
+        if account is not None:
+            out.append(SharedScope(f"a:{account.id}", account.credits, account.usage, 0, "account credits"))
+        return out
+
+    async def hold_shared(self, res: Reservation) -> None:
+        """Hold the reservation in the shared store too (replicas), or raise a 402; `settle` releases it."""
+        assert self.holds is not None
+        for scope in res.shared:
+            taken, left = await self.holds.hold(scope.name, res.gen_id, scope.limit, scope.spent, res.amount, scope.ttl)
+            if not taken:
+                worst = res.worst or WorstCase(res.amount, ZERO, 0, ZERO, ZERO)
+                _check(worst, min(left, res.amount - Decimal("1e-9")), f"{scope.what}, shared by replicas")
 
     def settle(self, reservation: Reservation | None, rec: GenerationRecord) -> None:
         """Release the hold (if any) and charge the request's real cost to its key and account."""
@@ -140,6 +184,9 @@ class Ledger:
                 reservation.key.reserved -= reservation.amount
             if reservation.account is not None:
                 reservation.account.reserved -= reservation.amount
+        if reservation is not None and reservation.shared and self.holds is not None:
+            for scope in reservation.shared:
+                self.holds.release_later(scope.name, reservation.gen_id, rec.cost)
         if key is None and rec.key_hash is not None:
             key = self._keys.get(rec.key_hash)
         if key is not None:

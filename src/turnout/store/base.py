@@ -235,3 +235,27 @@ class Counters(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Holds(Protocol):
+    """Budget holds shared by replicas (store/redis.py): check-and-hold against a limit in one atomic
+    step, so that processes sharing a key's limit or an account's balance cannot overrun it together.
+
+    A scope (a key's limit period, or an account) keeps what was spent and the holds of requests in
+    flight, each under its generation id, so releasing is idempotent (crash recovery may release a
+    hold its dead owner already released). `spent` starts from the caller's view of the store the
+    first time a scope is seen.
+    """
+
+    async def hold(self, scope: str, gen_id: str, limit: Decimal, spent: Decimal, amount: Decimal,
+                   ttl: int) -> tuple[bool, Decimal]:
+        """(taken, what the scope had left before this hold)."""
+        ...
+
+    async def release(self, scope: str, gen_id: str, cost: Decimal) -> None:
+        """Drop the hold and add the real cost to the scope's spend (once, whatever the retries)."""
+        ...
+
+    def release_later(self, scope: str, gen_id: str, cost: Decimal) -> None: ...
+
+    async def close(self) -> None: ...

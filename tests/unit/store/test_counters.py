@@ -93,3 +93,37 @@ def test_sliding_estimate_and_retry_after() -> None:
     # 10 in the previous window, limit 10: after 1 s a tenth of it has slid out
     assert retry_after(0, 10, 9, T0) == 6
     assert retry_after(5, 0, 4, T0 + 50) == 10 + 12  # next window, then 1/5 of the old one must slide out
+
+
+@pytest.mark.redis
+def test_redis_holds_are_atomic_and_release_once() -> None:
+    from tests.unit.store.conftest import REDIS_URL, reachable
+
+    if not reachable(6379):
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    pytest.importorskip("redis", reason="the redis package is not installed: pip install '.[redis]'")
+    import uuid
+
+    from tests.unit.store.backends import ran
+    from turnout.store.redis import RedisHolds
+
+    ran("redis")
+
+    async def body() -> None:
+        holds = RedisHolds(REDIS_URL, prefix=f"turnout-test:{uuid.uuid4().hex[:8]}:")
+        try:
+            limit, spent, amount = Decimal("1"), Decimal("0.25"), Decimal("0.1")
+            results = await asyncio.gather(*(holds.hold("s", f"g{i}", limit, spent, amount, 60) for i in range(20)))
+            taken = [i for i, (ok, _) in enumerate(results) if ok]
+            assert len(taken) == 7  # 0.75 left: seven holds of 0.1, atomically, out of twenty at once
+            ok, left = await holds.hold("s", "late", limit, Decimal("0"), amount, 60)
+            assert not ok and left == Decimal("0.05")  # the seed is used once: the scope keeps its own spend
+            await holds.release("s", "g0", Decimal("0.02"))
+            await holds.release("s", "g0", Decimal("0.02"))  # a replayed release counts once
+            ok, left = await holds.hold("s", "late", limit, spent, amount, 60)
+            assert ok and left == Decimal("0.13")  # 1 - 0.25 - 0.02 - 6 x 0.1
+            holds.release_later("s", "late", Decimal("0"))
+        finally:
+            await holds.close()
+
+    asyncio.run(body())
