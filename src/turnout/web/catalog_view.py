@@ -86,7 +86,7 @@ def render_list(models: list[Model]) -> str:
         else:
             price = f"{per_million(top.pricing.prompt)}/M input · {per_million(top.pricing.completion)}/M output"
         providers = ", ".join(sorted({e.provider.name for e in m.endpoints}))
-        blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0] + "…"
+        blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
         cards.append(
             f'<li class="card" data-model="{esc(m.id)}"><a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
             f'<code class="small">{esc(m.id)}</code><p>{esc(blurb)}</p>'

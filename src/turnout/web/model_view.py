@@ -164,12 +164,13 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
         ("uptime", f"Uptime stats for {model.name}", _uptime(model, st)),
         ("api", f"Sample code and API for {model.name}", render_api(model, base_url)),
     ]
+    author = model.id.split("/")[0]
     chat_link = (f' <a class="chip" href="/chat?model={quote(model.id, safe="/:")}">Chat with this model</a>'
                  if model.kind == "chat" else "")
     tabs = "".join(f'<a href="#{sid}">{sid.capitalize() if sid != "api" else "API"}</a>' for sid, _, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>' for sid, title, html in sections)
     return f"""
-<div class="crumbs"><a href="/models">Models</a> / {esc(model.id.split("/")[0])}</div>
+<div class="crumbs"><a href="/models">Models</a> / <a href="/models?q={quote(author)}">{esc(author)}</a></div>
 <h1 class="model-name">{esc(model.name)}</h1>
 <p class="model-id"><code>{esc(model.id)}</code>{chat_link}</p>
 {links}
