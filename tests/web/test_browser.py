@@ -303,3 +303,14 @@ def test_playground_sends_parameters_and_shows_errors(page: Any, web: WebGateway
     # The settings persist in this browser.
     page.reload()
     assert page.locator("#temperature").input_value() == "0.2"
+
+
+def test_dark_mode(browser: Any, web: WebGateway, traffic: Traffic) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=web.url, color_scheme="dark")
+    try:
+        pg = context.new_page()
+        pg.goto("/models/z-ai/glm-4.6")
+        assert pg.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(15, 17, 21)"
+        screenshot(pg, "model-glm-4.6-dark")
+    finally:
+        context.close()
