@@ -5,7 +5,7 @@ authenticated and recorded like a chat request (dialect_in "embeddings", usage =
 cost from the endpoint's prompt price); errors use the OpenAI envelope. Each endpoint is tried in
 order, falling back on transient failures as chat does. An endpoint is served either by an
 in-process provider implementing `Embedder` (the built-in local model) or by an HTTP dialect with
-an `EmbeddingAdapter` (`providers/embedding_adapters`). Vectors are kept as floats and encoded
+an `EmbeddingAdapter` (api/embeddings_dispatch.py). Vectors are kept as floats and encoded
 as base64 little-endian float32 here when the caller asks (the `openai` SDK does by default).
 """
 

@@ -126,6 +126,7 @@ def test_tools_choice_thinking_and_parameters() -> None:
     (body(thinking={"type": "enabled", "budget_tokens": 4096}), "thinking.budget_tokens"),
     (body(output_config={"effort": "extreme"}), "output_config.effort"),
     (body(system=[{"type": "image"}]), "system[0].type"),
+    (body(mcp_servers=[{"type": "url", "url": "https://mcp.example", "name": "x"}]), "mcp_servers"),
     ([], "body"),
 ])
 def test_errors_name_the_parameter(raw: Any, param: str) -> None:

@@ -16,8 +16,9 @@ parameter, as `messages[1].content[0].source.media_type`. What maps where:
   tool_choice auto / any / tool / none  -> auto / required / named / none
   stop_sequences -> stop; metadata.user_id -> user
 
-Anthropic-only fields turnout cannot honour for other providers (`service_tier`, `container`,
-`mcp_servers`, ...) are accepted and ignored; nothing here is passed to upstreams untranslated.
+Anthropic-only hints (`service_tier`, `speed`, `inference_geo`, top-level `cache_control`, ...) are
+accepted and ignored; `mcp_servers` and `container`, which would silently change what the model
+can do, are refused. Nothing here is passed to upstreams untranslated.
 """
 
 from __future__ import annotations
@@ -338,6 +339,9 @@ def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
     model = string(body.get("model"), "model", required=True) or ""
+    for name in ("mcp_servers", "container"):
+        if body.get(name):
+            raise invalid(name, f"{name}: runs only on Anthropic's own platform; this gateway cannot honour it")
     max_tokens = bounded(body, "max_tokens", 1, None, integer=True)
     if max_tokens is None:
         raise invalid("max_tokens", "max_tokens: Field required")
