@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ from turnout.core.catalog import build_catalog
 from turnout.web import charts
 from turnout.web.catalog_view import Filters
 from turnout.web.layout import money, per_million, render_description, short_tokens
+from turnout.web.model_view import ModelStats, live_health
+from turnout.web.queries import Bucket
 from turnout.web.sample_code import parameter_rows, samples
 
 CATALOG = build_catalog(None, None, {})
@@ -111,3 +114,45 @@ def test_routes_over_http(web: WebGateway) -> None:
         for path in ("/", "/models/z-ai/glm-4.6", "/chat", "/activity"):
             assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', client.get(path).text)
             assert assets and all(a.startswith("/ui/static/") for a in assets), assets
+
+
+class _Dispatcher:
+    def availability(self, endpoint: object) -> tuple[bool, str | None]:
+        return True, None
+
+
+class _Tracker:
+    def __init__(self, snap: dict[str, object]) -> None:
+        self.snap = snap
+        self.asked: list[object] = []
+
+    def snapshot(self, what: object) -> dict[str, object]:
+        self.asked.append(what)
+        return self.snap
+
+
+def _stats(**kw: object) -> ModelStats:
+    base: dict[str, object] = {"now": 0.0, "range": "24h", "performance": [], "uptime": [], "live": [],
+                               "live_uptime": [], "daily": [], "apps": [], "week_tokens": 0}
+    base.update(kw)
+    return ModelStats(**base)  # type: ignore[arg-type]
+
+
+def test_live_health_prefers_the_tracker_and_falls_back_to_records() -> None:
+    endpoint = CATALOG.models["z-ai/glm-4.6"].endpoints[0]
+    records = _stats(live=[Bucket("Z.AI", 0, 10, 10, 120.0, 50.0)], live_uptime=[Bucket("z-ai", 0, 10, 8, None, None)])
+    # No tracker: the last 30 minutes of records; 80 % success is degraded.
+    runtime = SimpleNamespace(dispatcher=_Dispatcher())
+    h = live_health(runtime, endpoint, records)
+    assert (h["uptime"], h["latency_ms"], h["throughput"], h["status"]) == (80.0, 120.0, 50.0, -2)
+    # `runtime.health.snapshot(endpoint)`: its figures win (percentile maps read at p50).
+    tracker = _Tracker({"status": -3, "uptime_last_30m": 99.5, "latency_last_30m": {"p50": 42.0, "p90": 80.0},
+                        "throughput_last_30m": None})
+    h = live_health(SimpleNamespace(dispatcher=_Dispatcher(), health=tracker), endpoint, records)
+    assert tracker.asked == [endpoint]
+    assert (h["uptime"], h["latency_ms"], h["throughput"], h["status"]) == (99.5, 42.0, 50.0, -3)
+    # The dispatcher's tracker, asked by endpoint key.
+    dispatcher = _Dispatcher()
+    dispatcher.health = _Tracker({"status": 0, "uptime_last_30m": None})  # type: ignore[attr-defined]
+    h = live_health(SimpleNamespace(dispatcher=dispatcher), endpoint, _stats())
+    assert dispatcher.health.asked == [endpoint.key] and h["status"] == 0 and h["uptime"] is None  # type: ignore[attr-defined]
