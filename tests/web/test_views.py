@@ -77,6 +77,12 @@ def test_samples_are_filled_in() -> None:
     assert "curl http://gw.example/api/v1/chat/completions" in code["curl"] and '"reasoning"' in code["curl"]
 
 
+def test_embedding_models_get_embedding_samples(web: WebGateway) -> None:
+    html = httpx.get(f"{web.url}/models/sentence-transformers/all-minilm-l6-v2", timeout=10).text
+    assert f"POST {web.url}/api/v1/embeddings" in html and "client.embeddings.create(" in html
+    assert "chat/completions" not in html.split('id="api"')[1]
+
+
 def test_charts() -> None:
     empty = charts.line_chart({}, 0, 3600, str, label="x")
     assert "No traffic yet" in empty and "<circle" not in empty

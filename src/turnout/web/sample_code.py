@@ -110,8 +110,38 @@ console.log(completion.choices[0].message.content);""",
     }
 
 
+def embedding_samples(model_id: str, base_url: str) -> dict[str, str]:
+    """The same three samples for an embedding model: `POST /embeddings`."""
+    return {
+        "curl": f"""curl {base_url}/embeddings \\
+  -H "Authorization: Bearer $TURNOUT_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"model": "{model_id}", "input": ["The quick brown fox", "jumps over the lazy dog"]}}'""",
+        "python": f"""from openai import OpenAI
+
+client = OpenAI(base_url="{base_url}", api_key="<TURNOUT_API_KEY>")
+result = client.embeddings.create(model="{model_id}", input=["The quick brown fox", "jumps over the lazy dog"])
+print(len(result.data[0].embedding))""",
+        "typescript": f"""import OpenAI from "openai";
+
+const client = new OpenAI({{ baseURL: "{base_url}", apiKey: "<TURNOUT_API_KEY>" }});
+const result = await client.embeddings.create({{
+  model: "{model_id}",
+  input: ["The quick brown fox", "jumps over the lazy dog"],
+}});
+console.log(result.data[0].embedding.length);""",
+    }
+
+
 def render_api(model: Model, base_url: str) -> str:
-    code = samples(model.id, base_url, "reasoning" in model.supported_parameters)
+    if model.kind == "embedding":
+        code = embedding_samples(model.id, base_url)
+        path = "embeddings"
+    else:
+        code = samples(model.id, base_url, "reasoning" in model.supported_parameters)
+        path = "chat/completions"
+    stream_note = "" if model.kind == "embedding" else (
+        '<p>Add <code>"stream": true</code> to receive the answer as server-sent events.</p>')
     tabs = []
     for i, (name, label) in enumerate((("curl", "curl"), ("python", "Python"), ("typescript", "TypeScript"))):
         checked = " checked" if i == 0 else ""
@@ -128,14 +158,14 @@ def render_api(model: Model, base_url: str) -> str:
 <p>turnout speaks the OpenAI chat-completions API (and OpenRouter's extensions), so the official SDKs work
 unchanged: point them at this gateway's base URL and use a turnout key.</p>
 <dl class="endpoint">
-  <dt>Endpoint</dt><dd><code>POST {esc(base_url)}/chat/completions</code></dd>
+  <dt>Endpoint</dt><dd><code>POST {esc(base_url)}/{path}</code></dd>
   <dt>Authorization</dt><dd><code>Bearer $TURNOUT_API_KEY</code></dd>
   <dt>HTTP-Referer</dt><dd>optional — your site URL, for the Apps ranking</dd>
   <dt>X-Title</dt><dd>optional — your app's name, for the Apps ranking</dd>
   <dt>Model</dt><dd><code>{esc(model.id)}</code></dd>
 </dl>
 <div class="tabs">{"".join(tabs)}</div>
-<p>Add <code>"stream": true</code> to receive the answer as server-sent events.</p>
+{stream_note}
 <h3>Parameters</h3>
 <div class="scroll"><table class="params">
 <thead><tr><th>Name</th><th>Type</th><th>Default</th><th>Description</th></tr></thead>
