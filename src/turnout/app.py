@@ -32,6 +32,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/messages", anthropic_routes.messages, methods=["POST"]),
         Route("/messages/count_tokens", anthropic_routes.count_tokens, methods=["POST"]),
         Route("/responses", responses_routes.responses, methods=["POST"]),
+        Route("/responses/{response_id}", responses_routes.response_by_id, methods=["GET", "DELETE"]),
         Route("/completions", completions.completions, methods=["POST"]),
         Route("/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/models", catalog.list_models, methods=["GET"]),

@@ -345,3 +345,16 @@ def test_signatures_round_trip_statelessly_through_encrypted_content(cross: Gate
         else:
             (fc,) = [p for p in sent["contents"][1]["parts"] if "functionCall" in p]
             assert fc["thoughtSignature"] == gemini_upstream.SIGNATURE
+
+
+def test_retrieve_and_delete_a_stored_response(client: openai.OpenAI) -> None:
+    created = client.responses.create(model="test/echo", input="keep me")
+    fetched = client.responses.retrieve(created.id)
+    assert fetched.id == created.id and fetched.output_text == "echo: keep me" and fetched.usage == created.usage
+    streamed = list(client.responses.create(model="test/echo", input="stream me", stream=True))[-1].response
+    assert client.responses.retrieve(streamed.id).output_text == "echo: stream me"
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="test/echo", previous_response_id=created.id, input="x")

@@ -122,7 +122,7 @@ def test_non_stream_output_items_and_incomplete_status() -> None:
 
 def test_stream_events_are_typed_and_numbered() -> None:
     done: list[ChatResult] = []
-    encoder = EventEncoder(request(), context(), done.append)
+    encoder = EventEncoder(request(), context(), lambda result, _: done.append(result))
     raw = b"".join(encoder.encode(e) for e in [
         ReasoningDelta("r"), TextDelta("a"), TextDelta("b"), Heartbeat(),
         ToolCallDelta(0, "c1", "f", ""), ToolCallDelta(0, None, None, "{}"),
@@ -148,7 +148,7 @@ def test_stream_events_are_typed_and_numbered() -> None:
 
 
 def test_stream_failure_is_response_failed() -> None:
-    encoder = EventEncoder(request(), context(), lambda r: None)
+    encoder = EventEncoder(request(), context(), lambda result, response: None)
     raw = encoder.encode(TextDelta("a")) + encoder.encode(StreamFailure(GatewayError(ErrorKind.PROVIDER_SERVER_ERROR, "cut")))
     name, data = frames(raw)[-1]
     assert name == "response.failed"
@@ -182,7 +182,7 @@ def test_details_round_trip_through_encrypted_content() -> None:
 
 def test_streamed_details_of_every_reasoning_item_are_kept_for_the_store() -> None:
     done: list[ChatResult] = []
-    encoder = EventEncoder(request(), context(), done.append)
+    encoder = EventEncoder(request(), context(), lambda result, _: done.append(result))
     for e in (ReasoningDelta("t", [{"type": "reasoning.text", "text": "t"}]), ToolCallDelta(0, "c1", "f", "{}"),
               ReasoningDelta(None, [{"type": "reasoning.encrypted", "data": "s", "id": "c1"}]), Finish("tool_calls")):
         encoder.encode(e)

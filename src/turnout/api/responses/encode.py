@@ -132,9 +132,11 @@ def assistant_message(result: ChatResult) -> Message:
 
 
 class EventEncoder:
-    """One stream's typed events; `on_done` gets the finished answer (to store it)."""
+    """One stream's typed events; `on_done` gets the finished answer and response object (to store them)."""
 
-    def __init__(self, rr: ResponsesRequest, ctx: RequestContext, on_done: Callable[[ChatResult], None]) -> None:
+    def __init__(
+        self, rr: ResponsesRequest, ctx: RequestContext, on_done: Callable[[ChatResult, dict[str, Any]], None]
+    ) -> None:
         self._rr = rr
         self._ctx = ctx
         self._on_done = on_done
@@ -281,8 +283,8 @@ class EventEncoder:
                 return out
             case Finish():
                 out += self._close()
-                self._on_done(self.result(event))
                 response = self._response("completed", finish=event.reason)
+                self._on_done(self.result(event), response)
                 kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
                 return out + self._event(kind, response=response)
             case StreamFailure(error=error):

@@ -1,4 +1,4 @@
-"""`POST /responses` in OpenAI's Responses dialect, for every model in the catalog.
+"""`POST /responses`, `GET` and `DELETE /responses/{id}` in OpenAI's Responses dialect.
 
 Errors raised here render in OpenAI's `{"error": {message, type, param, code}}` envelope. Answers
 are kept in the app's `ResponseStore` (unless `store: false`) so `previous_response_id` can
@@ -73,9 +73,9 @@ async def create_response(request: Request) -> Response:
     )
     chat.generation_id = ctx.id
 
-    def keep(result: ChatResult) -> None:
+    def keep(result: ChatResult, response: dict[str, object]) -> None:
         if rr.store:
-            store.put(ctx.id, key.hash, chat.model, [*rr.input_messages, assistant_message(result)])
+            store.put(ctx.id, key.hash, chat.model, [*rr.input_messages, assistant_message(result)], response)
 
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
@@ -85,10 +85,27 @@ async def create_response(request: Request) -> Response:
             headers={**SSE_HEADERS, "x-generation-id": ctx.id},
         )
     done = await rt.gateway.complete(chat, ctx)
-    keep(done.result)
-    return Response(orjson.dumps(to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))),
-                    media_type="application/json", headers={"x-generation-id": ctx.id})
+    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
+    keep(done.result, response)
+    return Response(orjson.dumps(response), media_type="application/json", headers={"x-generation-id": ctx.id})
 
 
 def to_response(rr: ResponsesRequest, ctx: RequestContext, result: ChatResult, usage: dict[str, object]) -> dict[str, object]:
     return response_json(rr, ctx, "completed", output_items(rr, ctx, result), usage, finish=result.finish_reason)
+
+
+async def response_by_id(request: Request) -> Response:
+    """`GET /responses/{id}` (the stored response object) and `DELETE /responses/{id}`."""
+    try:
+        rt: Runtime = request.app.state.runtime
+        key = authenticate(request.headers, rt.keys, check_limit=False)
+        response_id = request.path_params["response_id"]
+        store = response_store(request)
+        item = store.get(response_id, key.hash)
+    except GatewayError as exc:
+        return error_response(exc)
+    if request.method == "DELETE":
+        store.delete(response_id)
+        return Response(orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
+                        media_type="application/json")
+    return Response(orjson.dumps(item.response), media_type="application/json")

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from turnout.model.chat import Message
 from turnout.model.errors import ErrorKind, GatewayError
@@ -44,6 +45,7 @@ class StoredResponse:
     messages: tuple[Message, ...]  # the whole conversation, answer included, without instructions
     stored_at: float
     size: int
+    response: dict[str, Any] | None = None  # the response object as answered, for GET /responses/{id}
 
 
 class ResponseStore:
@@ -61,9 +63,13 @@ class ResponseStore:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, response_id: str, key_hash: str | None, model: str, messages: list[Message]) -> None:
+    def put(
+        self, response_id: str, key_hash: str | None, model: str, messages: list[Message],
+        response: dict[str, Any] | None = None,
+    ) -> None:
         self._evict()
-        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), approximate_size(messages))
+        size = approximate_size(messages) + (approximate_size(messages[-1:]) if response is not None else 0)
+        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, response)
         if item.size > self._max_bytes:
             return  # larger than the whole store: continuing it needs the full input again
         self._drop(response_id)
@@ -84,6 +90,9 @@ class ResponseStore:
                 metadata={"param": "previous_response_id", "code": "previous_response_not_found"},
             )
         return item
+
+    def delete(self, response_id: str) -> None:
+        self._drop(response_id)
 
     def _evict(self) -> None:
         """Drop expired responses: insertion order is expiry order, so only the head is looked at."""
