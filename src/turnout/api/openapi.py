@@ -67,6 +67,7 @@ def build_document() -> dict[str, Any]:
         {"name": "author", "in": "path", "required": True, "schema": {"type": "string"}},
         {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
     ]
+    response_id = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     # The Anthropic dialect: its own error envelope, and the key may come as x-api-key.
     messages = _op("Create a message (Anthropic Messages dialect)", body="MessagesRequest", stream=True)
     anthropic_error = {"$ref": "#/components/schemas/AnthropicError"}
@@ -103,6 +104,12 @@ def build_document() -> dict[str, Any]:
                                             body="CompletionRequest", stream=True)},
         "/api/v1/embeddings": {"post": _op("Create embeddings with a catalog model of kind embedding",
                                            body="EmbeddingRequest")},
+        "/api/v1/messages/count_tokens": {"post": {**_op("Estimate a message's input tokens (Anthropic dialect)",
+                                                         body="MessagesRequest"), "security": messages["security"]}},
+        "/api/v1/responses/{response_id}": {
+            "get": _op("A stored response (kept 1 hour, see docs/dialects.md)", params=response_id),
+            "delete": _op("Forget a stored response", params=response_id),
+        },
     }
     paths.update(account_paths(_op))
     return {

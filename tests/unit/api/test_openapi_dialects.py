@@ -15,3 +15,9 @@ def test_dialect_paths_are_documented() -> None:
     messages = doc["paths"]["/api/v1/messages"]["post"]
     assert messages["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("AnthropicError")
     assert {"x-api-key": []} in messages["security"]
+
+
+def test_stored_responses_and_count_tokens_are_documented() -> None:
+    paths = build_document()["paths"]
+    assert set(paths["/api/v1/responses/{response_id}"]) == {"get", "delete"}
+    assert "post" in paths["/api/v1/messages/count_tokens"]
