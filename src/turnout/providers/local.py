@@ -9,7 +9,7 @@ Embeddings (`sentence-transformers/all-minilm-l6-v2`, upstream ``all-minilm-l6-v
 The model is loaded once, at start-up when the runtime calls :meth:`LocalProvider.start`,
 otherwise on the first request (the load holds the GIL for ~2 s, so start-up is better).
 Engine settings come from the ``local`` provider's ``options`` in the catalog/config
-(``threads``, ``n_ctx``, ``parallel``, ``max_queue``, ``queue_timeout``,
+(``threads``, ``poll``, ``n_ctx``, ``parallel``, ``max_queue``, ``queue_timeout``,
 ``default_max_tokens``), else from ``TURNOUT_LOCAL_<NAME>`` environment variables.
 
 Errors map to the canonical vocabulary: a bad request is a 400 caller fault (no retry), a
@@ -58,6 +58,7 @@ PROVIDER_NAME = "Local (in-process)"
 MAX_EMBEDDING_INPUTS = 2048
 _ENGINE_OPTIONS: dict[str, type] = {
     "threads": int,
+    "poll": int,
     "n_ctx": int,
     "parallel": int,
     "max_queue": int,
@@ -164,9 +165,13 @@ class LocalProvider:
     def _engine_config_values(self, target: Target | None) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for name, kind in _ENGINE_OPTIONS.items():
-            env = os.environ.get(f"TURNOUT_LOCAL_{name.upper()}")
-            value = (target.options.get(name) if target is not None else None) or self._options.get(name) or env
-            if value is not None and value != "":
+            candidates = (
+                target.options.get(name) if target is not None else None,
+                self._options.get(name),
+                os.environ.get(f"TURNOUT_LOCAL_{name.upper()}") or None,
+            )
+            value = next((v for v in candidates if v is not None), None)
+            if value is not None:
                 merged[name] = kind(value)
         if "threads" in merged:
             merged["n_threads"] = merged.pop("threads")
