@@ -105,3 +105,13 @@ def test_get_key_reports_limits_and_rate_limits(acct: Acct) -> None:
     assert Decimal(str(data["limit_remaining"])) == 1 - Decimal(str(data["usage"]))
     assert data["rate_limit"]["requests"] == 100 and data["rate_limit"]["interval"] == "1m"
     assert data["is_management_key"] is False and data["label"] == created["data"]["label"]
+
+
+def test_openapi_documents_the_accounts_routes(acct: Acct) -> None:
+    doc = acct.call("GET", "/openapi.json").json()
+    paths = doc["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/keys"]) and {"get", "patch", "delete"} <= set(paths["/api/v1/keys/{hash}"])
+    assert "403" in paths["/api/v1/keys"]["post"]["responses"]
+    for path in ("/api/v1/credits", "/api/v1/activity", "/api/v1/apps"):
+        assert "get" in paths[path]
+    assert doc["components"]["schemas"]["KeyCreate"]["required"] == ["name"]

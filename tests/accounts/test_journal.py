@@ -145,3 +145,21 @@ def test_a_failing_disk_does_not_fail_requests(tmp_path: Path) -> None:
     assert j.settle(gen("g1", None, "0.1")) == j._segment  # logged, not raised
     os.close(j._fd)
     os.close(j._lock_fd)
+
+
+def test_limit_periods_roll_over_at_utc_midnight() -> None:
+    from datetime import UTC, datetime
+
+    tue = datetime(2026, 3, 31, 23, 0, tzinfo=UTC).timestamp()  # a Tuesday, the month's last day
+    key = KeyState("h", "k", "l", Decimal("1"), Decimal("5"), False, limit_reset="daily")
+    key.set_periods(PeriodUsage(Decimal("0.4"), Decimal("0.6"), Decimal("0.9")), tue)
+    key.add_usage(Decimal("0.1"), tue)
+    assert key.remaining(tue) == Decimal("0.5")
+    wed = tue + 2 * 3600  # April 1st
+    assert key.remaining(wed) == Decimal("1")  # a new day
+    assert (key.usage_daily, key.usage_weekly, key.usage_monthly) == (0, Decimal("0.7"), 0)
+    key.limit_reset = "weekly"
+    assert key.limit_usage(wed) == Decimal("0.7")  # same week (Monday to Sunday)
+    assert key.limit_usage(wed + 6 * 86400) == 0  # the next Monday has passed
+    key.limit_reset = None
+    assert key.limit_usage(wed) == Decimal("5.1")  # a lifetime limit never resets
