@@ -130,7 +130,7 @@ class EventEncoder:
         if self._started:
             return b""
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": self._ctx.id,
             "type": "message",
             "role": "assistant",
@@ -201,11 +201,11 @@ class EventEncoder:
                 return out
             case Finish(reason=reason, native_reason=native):
                 out += self._close()
-                usage = self._usage or usage_json(Usage(), Decimal(0))
+                totals = self._usage or usage_json(Usage(), Decimal(0))
                 out += event_frame(
                     "message_delta",
                     {"type": "message_delta", "delta": {"stop_reason": to_stop_reason(reason, native), "stop_sequence": None},
-                     "usage": usage},
+                     "usage": totals},
                 )
                 return out + event_frame("message_stop", {"type": "message_stop"})
             case StreamFailure(error=error):

@@ -24,7 +24,7 @@ web_search or file_search) is not supported; those requests get a 400 naming the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import EFFORTS, boolean, mapping, number, string
@@ -38,6 +38,7 @@ from turnout.model.chat import (
     NamedToolChoice,
     Reasoning,
     ResponseFormat,
+    Role,
     TextPart,
     Tool,
     ToolCall,
@@ -149,7 +150,7 @@ def to_messages(raw: Any) -> list[Message]:
                     out.append(msg)
                 msg.content = content
             else:
-                out.append(Message(role=role, content=content))
+                out.append(Message(role=cast(Role, role), content=content))
         elif kind == "function_call":
             call = ToolCall(
                 string(item.get("call_id"), f"{where}.call_id", required=True) or "",
