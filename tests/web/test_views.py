@@ -86,6 +86,9 @@ def test_embedding_models_get_embedding_samples(web: WebGateway) -> None:
 def test_charts() -> None:
     empty = charts.line_chart({}, 0, 3600, str, label="x")
     assert "No traffic yet" in empty and "<circle" not in empty
+    assert re.findall(r'class="ylab"[^>]*>([^<]*)<', empty) == [""] * 5  # no made-up scale
+    ticks = re.findall(r'class="ylab"[^>]*>([^<]*)<', charts.line_chart({"A": [charts.Point(1, 25.0)]}, 0, 3600, str, label="x"))
+    assert ticks == ["40.0", "30.0", "20.0", "10.0", "0.0"]  # four round steps above the top value
     two = charts.line_chart({"A": [charts.Point(600, 10.0), charts.Point(1200, 20.0)]}, 0, 3600, str, label="x")
     assert two.count("<circle") == 2 and "<polyline" in two
     bars = charts.bar_chart([(0, 5.0, ""), (86400, 10.0, "")], 0, 3 * 86400, 86400, str, label="y")

@@ -52,6 +52,8 @@ class Axes:
     @classmethod
     def fit(cls, w: int, top_value: float, axis: Fmt) -> Axes:
         y_max = 4 * nice_step(top_value / 4)
+        if top_value <= 0:  # nothing to scale: a bare grid, no made-up figures
+            return cls(w, y_max, ("",) * 5)
         return cls(w, y_max, tuple(axis(y_max * (4 - i) / 4) for i in range(5)))
 
     @property

@@ -119,7 +119,9 @@ def _mean(values: list[float | None], weights: list[int]) -> float | None:
 
 
 def _ms(v: float) -> str:
-    return f"{v / 1000:.2f}s" if v >= 1000 else f"{v:.0f}ms"
+    if v >= 1000:
+        return f"{v / 1000:.2f}s"
+    return f"{v:.0f}ms" if v >= 10 or v == int(v) else f"{v:.1f}ms"
 
 
 def _tps(v: float) -> str:
