@@ -420,3 +420,21 @@ def test_a_gemini_thought_signature_survives_an_anthropic_client(cross: Gateway)
         model_turn = cross.fakes.gemini[1].requests[-1]["body"]["contents"][1]  # type: ignore[attr-defined]
         (fc,) = [p for p in model_turn["parts"] if "functionCall" in p]
         assert fc["thoughtSignature"] == gemini_upstream.SIGNATURE
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_upstream_failures_in_anthropics_envelope_for_each_dialect(cross: Gateway, dialect: str) -> None:
+    client = anthropic.Anthropic(base_url=f"{cross.url}/api", api_key=cross.key, max_retries=0, timeout=20)
+    ask = [{"role": "user", "content": "one two three four five six"}]
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        client.messages.create(model=f"conf-{dialect}/error-429", max_tokens=100, messages=ask)
+    assert limited.value.body["error"]["type"] == "rate_limit_error"
+    with pytest.raises(anthropic.InternalServerError) as overloaded:
+        client.messages.create(model=f"conf-{dialect}/overloaded", max_tokens=100, messages=ask)
+    assert overloaded.value.body["type"] == "error"
+    assert overloaded.value.body["error"]["type"] in ("overloaded_error", "api_error")
+    events = sse_events(cross, {"model": f"conf-{dialect}/cut", "max_tokens": 100, "messages": ask})
+    assert events[0][0] == "message_start" and events[-1][0] == "error"
+    assert events[-1][1]["error"]["type"] in ("api_error", "overloaded_error")
+    rec = generation(cross, events[0][1]["message"]["id"])
+    assert rec["dialect_in"] == "anthropic" and rec["status"] == "error"

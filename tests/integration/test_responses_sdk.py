@@ -358,3 +358,17 @@ def test_retrieve_and_delete_a_stored_response(client: openai.OpenAI) -> None:
         client.responses.retrieve(created.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="test/echo", previous_response_id=created.id, input="x")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_upstream_failures_in_the_responses_shape_for_each_dialect(cross: Gateway, dialect: str) -> None:
+    client = openai.OpenAI(base_url=cross.api, api_key=cross.key, max_retries=0, timeout=20)
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.responses.create(model=f"conf-{dialect}/error-429", input="x")
+    assert limited.value.body["type"] == "rate_limit_error"
+    events = list(client.responses.create(model=f"conf-{dialect}/cut", input="one two three four five six", stream=True))
+    assert events[0].type == "response.created" and events[-1].type == "response.failed"
+    failed = events[-1].response
+    assert failed.status == "failed" and failed.error is not None
+    rec = generation(cross, failed.id)
+    assert rec["dialect_in"] == "responses" and rec["status"] == "error"
