@@ -372,3 +372,28 @@ def test_upstream_failures_in_the_responses_shape_for_each_dialect(cross: Gatewa
     assert failed.status == "failed" and failed.error is not None
     rec = generation(cross, failed.id)
     assert rec["dialect_in"] == "responses" and rec["status"] == "error"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_inbound_dialect_records_the_same_usage_and_cost(cross: Gateway, dialect: str) -> None:
+    """One question, asked in each inbound dialect: the generation records agree on tokens and cost."""
+    model, text = f"conf-{dialect}/echo", "what is two plus two"
+    bodies = {
+        "chat/completions": {"model": model, "max_tokens": 200, "messages": [{"role": "user", "content": text}]},
+        "messages": {"model": model, "max_tokens": 200, "messages": [{"role": "user", "content": text}]},
+        "responses": {"model": model, "max_output_tokens": 200, "input": text},
+        "completions": {"model": model, "max_tokens": 200, "prompt": text},
+    }
+    records = {}
+    for path, body in bodies.items():
+        for stream in (False, True):
+            with httpx.stream("POST", f"{cross.api}/{path}", json={**body, "stream": stream}, timeout=20,
+                              headers={"authorization": f"Bearer {cross.key}"}) as r:
+                r.read()
+                assert r.status_code == 200, (path, r.text)
+            records[(path, stream)] = generation(cross, r.headers["x-generation-id"])
+    seen = {(rec["tokens_prompt"], rec["tokens_completion"], Decimal(str(rec["total_cost"]))) for rec in records.values()}
+    assert len(seen) == 1, records
+    assert next(iter(seen))[2] > 0
+    assert {rec["dialect_in"] for rec in records.values()} == {"openai", "anthropic", "responses", "completions"}
+    assert {rec["dialect_out"] for rec in records.values()} == {dialect}
