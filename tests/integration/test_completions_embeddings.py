@@ -130,6 +130,8 @@ def test_embeddings_options_and_order(client: openai.OpenAI, env: Env) -> None:
     assert body["dimensions"] == 2 and body["user"] == "u1"
     tokens = client.embeddings.create(model="test/embed", input=[[1, 2, 3]], encoding_format="float")
     assert tokens.data[0].embedding == fake_vector([1, 2, 3])
+    long = "word " * 5000  # far past the catalog's context_length: the provider judges input length, not routing
+    assert client.embeddings.create(model="test/embed", input=long, encoding_format="float").data[0].embedding == fake_vector(long)
 
 
 def test_embeddings_without_usage_are_estimated(client: openai.OpenAI, env: Env) -> None:

@@ -78,9 +78,12 @@ def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
 
 
 def routing_stand_in(request: EmbeddingRequest) -> ChatRequest:
-    """What the router needs to pick endpoints: the model, preferences, and the longest input."""
-    longest = max((i if isinstance(i, str) else " " * 4 * len(i) for i in request.inputs), key=len)
-    return ChatRequest(model=request.model, messages=[Message(role="user", content=longest)], provider=request.provider)
+    """What the router needs to pick endpoints: the model and the provider preferences.
+
+    No text: input length is the provider's to judge (OpenAI refuses inputs past its limit, the
+    local MiniLM truncates at 256 tokens), not a chat context-length check's.
+    """
+    return ChatRequest(model=request.model, messages=[Message(role="user", content="")], provider=request.provider)
 
 
 def estimate_tokens(request: EmbeddingRequest) -> int:
