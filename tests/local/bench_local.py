@@ -9,6 +9,12 @@
    tokens/s = completion tokens (from usage) / wall time of the request, in both cases.
 3. *latency*: ``GET /api/v1/models`` on the same gateway, idle and while the local model
    is generating, to show generation runs off the event loop.
+4. *CPU split*: per generated token, CPU used by llama.cpp's decoding thread and by every
+   other thread of the gateway (what turnout adds), read from /proc. Unlike wall-clock
+   tokens/s it does not depend on what else the machine runs.
+
+Runs alternate between direct and turnout so that load from other processes hits both alike;
+on a busy machine, look at the interleaved-pairs ratio and the CPU split.
 
 The two model instances never run at once (direct finishes and is freed first).
 """
@@ -16,6 +22,7 @@ The two model instances never run at once (direct finishes and is freed first).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -135,6 +142,28 @@ class Gateway:
     def run(self, **over: Any) -> tuple[float, int]:
         return post_stream(f"{self.base}/chat/completions", self.key, dict(self.body, **over))
 
+    def thread_cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each thread of the gateway process (Linux /proc)."""
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                out[task.name] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
+    def cpu_split(self) -> dict[str, float]:
+        """One run's CPU per generated token: the busiest thread (llama.cpp decoding) vs all the others."""
+        before = self.thread_cpu()
+        _, completion = self.run()
+        after = self.thread_cpu()
+        deltas = sorted((after[k] - before.get(k, 0.0) for k in after), reverse=True)
+        return {
+            "completion_tokens": completion,
+            "llama_cpu_ms_per_token": 1000 * deltas[0] / completion,
+            "gateway_cpu_ms_per_token": 1000 * sum(deltas[1:]) / completion,
+        }
+
     def latency(self, tokens: int) -> dict[str, Any]:
         idle = latency_ms(f"{self.base}/models", 50)
         busy: list[float] = []
@@ -165,7 +194,7 @@ class Gateway:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="turnout-bench-") as tmp:
@@ -181,18 +210,22 @@ def main() -> None:
                     wall, completion = runner()
                     rates[name].append(completion / wall)
             lat = gateway.latency(args.tokens)
+            cpu = gateway.cpu_split()
         finally:
             gateway.close()
             info = direct.engine.info()
             direct.engine.close()
     d, t = statistics.median(rates["direct"]), statistics.median(rates["turnout"])
+    pairs = statistics.median(b / a for a, b in zip(rates["direct"], rates["turnout"], strict=True))
     report = {
         "tokens": args.tokens,
         "runs": rates,
         "direct_tokens_per_second": d,
         "turnout_tokens_per_second": t,
         "ratio": t / d,
+        "median_pairwise_ratio": pairs,
         "goal": 0.95,
+        "cpu_per_token": cpu,
         "models_latency_ms": lat,
         "engine": info,
         "cpus": os.cpu_count(),
@@ -200,7 +233,11 @@ def main() -> None:
     }
     print(f"direct  : {d:.1f} tokens/s (median; runs {[round(x, 1) for x in rates['direct']]})")
     print(f"turnout : {t:.1f} tokens/s (median; runs {[round(x, 1) for x in rates['turnout']]})")
-    print(f"ratio   : {t / d:.1%} (goal >= 95%)")
+    print(f"ratio   : {t / d:.1%} of medians, {pairs:.1%} median of interleaved pairs (goal >= 95%)")
+    print(
+        f"CPU/token in the gateway process: llama.cpp {cpu['llama_cpu_ms_per_token']:.2f} ms, "
+        f"everything else (HTTP, routing, accounting, SSE) {cpu['gateway_cpu_ms_per_token']:.2f} ms"
+    )
     print(
         f"GET /models idle p50/p95: {lat['idle']['p50']}/{lat['idle']['p95']} ms; "
         f"while generating: {lat['while_generating']['p50']}/{lat['while_generating']['p95']} ms"

@@ -32,6 +32,7 @@ import collections
 import contextlib
 import importlib
 import json
+import logging
 import math
 import os
 import secrets
@@ -39,6 +40,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,6 +70,7 @@ __all__ = [
 ]
 
 FinishReason = Literal["stop", "length", "cancelled"]
+log = logging.getLogger("turnout.local")
 
 
 def import_xllamacpp() -> Any:
@@ -295,6 +298,18 @@ class LocalEngine:
             self.memory_bytes = max(0, rss_bytes() - before)
             self._sock_dir = sock_dir
             self._server = server
+            # Remove the socket folder even if close() is never called (the process just exits).
+            weakref.finalize(self, shutil.rmtree, sock_dir, True)
+            log.info(
+                "local model %s loaded in %.1f s: +%d MiB resident (process %d MiB), %d threads, n_ctx %d, %d slot(s)",
+                Path(self.config.model_path).name,
+                self.load_seconds,
+                self.memory_bytes // 2**20,
+                rss_bytes() // 2**20,
+                threads,
+                self.config.n_ctx,
+                self.config.parallel,
+            )
 
     async def start(self) -> None:
         """Load the model from a worker thread (see the module note about the GIL)."""
