@@ -133,6 +133,7 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
     pricing = top.pricing if top else None
     base, variants = variants_of(catalog, model)
     max_out = top.max_completion_tokens if top else None
+    cache_read = pricing.input_cache_read if pricing else None
     kinds = f'{" + ".join(model.input_modalities)} → {" + ".join(model.output_modalities)}'
     links = ""
     if base is not None:
@@ -144,8 +145,7 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
         ("Modalities", esc(kinds)),
         ("Input price", f"{per_million(pricing.prompt if pricing else None)}<small> per 1M</small>"),
         ("Output price", f"{per_million(pricing.completion if pricing else None)}<small> per 1M</small>"),
-        ("Cache read", f"{per_million(pricing.input_cache_read) if pricing and pricing.input_cache_read is not None else '—'}"
-                       + ("<small> per 1M</small>" if pricing and pricing.input_cache_read is not None else "")),
+        ("Cache read", "—" if cache_read is None else f"{per_million(cache_read)}<small> per 1M</small>"),
         ("Context", short_tokens(model.context_length)),
         ("Max output", grouped(max_out)),
         ("Weekly tokens", short_tokens(st.week_tokens)),
