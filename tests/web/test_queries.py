@@ -147,3 +147,13 @@ def test_records_outside_sqlite_render_without_history(tmp_path: Path) -> None:
     assert isinstance(open_stats(load_settings(None, env={}, data_dir=tmp_path)), SQLiteStats)
     other = open_stats(load_settings(None, env={}, data_dir=tmp_path, database_url="postgresql://db/turnout"))
     assert isinstance(other, NoStats) and other.top_apps("a/m", 0, 5) == []
+
+
+def test_a_locked_database_reads_as_no_history(records: Records, stats: SQLiteStats, tmp_path: Path) -> None:
+    records.add()
+    records.db.execute("BEGIN EXCLUSIVE")  # a writer holding the file (rollback journal: no readers)
+    try:
+        assert SQLiteStats(tmp_path / "turnout.db", timeout=0.1).daily_usage(0) == []
+    finally:
+        records.db.rollback()
+    assert len(stats.daily_usage(0)) == 1

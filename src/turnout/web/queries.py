@@ -13,6 +13,7 @@ of 1e-12 USD (exact for any cost with at most 12 decimal places, i.e. every cata
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from turnout.store.base import GenerationRecord
+
+log = logging.getLogger("turnout.web")
 
 PICO = Decimal(10) ** 12  # costs are summed in units of 1e-12 USD
 _COST_SUM = "SUM(CAST(ROUND(CAST(cost AS REAL) * 1e12) AS INTEGER))"
@@ -122,13 +125,14 @@ def _money(pico: int | None) -> Decimal:
 class SQLiteStats:
     """`Stats` over the gateway's SQLite file, read-only; a missing file reads as no traffic."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 5.0) -> None:
         self._uri = path.resolve().as_uri() + "?mode=ro"
+        self._timeout = timeout  # seconds to wait for a writer's lock before giving up
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection | None]:
         try:
-            db = sqlite3.connect(self._uri, uri=True, timeout=5, check_same_thread=False)
+            db = sqlite3.connect(self._uri, uri=True, timeout=self._timeout, check_same_thread=False)
         except sqlite3.OperationalError:  # no database yet: nothing recorded
             yield None
             return
@@ -144,9 +148,11 @@ class SQLiteStats:
             try:
                 return db.execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc):  # the gateway has not migrated it yet
-                    return []
-                raise
+                # No table yet (the gateway has not migrated) or locked past the timeout: a page
+                # without history beats an error page; the API is not affected either way.
+                if "no such table" not in str(exc):
+                    log.warning("web statistics query failed: %s", exc)
+                return []
 
     def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
         rows = self._rows(
