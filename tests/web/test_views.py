@@ -63,6 +63,18 @@ def test_filters_select_models() -> None:
     assert ids(context="lots", price="cheap", modality=["smell"]) == set(CATALOG.models)
 
 
+def test_catalog_sorts() -> None:
+    from turnout.web.catalog_view import matching
+
+    def order(sort: str) -> list[str]:
+        return [m.id for m in matching(CATALOG, Filters.parse({"sort": sort, "q": "z-ai"}, {}))]
+
+    assert order("newest")[0] in ("z-ai/glm-4.6v", "z-ai/glm-4.6v-flash")  # Dec 8, 2025
+    assert order("context")[:2] == ["z-ai/glm-4.6", "z-ai/glm-4.6:exacto"]  # 202,752
+    assert order("price")[0] == "z-ai/glm-4.6v-flash"  # free
+    assert order("sideways") == order("")  # unknown: catalog order
+
+
 def test_parameter_table_uses_the_models_defaults() -> None:
     rows = {name: (kind, default) for name, kind, default, _ in parameter_rows(CATALOG.models["z-ai/glm-4.5v"])}
     assert rows["temperature"] == ("float", "0.75")  # default_parameters: {temperature: 0.75}

@@ -1,15 +1,16 @@
 """The catalog page (`/` and `/models`): every model, searchable and filterable.
 
 Filtering happens here, on the server, from the query string (`q`, `modality`, `context`,
-`price`, `provider`, `param`), so every filtered view is a plain link and works without script;
+`price`, `provider`, `param`, `sort`), so every filtered view is a plain link and works without script;
 `catalog.js` only re-submits the form as the user types and swaps in the new list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from turnout.core.catalog import Catalog, Model
 from turnout.web.layout import day, esc, per_million, short_tokens
@@ -19,7 +20,20 @@ CONTEXTS = ((0, "Any"), (32_000, "≥ 32K"), (64_000, "≥ 64K"), (128_000, "≥
 PRICES = (("", "Any"), ("free", "Free"), ("0.5", "≤ $0.50/M"), ("1", "≤ $1/M"), ("5", "≤ $5/M"))
 PARAMS = (("tools", "Tools"), ("reasoning", "Reasoning"), ("structured_outputs", "Structured outputs"),
           ("response_format", "Response format"))
+SORT_LABELS = (("", "Catalog order"), ("newest", "Newest"), ("price", "Cheapest input"), ("context", "Longest context"))
 MILLION = Decimal(1_000_000)
+
+
+def _input_price(m: Model) -> Decimal:
+    top = m.top_endpoint
+    return top.pricing.prompt if top else Decimal(0)
+
+
+SORTS: dict[str, Callable[[Model], Any]] = {
+    "newest": lambda m: -m.created,
+    "price": _input_price,
+    "context": lambda m: -m.context_length,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +44,7 @@ class Filters:
     max_price: str = ""  # "" any, "free", or dollars per million input tokens
     provider: str = ""
     params: tuple[str, ...] = ()
+    sort: str = ""  # "" catalog order, or a key of SORTS
 
     @classmethod
     def parse(cls, query: Mapping[str, str], multi: Mapping[str, list[str]]) -> Filters:
@@ -38,6 +53,7 @@ class Filters:
         except ValueError:
             min_context = 0
         price = query.get("price") or ""
+        sort = query.get("sort") or ""
         if price not in {p for p, _ in PRICES}:
             price = ""
         return cls(
@@ -47,6 +63,7 @@ class Filters:
             max_price=price,
             provider=(query.get("provider") or "").strip(),
             params=tuple(p for p in multi.get("param", []) if p in dict(PARAMS)),
+            sort=sort if sort in SORTS else "",
         )
 
     def admits(self, model: Model) -> bool:
@@ -102,7 +119,8 @@ def render_results(models: list[Model]) -> str:
 
 
 def matching(catalog: Catalog, f: Filters) -> list[Model]:
-    return [m for m in catalog.models.values() if f.admits(m)]
+    models = [m for m in catalog.models.values() if f.admits(m)]
+    return sorted(models, key=SORTS[f.sort]) if f.sort else models
 
 
 def _options(pairs: tuple[tuple[object, str], ...], chosen: object) -> str:
@@ -134,6 +152,7 @@ def render_catalog(catalog: Catalog, f: Filters) -> str:
     <label>Context <select name="context">{_options(CONTEXTS, f.min_context)}</select></label>
     <label>Input price <select name="price">{_options(PRICES, f.max_price)}</select></label>
     <label>Provider <select name="provider">{_options(providers, f.provider)}</select></label>
+    <label>Sort <select name="sort">{_options(SORT_LABELS, f.sort)}</select></label>
   </div>
   <noscript><button type="submit">Filter</button></noscript>
 </form>
