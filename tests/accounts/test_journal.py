@@ -14,7 +14,7 @@ from tests.unit.store.backends import ran
 from tests.unit.store.test_store_contract import gen
 from turnout.core import journal as journal_mod
 from turnout.core.catalog import Endpoint, Provider
-from turnout.core.journal import INTERRUPTED, Journal, read_dir, recover
+from turnout.core.journal import INTERRUPTED, INTERRUPTED_LATE, Journal, read_dir, recover
 from turnout.core.keys import KeyCache, KeyState
 from turnout.core.ledger import Ledger, worst_case
 from turnout.core.pricing import Pricing
@@ -44,19 +44,26 @@ def test_recovery_stores_unwritten_records_and_settles_open_reservations(tmp_pat
     j.settle(done)
     j.reserve("g-open", {"model": "m/a", "created_at": time.time(), "amount": Decimal("1"),
                          "prompt_cost": Decimal("0.0375"), "prompt_tokens": 30, "key_hash": "k", "app_title": "App"})
+    j.reserve("g-late", {"model": "m/a", "created_at": time.time(), "amount": "1", "prompt_cost": "0.01",
+                         "prompt_tokens": 10, "key_hash": "k", "streamed": True})
+    j.usage("g-late", {"provider": "P", "prompt_tokens": 12, "completion_tokens": 34, "estimated": False,
+                       "cost": "0.0456"})  # the stream's usage chunk was about to go out
     die(j)
     reservations, records = read_dir(j.dir)
-    assert set(reservations) == {"g-done", "g-open"} and set(records) == {"g-done"}
+    assert set(reservations) == {"g-done", "g-open", "g-late"} and set(records) == {"g-done"}
     assert records["g-done"] == done  # the record survives byte for byte, Decimal included
 
     other = Journal(root)
     other.open()  # a live process's journal is never touched by recovery
-    assert recover(root, store)[:2] == (1, 1)
+    assert recover(root, store)[:2] == (1, 2)
     assert not j.dir.exists() and other.dir.exists()
     lost = store.get_generation("g-open")
     assert lost is not None and lost.status == "error" and lost.error_message == INTERRUPTED
     assert lost.cost == Decimal("0.0375") and lost.prompt_tokens == 30 and lost.usage_estimated
-    assert store.get_key("k").usage == Decimal("0.2875")  # type: ignore[union-attr]
+    late = store.get_generation("g-late")  # settled from the usage its stream reported, not the estimate
+    assert late is not None and late.error_message == INTERRUPTED_LATE and late.cost == Decimal("0.0456")
+    assert (late.prompt_tokens, late.completion_tokens, late.usage_estimated, late.provider) == (12, 34, False, "P")
+    assert store.get_key("k").usage == Decimal("0.3331")  # type: ignore[union-attr]
     assert recover(root, store)[:2] == (0, 0)  # nothing twice
     asyncio.run(other.close())
     assert not other.dir.exists()

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from turnout.core.catalog import Endpoint
@@ -23,6 +24,7 @@ from turnout.core.keys import KeyCache, KeyState
 from turnout.core.ledger import Ledger, Reservation
 from turnout.core.ratelimit import RateLimiter
 from turnout.model.chat import ChatRequest
+from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord, Store
 from turnout.store.memory import MemoryCounters
 
@@ -61,6 +63,17 @@ class Accountant:
     async def hold_shared(self, reservation: Reservation) -> None:
         """Hold the reservation in the store replicas share (Redis), or raise a 402."""
         await self.ledger.hold_shared(reservation)
+
+    def note_usage(self, gen_id: str, endpoint: Endpoint, usage: Usage, cost: Decimal) -> None:
+        """A stream's usage and cost, journalled as soon as known: a crash before its record settles
+        the request from this rather than from the estimate."""
+        if self.journal is not None:
+            self.journal.usage(gen_id, {
+                "provider": endpoint.provider.name, "upstream_model": endpoint.upstream_model,
+                "dialect_out": endpoint.provider.dialect, "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens, "cached_tokens": usage.cached_tokens,
+                "cache_write_tokens": usage.cache_write_tokens, "reasoning_tokens": usage.reasoning_tokens,
+                "estimated": usage.estimated, "cost": str(cost)})
 
     def record(self, rec: GenerationRecord, reservation: Reservation | None = None) -> None:
         """Never awaits, so it is safe in a `finally` of a cancelled stream."""

@@ -59,6 +59,8 @@ class RequestContext:
         if self.endpoint is None:
             return ZERO
         self.cost = self.endpoint.pricing.cost(usage)
+        if self.streamed and self.reservation is not None:  # journalled before the usage chunk goes out
+            self.accountant.note_usage(self.id, self.endpoint, usage, self.cost)
         return self.cost
 
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:

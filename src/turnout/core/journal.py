@@ -4,6 +4,8 @@ Each serving process owns one directory under `<data_dir>/journal/`, locked with
 long as the process lives, holding numbered segment files of JSON lines:
 
     ["R", id, {...}]   a reservation: written before the request goes upstream
+    ["U", id, {...}]   a stream's usage and cost, the moment they are known (before the usage chunk
+                       goes out): what an interrupted stream is settled from
     ["S", [...]]       the request's generation record (fields in `RECORD_FIELDS` order): written
                        when it ends, before it is queued
 
@@ -16,8 +18,9 @@ A segment is deleted once every record written to it is committed to the store. 
 rotated every `ROTATE_SECONDS`; the new one starts with the reservations still open, so an old
 segment never has to outlive its records. On start-up, `recover()` replays every directory whose
 lock nobody holds (a dead process): records go to the store (`write_generations` ignores ids it
-has), and each reservation without a record becomes an "interrupted" record charged the estimated
-prompt cost that the reservation noted, then the directory is removed.
+has), and each reservation without a record becomes an "interrupted" record: charged the usage
+its stream had reported if there is a "U" line, else the estimated prompt cost that the
+reservation noted. Then the directory is removed.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ log = logging.getLogger("turnout.journal")
 FSYNC_INTERVAL = 0.1
 ROTATE_SECONDS = 10.0
 INTERRUPTED = "interrupted: turnout stopped before the request finished; charged the estimated prompt cost"
+INTERRUPTED_LATE = "interrupted: turnout stopped as the stream ended; charged the usage it reported"
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(GenerationRecord))
@@ -68,7 +72,7 @@ class Journal:
         self._dirty = False
         self._fresh = False  # the current segment has lines besides carried-forward reservations
         self._pending: dict[int, int] = {}  # segment -> records written but not yet committed
-        self._open: dict[str, bytes] = {}  # generation id -> its reservation line
+        self._open: dict[str, bytes] = {}  # generation id -> its reservation line (and usage line, if any)
         self._task: asyncio.Task[None] | None = None
         self._rotated_at = time.monotonic()
         self._warned_at = -1e9
@@ -112,6 +116,15 @@ class Journal:
     def reserve(self, gen_id: str, entry: dict[str, Any]) -> None:
         line = orjson.dumps(["R", gen_id, entry], default=_default) + b"\n"
         self._open[gen_id] = line
+        self._write(line)
+
+    def usage(self, gen_id: str, entry: dict[str, Any]) -> None:
+        """A stream's usage, journalled before the client sees it (carried forward with its reservation)."""
+        reservation = self._open.get(gen_id)
+        if reservation is None:
+            return
+        line = orjson.dumps(["U", gen_id, entry], default=_default) + b"\n"
+        self._open[gen_id] = reservation.split(b"\n", 1)[0] + b"\n" + line
         self._write(line)
 
     def settle(self, rec: GenerationRecord) -> int:
@@ -182,8 +195,10 @@ class Journal:
 
 
 def read_dir(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, GenerationRecord]]:
-    """Reservations and records in a journal directory (a torn last line is skipped)."""
+    """Reservations (with the usage a stream reported, under "usage") and records in a journal
+    directory (a torn last line is skipped)."""
     reservations: dict[str, dict[str, Any]] = {}
+    usages: dict[str, dict[str, Any]] = {}
     records: dict[str, GenerationRecord] = {}
     for seg in sorted(path.glob("*.log")):
         for raw in seg.read_bytes().split(b"\n"):
@@ -196,22 +211,31 @@ def read_dir(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Generatio
                 continue
             if entry[0] == "R":
                 reservations[entry[1]] = {**entry[2], "id": entry[1]}
+            elif entry[0] == "U":
+                usages[entry[1]] = entry[2]
             elif entry[0] == "S":
                 r = dict(zip(RECORD_FIELDS, entry[1], strict=True))
                 r["cost"] = Decimal(r["cost"])
                 records[r["id"]] = GenerationRecord(**r)
+    for gen_id, usage in usages.items():
+        if gen_id in reservations:
+            reservations[gen_id]["usage"] = usage
     return reservations, records
 
 
 def interrupted_record(entry: dict[str, Any]) -> GenerationRecord:
-    """What a reservation whose request never finished is settled as."""
+    """What a reservation whose request never finished is settled as: from the usage its stream
+    reported when there is one, else from the estimated prompt alone."""
+    u = entry.get("usage") or {}
     return GenerationRecord(
         id=entry["id"], created_at=entry["created_at"], key_hash=entry.get("key_hash"), model=entry["model"],
-        provider=None, upstream_model=None, dialect_in=entry.get("dialect_in", "openai"), dialect_out=None,
-        streamed=bool(entry.get("streamed")), status="error", finish_reason="error", native_finish_reason=None,
-        prompt_tokens=int(entry.get("prompt_tokens", 0)), completion_tokens=0, cached_tokens=0,
-        cache_write_tokens=0, reasoning_tokens=0, usage_estimated=True, cost=Decimal(entry.get("prompt_cost", "0")),
-        latency_ms=None, generation_time_ms=0.0, error_code=500, error_message=INTERRUPTED,
+        provider=u.get("provider"), upstream_model=u.get("upstream_model"), dialect_in=entry.get("dialect_in", "openai"),
+        dialect_out=u.get("dialect_out"), streamed=bool(entry.get("streamed")), status="error", finish_reason="error",
+        native_finish_reason=None, prompt_tokens=int(u.get("prompt_tokens", entry.get("prompt_tokens", 0))),
+        completion_tokens=int(u.get("completion_tokens", 0)), cached_tokens=int(u.get("cached_tokens", 0)),
+        cache_write_tokens=int(u.get("cache_write_tokens", 0)), reasoning_tokens=int(u.get("reasoning_tokens", 0)),
+        usage_estimated=bool(u.get("estimated", True)), cost=Decimal(u.get("cost", entry.get("prompt_cost", "0"))),
+        latency_ms=None, generation_time_ms=0.0, error_code=500, error_message=INTERRUPTED_LATE if u else INTERRUPTED,
         app_title=entry.get("app_title"), app_referer=entry.get("app_referer"), attempts=[],
     )
 
