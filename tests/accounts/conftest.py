@@ -61,8 +61,12 @@ class Acct:
 
 def settings_for(upstream: Upstream, data_dir: Path, **overrides: Any) -> Settings:
     config = gateway_config(upstream.url)
+    models = dict(config["models"])  # type: ignore[call-overload]
+    # a pricey model to fall back to: a hold must cover it
+    models["test/pricey"] = {"context_length": 8192, "endpoints": [
+        {"provider": "fake", "model": "echo", "pricing": {"prompt": "0.0001", "completion": "0.001"}}]}
     return load_settings(None, env={}, data_dir=data_dir, keepalive_interval=0.5, read_timeout=5.0,
-                         providers=config["providers"], models=config["models"], admin_key=ADMIN, **overrides)
+                         providers=config["providers"], models=models, admin_key=ADMIN, **overrides)
 
 
 @pytest.fixture

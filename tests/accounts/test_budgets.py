@@ -143,3 +143,11 @@ def test_limit_reset_counts_the_current_period(acct: Acct, reset: str) -> None:
     assert acct.chat(key, max_tokens=10).status_code == 200
     data = acct.call("GET", "/key", key).json()["data"]
     assert data["limit_reset"] == reset and data[f"usage_{reset}"] == data["usage"]
+
+
+def test_the_hold_covers_a_pricier_fallback_model(acct: Acct) -> None:
+    key = acct.call("POST", "/keys", json={"name": "fallback-budget", "limit": "0.01"}).json()["key"]
+    assert acct.chat(key, max_tokens=100).status_code == 200  # 100 x 0.000002: fits
+    r = acct.chat(key, max_tokens=100, models=["test/pricey"])  # 100 x 0.001 if the fallback answers
+    assert r.status_code == 402, r.text
+    assert "You requested up to 100 tokens, but can only afford" in r.json()["error"]["message"]

@@ -57,9 +57,21 @@ class Gateway:
             ctx.model_id = model_id
             if not admitted:
                 ctx.prompt_estimate = estimate_prompt_tokens(request)
-                await ctx.admit(request, route.endpoints)  # rate limit (429), then hold the worst case (402)
+                # rate limit (429), then hold the worst case (402) over every model that may answer
+                await ctx.admit(request, [*route.endpoints, *self._fallback_endpoints(chain[i + 1:])])
                 admitted = True
             yield route
+
+    def _fallback_endpoints(self, models: list[str]) -> list[Endpoint]:
+        """The catalog endpoints of the fallback models (a superset of their routes, without the
+        side effects of resolving them): a pricier fallback must be covered by the hold too."""
+        out: list[Endpoint] = []
+        for model_id in models:
+            try:
+                out.extend(self.router.lookup(model_id)[0].endpoints)
+            except GatewayError:
+                continue
+        return out
 
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> Completion:
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
