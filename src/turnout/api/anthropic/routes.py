@@ -6,6 +6,8 @@ rendered in Anthropic's envelope by this route itself, not by the app's OpenAI-d
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -18,9 +20,10 @@ from turnout.api.body import read_json
 from turnout.api.openai.encode import hides_reasoning
 from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
-from turnout.model.errors import GatewayError
+from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
 
+log = logging.getLogger("turnout")
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 DIALECT = "anthropic"
 
@@ -30,6 +33,9 @@ async def messages(request: Request) -> Response:
         return await create_message(request)
     except GatewayError as exc:
         return error_response(exc)
+    except Exception:  # a bug of ours: still answered in this dialect's envelope, and logged
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error"))
 
 
 async def create_message(request: Request) -> Response:
