@@ -13,11 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
-from turnout.core.transport import Transport, broken, timed_out
+from turnout.core.transport import HTTPError, Transport, broken, timed_out
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Embedder, EmbeddingAdapter
@@ -111,7 +109,7 @@ class EmbeddingDispatcher:
             body = await resp.read()
         except TimeoutError:
             raise timed_out(target) from None
-        except aiohttp.ClientError as exc:
+        except HTTPError as exc:
             raise broken(target, exc) from None
         finally:
             resp.release()

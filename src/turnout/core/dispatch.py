@@ -16,11 +16,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from turnout.core.catalog import Endpoint
 from turnout.core.health import HealthTracker
-from turnout.core.transport import Transport, broken, timed_out
+from turnout.core.transport import HTTPError, Transport, broken, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
@@ -130,7 +128,7 @@ class Dispatcher:
             body = await resp.read()
         except TimeoutError:
             raise timed_out(target) from None
-        except aiohttp.ClientError as exc:
+        except HTTPError as exc:
             raise broken(target, exc) from None
         finally:
             resp.release()
@@ -187,17 +185,16 @@ class Dispatcher:
             if resp.status >= 400:
                 try:
                     body = await resp.read()
-                except aiohttp.ClientError:
+                except HTTPError:
                     body = b""
                 raise adapter.parse_error(resp.status, resp.headers, body, target)
             decoder = adapter.open_stream(request, target)
             parser = SSEParser()
-            content = resp.content
             idle = 0.0
             while True:
                 try:
                     async with asyncio.timeout(self._keepalive):
-                        chunk = await content.readany()
+                        chunk = await resp.readany()
                 except TimeoutError:
                     idle += self._keepalive
                     if idle >= self._read_timeout:
@@ -205,7 +202,7 @@ class Dispatcher:
                         return
                     yield Heartbeat()
                     continue
-                except aiohttp.ClientError as exc:
+                except HTTPError as exc:
                     yield StreamFailure(broken(target, exc))
                     return
                 if not chunk:

@@ -1,56 +1,43 @@
-"""The network seam: one pooled aiohttp session for every upstream, owned by the runtime.
+"""The network seam: one pooled HTTP client for every upstream, owned by the runtime.
 
-Connection errors and timeouts become `UpstreamError`s here, so nothing above sees aiohttp.
-aiohttp is used rather than httpx for its lower per-request CPU cost (see bench/README.md).
+Connection errors and timeouts become `UpstreamError`s here; above this module only
+`core/http.py`'s `Response` (status, headers, `read`, `readany`, `release`, `close`) and its
+`HTTPError` are seen.
 """
 
 from __future__ import annotations
 
-import aiohttp
-
+from turnout.core.http import ConnectError, HTTPClient, HTTPError, ReadTimeout, Response
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
+
+__all__ = ["HTTPError", "Response", "Transport", "broken", "timed_out"]
 
 
 class Transport:
     def __init__(self, connect_timeout: float, read_timeout: float) -> None:
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._client = HTTPClient(connect_timeout, read_timeout)
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=self._connect_timeout, sock_read=self._read_timeout
-            ),
-            skip_auto_headers=("User-Agent",),
-            auto_decompress=True,
-        )
+        pass
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
 
-    async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> aiohttp.ClientResponse:
+    async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> Response:
         """Send the request and return once the status line and headers are in."""
-        assert self._session is not None
-        timeout = self._session.timeout
-        if read_timeout is not None:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=read_timeout)
         try:
-            return await self._session.request(up.method, up.url, data=up.body, headers=dict(up.headers), timeout=timeout)
-        except TimeoutError:
+            return await self._client.request(up.method, up.url, dict(up.headers), up.body, read_timeout=read_timeout)
+        except ReadTimeout:
             raise timed_out(target) from None
-        except aiohttp.ClientConnectorError as exc:
+        except ConnectError as exc:
             raise UpstreamError(
                 ErrorKind.PROVIDER_UNREACHABLE,
-                f"{target.provider_name} is unreachable: {exc.os_error.strerror or exc.os_error}",
+                f"{target.provider_name} is unreachable: {exc}",
                 provider=target.provider_name,
                 failure=FailureClass.TRANSIENT,
             ) from None
-        except aiohttp.ClientError as exc:
+        except HTTPError as exc:
             raise broken(target, exc) from None
 
 
@@ -66,7 +53,7 @@ def timed_out(target: Target) -> UpstreamError:
 def broken(target: Target, exc: BaseException) -> UpstreamError:
     return UpstreamError(
         ErrorKind.PROVIDER_BAD_RESPONSE,
-        f"the connection to {target.provider_name} failed: {type(exc).__name__}",
+        f"the connection to {target.provider_name} failed: {exc or type(exc).__name__}",
         provider=target.provider_name,
         failure=FailureClass.TRANSIENT,
     )
