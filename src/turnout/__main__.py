@@ -1,3 +1,5 @@
-from turnout.cli import main
 import sys
+
+from turnout.cli import main
+
 sys.exit(main())

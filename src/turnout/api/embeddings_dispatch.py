@@ -41,7 +41,7 @@ class EmbeddingDispatcher:
         """The app's dispatcher, built on first use from the runtime's providers and transport."""
         dispatcher: EmbeddingDispatcher | None = getattr(state, "embedding_dispatcher", None)
         if dispatcher is None:
-            providers = getattr(rt.dispatcher, "in_process", None) or getattr(rt.dispatcher, "_in_process", {})
+            providers = rt.dispatcher.in_process
             local = {d: p for d, p in providers.items() if isinstance(p, Embedder)}
             health = getattr(rt.dispatcher, "health", None)
             dispatcher = state.embedding_dispatcher = cls(http_embedders(), local, rt.transport, health)

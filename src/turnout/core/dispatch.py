@@ -64,7 +64,7 @@ class Dispatcher:
         read_timeout: float,
     ) -> None:
         self._adapters = adapters
-        self._in_process = in_process
+        self.in_process = in_process
         self._transport = transport
         self._keepalive = keepalive_interval
         self._read_timeout = read_timeout
@@ -72,9 +72,9 @@ class Dispatcher:
 
     def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
         dialect = endpoint.provider.dialect
-        local = self._in_process.get(dialect)
+        local = self.in_process.get(dialect)
         if local is not None:
-            return local.available()
+            return local.available(endpoint.upstream_model)
         if dialect not in self._adapters:
             hint = endpoint.provider.options.get("install_hint")
             return False, f"provider {endpoint.provider.slug} is not installed" + (f": {hint}" if hint else "")
@@ -118,7 +118,7 @@ class Dispatcher:
 
     async def _complete_one(self, request: ChatRequest, endpoint: Endpoint) -> ChatResult:
         target = endpoint.target
-        local = self._in_process.get(target.dialect)
+        local = self.in_process.get(target.dialect)
         if local is not None:
             return await local.complete(request, target)
         adapter = self._adapters[target.dialect]
@@ -171,7 +171,7 @@ class Dispatcher:
 
     async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncGenerator[StreamEvent, None]:
         target = endpoint.target
-        local = self._in_process.get(target.dialect)
+        local = self.in_process.get(target.dialect)
         if local is not None:
             async for event in local.stream(request, target):
                 yield event

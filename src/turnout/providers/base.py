@@ -72,8 +72,8 @@ class InProcessProvider(Protocol):
 
     dialect: ClassVar[str]
 
-    def available(self) -> tuple[bool, str | None]:
-        """Whether it can serve now; if not, a message saying how to make it available."""
+    def available(self, upstream_model: str | None = None) -> tuple[bool, str | None]:
+        """Whether it can serve `upstream_model` now; if not, a message saying how to make it available."""
         ...
 
     async def complete(self, request: ChatRequest, target: Target) -> ChatResult: ...

@@ -146,7 +146,7 @@ def parse_message(raw: Any, i: int) -> Message:
     m = mapping(raw, where)
     assert m is not None
     role = m.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise invalid(f"{where}.role", f"'{where}.role' must be one of {sorted(ROLES)}")
     content = m.get("content")
     parsed: str | list[ContentPart] | None
