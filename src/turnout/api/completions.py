@@ -17,14 +17,14 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import usage_json
 from turnout.api.openai.errors import error_body
 from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_stop, string
-from turnout.api.sse import DONE, KEEPALIVE, data_frame
+from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
 from turnout.core.keys import KeyState
@@ -107,11 +107,7 @@ async def completions(request: Request) -> Response:
     first = contexts[0]
     if chats[0].stream:
         stream = await rt.gateway.stream(chats[0], first)
-        return StreamingResponse(
-            chunks(first, stream, chats[0].messages[0].text() if echo else ""),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, "x-generation-id": first.id},
-        )
+        return EventStream(chunks(first, stream, chats[0].messages[0].text() if echo else ""), {**SSE_HEADERS, "x-generation-id": first.id})
     done: list[Completion] = await asyncio.gather(*(rt.gateway.complete(c, x) for c, x in zip(chats, contexts, strict=True)))
     total, cost = Usage(), Decimal(0)
     for d, x in zip(done, contexts, strict=True):

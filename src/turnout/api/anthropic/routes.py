@@ -10,7 +10,7 @@ import logging
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from turnout.api.anthropic.encode import EventEncoder, events, message_json
 from turnout.api.anthropic.errors import error_response
@@ -18,6 +18,7 @@ from turnout.api.anthropic.protocol import to_chat_request
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import hides_reasoning
+from turnout.api.sse import EventStream
 from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
 from turnout.model.errors import ErrorKind, GatewayError
@@ -56,9 +57,7 @@ async def create_message(request: Request) -> Response:
     headers = {"x-generation-id": ctx.id, "request-id": ctx.id}
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
-        return StreamingResponse(
-            events(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
-        )
+        return EventStream(events(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), {**SSE_HEADERS, **headers})
     done = await rt.gateway.complete(chat, ctx)
     return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import ChunkEncoder, chunks, completion_json
 from turnout.api.openai.protocol import to_chat_request
+from turnout.api.sse import EventStream
 from turnout.core.context import RequestContext
 from turnout.runtime import Runtime
 
@@ -32,11 +33,7 @@ async def chat_completions(request: Request) -> Response:
     )
     if chat.stream:
         events = await rt.gateway.stream(chat, ctx)
-        return StreamingResponse(
-            chunks(ChunkEncoder(chat, ctx), events),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, "x-generation-id": ctx.id},
-        )
+        return EventStream(chunks(ChunkEncoder(chat, ctx), events), {**SSE_HEADERS, "x-generation-id": ctx.id})
     done = await rt.gateway.complete(chat, ctx)
     return Response(
         orjson.dumps(completion_json(chat, ctx, done.result, done.usage)),

@@ -11,7 +11,7 @@ import logging
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
@@ -27,6 +27,7 @@ from turnout.api.responses.encode import (
 from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
 from turnout.api.responses.store import ResponseStore
+from turnout.api.sse import EventStream
 from turnout.core.context import RequestContext
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import ChatResult
@@ -85,11 +86,7 @@ async def create_response(request: Request) -> Response:
 
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
-        return StreamingResponse(
-            events(EventEncoder(rr, ctx, keep), stream),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, "x-generation-id": ctx.id},
-        )
+        return EventStream(events(EventEncoder(rr, ctx, keep), stream), {**SSE_HEADERS, "x-generation-id": ctx.id})
     done = await rt.gateway.complete(chat, ctx)
     response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
     keep(done.result, response)
