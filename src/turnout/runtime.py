@@ -29,6 +29,7 @@ from turnout.store.sqlite import SQLiteStore
 log = logging.getLogger("turnout")
 
 KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
+USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
 
 def open_store(settings: Settings) -> Store:
@@ -131,10 +132,15 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
 
     async def _refresh_keys(self) -> None:
+        tick = 0
         while True:
             await asyncio.sleep(KEY_REFRESH_SECONDS)
+            tick += 1
             try:
                 await asyncio.to_thread(self._refresh)
+                if tick % USAGE_REFRESH_TICKS == 0:  # other processes' spend (workers, replicas, recovery)
+                    self.keys.merge_usage(await asyncio.to_thread(self.store.key_usages))
+                    self.ledger.merge_usage(await asyncio.to_thread(self.store.list_accounts))
             except Exception:  # a locked or briefly missing database must not end the refresher
                 log.exception("refreshing keys failed")
 

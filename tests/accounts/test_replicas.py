@@ -4,6 +4,7 @@ across both, because each reservation is also held atomically in Redis (store/re
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +18,6 @@ from tests.fakes.server import serve
 from tests.unit.store.backends import ran
 from tests.unit.store.conftest import REDIS_URL, reachable
 from turnout.app import create_app
-
-pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
@@ -55,6 +54,7 @@ def spent(acct: Acct, responses: list[httpx.Response], key: str) -> list[Decimal
     return costs
 
 
+@pytest.mark.redis
 def test_a_key_limit_holds_across_replicas(replicas: tuple[Acct, Acct]) -> None:
     a, b = replicas
     a.call("POST", "/credits", json={"amount": 100, "account": "default"})
@@ -72,6 +72,7 @@ def test_a_key_limit_holds_across_replicas(replicas: tuple[Acct, Acct]) -> None:
     assert 3 <= len(costs) <= 8
 
 
+@pytest.mark.redis
 def test_an_account_balance_holds_across_replicas(replicas: tuple[Acct, Acct]) -> None:
     a, b = replicas
     key = a.call("POST", "/keys", json={"name": "team-replicated", "account": "shared-team"}).json()["key"]
@@ -81,3 +82,31 @@ def test_an_account_balance_holds_across_replicas(replicas: tuple[Acct, Acct]) -
     costs = spent(a, responses, key)
     assert sum(costs) <= Decimal("0.0006") + max(costs)
     assert 3 <= len(costs) <= 8  # about five worst cases fit; one process alone would let each replica admit that many
+
+
+def test_workers_without_redis_see_each_others_spend(upstream: Upstream, tmp_path: Path) -> None:
+    """Two processes on one database: each learns what the other spent within seconds, and its
+    own spend is never counted twice."""
+    settings = settings_for(upstream, tmp_path / "workers")
+    with serve(create_app(settings)) as a_url, serve(create_app(settings)) as b_url:
+        ran("sqlite")
+        a, b = Acct(a_url, settings), Acct(b_url, settings)
+        key = a.call("POST", "/keys", json={"name": "worker-key", "limit": 1}).json()["key"]
+        wait_until(lambda: b.call("GET", "/key", key).status_code == 200)
+        costs = []
+        for acct in (a, a, a, b):
+            r = acct.chat(key, max_tokens=10)
+            costs.append(Decimal(str(r.json()["usage"]["cost"])))
+        total = sum(costs)
+
+        def usage(acct: Acct) -> Decimal:
+            return Decimal(str(acct.call("GET", "/key", key).json()["data"]["usage"]))
+
+        try:
+            wait_until(lambda: usage(a) == total and usage(b) == total, timeout=6)
+        except AssertionError:
+            raise AssertionError(f"a={usage(a)} b={usage(b)} total={total} costs={costs}") from None
+        time.sleep(2.5)  # more merges: still exact, nothing counted twice
+        assert usage(a) == total and usage(b) == total
+        credits = [Decimal(str(x.call("GET", "/credits", key).json()["data"]["total_usage"])) for x in (a, b)]
+        assert credits == [total, total]

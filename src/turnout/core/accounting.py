@@ -128,6 +128,12 @@ class Accountant:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.written += len(records)
+        for rec in records:
+            if rec.key_hash is not None and rec.cost:
+                self._keys.committed(rec.key_hash, rec.cost)
+                key = self._keys.get(rec.key_hash)
+                if key is not None:
+                    self.ledger.committed(key.account_id, rec.cost)
         if self.journal is not None:
             segments: dict[int, int] = {}
             for _, seg in batch:

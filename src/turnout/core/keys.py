@@ -128,12 +128,16 @@ class KeyCache:
         self._secret = secret
         self._by_hash: dict[str, KeyState] = {}
         self._seen_until = 0.0
+        self._stored: dict[str, Decimal] = {}  # each key's usage in the store at the last look
+        self._own: dict[str, Decimal] = {}  # this process's commits since the last look
 
     def load(self) -> None:
         """All keys with their period usage, at start-up (a thread may call it)."""
         now = time.time()
         periods = self._store.period_usage(now)
-        self.apply(self._store.list_keys())
+        records = self._store.list_keys()
+        self._stored = {r.hash: r.usage for r in records}
+        self.apply(records)
         empty = PeriodUsage(ZERO, ZERO, ZERO)
         for state in self._by_hash.values():
             state.set_periods(periods.get(state.hash, empty), now)
@@ -154,11 +158,32 @@ class KeyCache:
                                  r.rate_limit_rpm, r.rate_limit_tpm, r.created_at, r.updated_at)
                 state.set_periods(PeriodUsage(ZERO, ZERO, ZERO), time.time())
                 self._by_hash[r.hash] = state
+                self._stored.setdefault(r.hash, r.usage)  # the figure the state starts from
             else:
                 known.disabled, known.limit, known.name = r.disabled, r.limit, r.name
                 known.limit_reset, known.rate_limit_rpm, known.rate_limit_tpm = (
                     r.limit_reset, r.rate_limit_rpm, r.rate_limit_tpm)
                 known.updated_at = r.updated_at
+
+    def committed(self, key_hash: str, cost: Decimal) -> None:
+        """This process's spend just committed to the store (the accountant tells, on the loop)."""
+        self._own[key_hash] = self._own.get(key_hash, ZERO) + cost
+
+    def merge_usage(self, stored: dict[str, Decimal]) -> None:
+        """Add what other processes spent since the last look: the store's growth less our own
+        commits (on the loop). A commit that lands between the read and the accountant's report
+        is counted twice for one look and taken back at the next."""
+        own, self._own = self._own, {}
+        now = time.time()
+        for key_hash, usage in stored.items():
+            before = self._stored.get(key_hash)
+            self._stored[key_hash] = usage
+            state = self._by_hash.get(key_hash)
+            if before is None or state is None:
+                continue
+            others = usage - before - own.get(key_hash, ZERO)
+            if others:
+                state.add_usage(others, now)
 
     def lookup(self, clear: str) -> KeyState | None:
         digest = hash_key(self._secret, clear)

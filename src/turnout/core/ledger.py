@@ -102,9 +102,13 @@ class Ledger:
         self.require_credits = require_credits
         self._accounts: dict[str, AccountState] = {}
         self._seen_until = 0.0
+        self._stored: dict[str, Decimal] = {}  # each account's usage in the store at the last look
+        self._own: dict[str, Decimal] = {}  # this process's commits since the last look
 
     def load(self) -> None:
-        self.apply(self._store.list_accounts())
+        records = self._store.list_accounts()
+        self._stored = {r.id: r.usage for r in records}
+        self.apply(records)
 
     def refresh(self) -> None:
         """Credits granted by another process (a worker thread calls this every second)."""
@@ -116,13 +120,28 @@ class Ledger:
             known = self._accounts.get(r.id)
             if known is None:
                 self._accounts[r.id] = AccountState(r.id, r.credits, r.usage)
+                self._stored.setdefault(r.id, r.usage)
             else:
                 known.credits = r.credits
 
+    def committed(self, account_id: str, cost: Decimal) -> None:
+        self._own[account_id] = self._own.get(account_id, ZERO) + cost
+
+    def merge_usage(self, records: list[AccountRecord]) -> None:
+        """Add what other processes spent from each account since the last look (see KeyCache.merge_usage)."""
+        own, self._own = self._own, {}
+        for r in records:
+            before = self._stored.get(r.id)
+            self._stored[r.id] = r.usage
+            state = self._accounts.get(r.id)
+            if before is not None and state is not None:
+                state.usage += r.usage - before - own.get(r.id, ZERO)
+
     def account(self, account_id: str) -> AccountState:
         state = self._accounts.get(account_id)
-        if state is None:
+        if state is None:  # not in the store yet as far as we know: it starts from nothing
             state = self._accounts[account_id] = AccountState(account_id, ZERO, ZERO)
+            self._stored.setdefault(account_id, ZERO)
         return state
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],

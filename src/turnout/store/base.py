@@ -145,6 +145,10 @@ class Store(Protocol):
 
     def set_key_disabled(self, name: str, disabled: bool, now: float) -> bool: ...
 
+    def key_usages(self) -> dict[str, Decimal]:
+        """Every live key's committed usage (lets a process see what other processes spent)."""
+        ...
+
     def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
         """Change name, disabled, limit, limit_reset, rate_limit_rpm or rate_limit_tpm."""
         ...

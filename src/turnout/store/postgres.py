@@ -129,6 +129,9 @@ class PostgresStore:
                 "UPDATE api_keys SET disabled = $1, updated_at = $2 WHERE name = $3 AND NOT deleted", disabled, now, name))
         return not self._tx(body).endswith(" 0")
 
+    def key_usages(self) -> dict[str, Decimal]:
+        return {r[0]: Decimal(r[1]) for r in self._fetch("SELECT hash, usage_usd FROM api_keys WHERE NOT deleted")}
+
     def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
         sets = [f"{KEY_FIELDS[name]} = ${i}" for i, name in enumerate(changes, start=1)]
         args = list(changes.values())

@@ -137,6 +137,9 @@ class SQLiteStore:
                              (int(disabled), now, name))
         return cur.rowcount > 0
 
+    def key_usages(self) -> dict[str, Decimal]:
+        return {h: Decimal(u) for h, u in self._all("SELECT hash, usage_usd FROM api_keys WHERE deleted = 0")}
+
     def update_key(self, hash: str, changes: dict[str, Any], now: float) -> KeyRecord | None:
         sets, args = [], []
         for name, value in changes.items():
