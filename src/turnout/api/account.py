@@ -166,6 +166,11 @@ async def get_apps(request: Request) -> Response:
     ]})
 
 
+# OpenRouter names the API a request came through: chat "completions", "embeddings", ...
+API_TYPES = {"openai": "completions", "anthropic": "messages", "responses": "responses",
+             "completions": "completions", "embeddings": "embeddings"}
+
+
 def generation_json(rec: GenerationRecord) -> dict[str, Any]:
     return {
         "id": rec.id,
@@ -173,7 +178,7 @@ def generation_json(rec: GenerationRecord) -> dict[str, Any]:
         "model": rec.model,
         "provider_name": rec.provider,
         "upstream_model": rec.upstream_model,
-        "api_type": "completions",
+        "api_type": API_TYPES.get(rec.dialect_in, rec.dialect_in),
         "dialect_in": rec.dialect_in,
         "dialect_out": rec.dialect_out,
         "streamed": rec.streamed,

@@ -131,7 +131,6 @@ class Router:
             "images": request.has_images(),
             "tools": bool(request.tools),
             "tokens": estimate_prompt_tokens(request) + (request.max_tokens or 0),
-            "params": request.used_parameters(),
         }
 
     def _exclusion(
@@ -158,6 +157,8 @@ class Router:
         if request.max_tokens and e.max_completion_tokens and request.max_tokens > e.max_completion_tokens:
             return "context_length", f"max_tokens {request.max_tokens} is above its limit of {e.max_completion_tokens}"
         if prefs.require_parameters:
+            if "params" not in needs:
+                needs["params"] = request.used_parameters()
             missing = sorted(needs["params"] - e.supported_parameters)
             if missing:
                 return "require_parameters", f"does not support {', '.join(missing)}"
@@ -214,12 +215,16 @@ class Router:
         if variant == "exacto":
             ranked = sorted(endpoints, key=lambda e: -(self._health.success_rate(e.key) or 1.0))
             return ranked, "exacto: curated endpoints by success rate"
+        if len(endpoints) == 1:
+            return endpoints, "the only endpoint"
         stable = [e for e in endpoints if not self._health.recently_failed(e.key)]
         shaky = sorted((e for e in endpoints if self._health.recently_failed(e.key)), key=price_of)
         return self.weighted_order(stable) + shaky, "load balanced: weighted by 1/price² among stable endpoints"
 
     def weighted_order(self, endpoints: list[Endpoint]) -> list[Endpoint]:
         """Repeated weighted picks without replacement, weight = 1 / price²."""
+        if len(endpoints) < 2:
+            return list(endpoints)
         pool = list(endpoints)
         weights = [1.0 / max(float(price_of(e)), TINY_PRICE) ** 2 for e in pool]
         out: list[Endpoint] = []
