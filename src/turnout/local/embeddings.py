@@ -9,7 +9,7 @@ sentence-transformers config asks for: mean pooling over the attention mask, the
 normalisation. Inputs are truncated to the model's ``max_seq_length`` (256 tokens).
 
 Measured against sentence-transformers (CPU torch 2.13.0) on the same weights, the vectors
-agree to about 1e-6 per component; see ``tests/local/data/minilm_reference.json``.
+agree within 2e-7 per component; see ``tests/local/data/minilm_reference.json``.
 """
 
 from __future__ import annotations
