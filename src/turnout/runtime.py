@@ -130,6 +130,13 @@ class Runtime:
                     log.warning("releasing a recovered budget hold failed", exc_info=True)
             self._releases = []
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
+        if self.settings.preload_local:
+            # The built-in local model loads in the background (its weights are assembled on the
+            # first run); the gateway serves everything else meanwhile.
+            for provider in self.dispatcher.in_process.values():
+                start = getattr(provider, "start", None)
+                if start is not None:
+                    self._tasks.append(asyncio.create_task(start(), name=f"turnout-{provider.dialect}-load"))
 
     async def _refresh_keys(self) -> None:
         tick = 0
@@ -160,4 +167,8 @@ class Runtime:
         if self.ledger.holds is not None:
             await self.ledger.holds.close()
         await self.transport.close()
+        for provider in self.dispatcher.in_process.values():
+            close = getattr(provider, "close", None)
+            if close is not None:
+                await close()
         self.store.close()

@@ -31,6 +31,9 @@ class Settings:
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
     max_body_bytes: int = 32 * 1024 * 1024
     log_level: str = "warning"
+    # Load the built-in local model at start-up rather than on first use; None: `turnout serve`
+    # preloads, an embedded app (tests) loads lazily.
+    preload_local: bool | None = None
     admin_key: str | None = field(default=None, repr=False)  # TURNOUT_ADMIN_KEY; also `turnout admin-key`
     require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
@@ -68,7 +71,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
-            "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str}
+            "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
+            "preload_local": _bool}
     kind = kinds[name]
     try:
         return kind(value)
