@@ -158,3 +158,26 @@ def test_read_timeout_and_connect_error() -> None:
         await client.close()
 
     run(with_server(handler, body))
+
+
+def test_readany_with_a_wait_returns_none_on_silence_and_keeps_the_stream() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        writer.write(b"5\r\nhello\r\n0\r\n\r\n")
+        await writer.drain()
+
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2)
+        r = await client.request("POST", url, {}, b"{}")
+        silences = 0
+        while (chunk := await r.readany(0.1)) is None:
+            silences += 1
+        assert chunk == b"hello" and silences >= 2
+        assert await r.readany(0.1) == b"" and r.complete
+        r.release()
+        await client.close()
+
+    run(with_server(handler, body))

@@ -10,7 +10,6 @@ caller's deadline). Every outcome feeds the endpoint's health (core/health.py).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from turnout.core.transport import HTTPError, Transport, broken, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
-from turnout.model.stream import Heartbeat, StreamEvent, StreamFailure
+from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure
 from turnout.providers.base import Adapter, InProcessProvider
 from turnout.providers.sse import SSEParser
 
@@ -181,6 +180,7 @@ class Dispatcher:
         # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
         resp = await self._transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
         finished = False
+        ended = False  # the decoder gave its last event: the connection may be reused
         try:
             if resp.status >= 400:
                 try:
@@ -193,23 +193,24 @@ class Dispatcher:
             idle = 0.0
             while True:
                 try:
-                    async with asyncio.timeout(self._keepalive):
-                        chunk = await resp.readany()
-                except TimeoutError:
+                    chunk = await resp.readany(self._keepalive)
+                except HTTPError as exc:
+                    yield StreamFailure(broken(target, exc))
+                    return
+                if chunk is None:  # silence for a keep-alive interval
                     idle += self._keepalive
                     if idle >= self._read_timeout:
                         yield StreamFailure(timed_out(target))
                         return
                     yield Heartbeat()
                     continue
-                except HTTPError as exc:
-                    yield StreamFailure(broken(target, exc))
-                    return
                 if not chunk:
                     break
                 idle = 0.0
                 for sse in parser.feed(chunk):
                     for event in decoder.feed(sse):
+                        if isinstance(event, (Finish, StreamFailure)):
+                            ended = True
                         yield event
             for sse in parser.flush():
                 for event in decoder.feed(sse):
@@ -218,8 +219,8 @@ class Dispatcher:
                 yield event
             finished = True
         finally:
-            if finished:
-                resp.release()
+            if finished or ended:
+                resp.release()  # back to the pool once the body's last bytes are in
             else:
                 resp.close()  # drops the connection, which cancels the upstream generation
 

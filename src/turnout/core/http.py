@@ -126,7 +126,7 @@ class Response:
         self._complete = False
         self._keep_alive = False
         self._error: HTTPError | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
         self._headers_ready: asyncio.Future[None] = conn.loop.create_future()
         self._got_bytes = False
         self._released = False
@@ -175,7 +175,7 @@ class Response:
     def _wake(self) -> None:
         w = self._waiter
         if w is not None and not w.done():
-            w.set_result(None)
+            w.set_result(False)
 
     # used by the caller
     async def _wait_headers(self) -> None:
@@ -186,27 +186,42 @@ class Response:
             self.close()
             raise ReadTimeout("no answer from the upstream in time") from None
 
-    async def readany(self) -> bytes:
-        """The next piece of the body, b"" at its end."""
+    async def readany(self, wait: float | None = None) -> bytes | None:
+        """The next piece of the body, b"" at its end.
+
+        With `wait`, None when nothing came for that long (the caller keeps the stream alive and
+        asks again); without it, `ReadTimeout` after the read timeout. A timer is armed only when
+        nothing is buffered, with `call_later` rather than a cancelling timeout scope: a stream
+        of many small chunks pays for no timers at all while they arrive faster than it reads.
+        """
         while not self._chunks:
             if self._error is not None:
                 raise self._error
             if self._complete:
                 return b""
-            self._waiter = self._conn.loop.create_future()
+            loop = self._conn.loop
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(self._read_timeout if wait is None else wait, _expire, waiter)
             try:
-                async with asyncio.timeout(self._read_timeout):
-                    await self._waiter
-            except TimeoutError:
-                self.close()
-                raise ReadTimeout("the upstream went silent") from None
+                expired = await waiter
             finally:
+                timer.cancel()
                 self._waiter = None
+            if expired and not self._chunks and self._error is None and not self._complete:
+                if wait is not None:
+                    return None
+                self.close()
+                raise ReadTimeout("the upstream went silent")
         data = self._chunks.popleft()
         self._buffered -= len(data)
         if self._buffered <= HIGH_WATER // 2 and self._conn.transport is not None and not self._complete:
             self._conn.transport.resume_reading()
         return data
+
+    @property
+    def complete(self) -> bool:
+        """The whole body has arrived (it may not all have been read yet)."""
+        return self._complete
 
     async def read(self) -> bytes:
         parts = []
@@ -238,6 +253,11 @@ class Response:
             self._pool._put(conn)
         else:
             conn.close()
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
 
 
 class Pool:
