@@ -1,6 +1,6 @@
 """Benchmark: the local model through turnout vs the binding called directly, in one run.
 
-    python -m tests.local.bench_local [--tokens 128] [--runs 3] [--json out.json]
+    python bench/local_tokens.py [--tokens 128] [--runs 3] [--json out.json]
 
 1. *direct*: this process loads xllamacpp with the engine's settings and times
    ``handle_completions`` (streaming, like the engine) on the exact prompt turnout renders.
