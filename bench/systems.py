@@ -216,7 +216,9 @@ def start_turnout(upstream_port: int, specs: list[str], cpus: str, workers: int 
             '        pricing: {prompt: "0.000001", completion: "0.000002"}',
         ]
     cfg.write_text("\n".join(lines) + "\n")
-    env = {"TURNOUT_DATA_DIR": str(data)}
+    # The built-in local model stays unloaded: issue 3 measures the gateway without it (its own
+    # figure is bench/local_tokens.py).
+    env = {"TURNOUT_DATA_DIR": str(data), "TURNOUT_PRELOAD_LOCAL": "0"}
     r = subprocess.run(
         [sys.executable, "-m", "turnout", "keys", "create", "--name", "bench", "--config", str(cfg)],
         capture_output=True,
