@@ -291,7 +291,10 @@ class OpenAIAdapter:
 
 
 class OpenAIStreamDecoder:
-    """One chat.completion.chunk stream: deltas pass straight on; finish and usage wait for the end."""
+    """One chat.completion.chunk stream: deltas pass straight on; finish and usage wait for the end.
+
+    OpenAI-shaped dialects with extras (Z.ai) subclass it and override the small hooks below.
+    """
 
     __slots__ = ("_done", "_native_finish", "_reasoning_field", "_target", "_usage")
 
@@ -301,6 +304,28 @@ class OpenAIStreamDecoder:
         self._native_finish: str | None = None
         self._usage: Usage | None = None
         self._done = False
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def error_class(self, err: Any) -> tuple[ErrorKind, FailureClass]:
+        """How an in-band `{"error": ...}` chunk is classified."""
+        return ErrorKind.PROVIDER_SERVER_ERROR, FailureClass.TRANSIENT
+
+    def on_chunk(self, chunk: dict[str, Any]) -> None:
+        """Anything a dialect reads off a whole chunk besides choices and usage."""
+
+    def reasoning_of(self, delta: dict[str, Any]) -> ReasoningDelta | None:
+        reasoning = delta.get(self._reasoning_field) or delta.get("reasoning") or delta.get("reasoning_content")
+        details = delta.get("reasoning_details")
+        if reasoning or details:
+            return ReasoningDelta(reasoning or None, details or None)
+        return None
+
+    def finish_usage(self, usage: Usage) -> Usage:
+        """The usage as reported, completed by what the dialect counted during the stream."""
+        return usage
+
+    # -- decoding -----------------------------------------------------------------------------
 
     def feed(self, event: SSEEvent) -> Iterable[StreamEvent]:
         data = event.data
@@ -319,13 +344,14 @@ class OpenAIStreamDecoder:
             self._done = True
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else str(err)
+            kind, failure = self.error_class(err)
             return (
                 StreamFailure(
                     UpstreamError(
-                        ErrorKind.PROVIDER_SERVER_ERROR,
+                        kind,
                         f"{self._target.provider_name} failed mid-stream: {message}",
                         provider=self._target.provider_name,
-                        failure=FailureClass.TRANSIENT,
+                        failure=failure,
                         raw=err,
                     )
                 ),
@@ -334,12 +360,12 @@ class OpenAIStreamDecoder:
         usage = chunk.get("usage")
         if usage:
             self._usage = from_openai_usage(usage)
+        self.on_chunk(chunk)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
-            reasoning = delta.get(self._reasoning_field) or delta.get("reasoning") or delta.get("reasoning_content")
-            details = delta.get("reasoning_details")
-            if reasoning or details:
-                out.append(ReasoningDelta(reasoning or None, details or None))
+            reasoning = self.reasoning_of(delta)
+            if reasoning is not None:
+                out.append(reasoning)
             content = delta.get("content")
             if content:
                 out.append(TextDelta(content))
@@ -371,7 +397,7 @@ class OpenAIStreamDecoder:
         self._done = True
         out: list[StreamEvent] = []
         if self._usage is not None:
-            out.append(UsageReport(self._usage))
+            out.append(UsageReport(self.finish_usage(self._usage)))
         if self._native_finish is None:
             out.append(StreamFailure(bad_response(self._target, "[DONE] came before a finish reason")))
         else:

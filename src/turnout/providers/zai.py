@@ -26,7 +26,7 @@ Z.ai's API is OpenAI-shaped, with its own knobs and limits (docs.z.ai/api-refere
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -45,18 +45,17 @@ from turnout.model.chat import (
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError, invalid
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (
-    Finish,
     ReasoningDelta,
-    StreamEvent,
-    StreamFailure,
-    TextDelta,
-    ToolCallDelta,
-    UsageReport,
 )
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.errors import decode_error_body, upstream_error
-from turnout.providers.openai import bad_response, from_openai_tool_calls, from_openai_usage, to_finish_reason
-from turnout.providers.sse import SSEEvent
+from turnout.providers.openai import (
+    OpenAIStreamDecoder,
+    bad_response,
+    from_openai_tool_calls,
+    from_openai_usage,
+    to_finish_reason,
+)
 
 NAME = "zai"
 REASONING_FORMAT = "unknown"  # OpenRouter's `format` for GLM reasoning details
@@ -264,84 +263,36 @@ class ZaiAdapter:
         return upstream_error(status, headers, body, target.provider_name, kind=ERROR_CODES.get(str(code)))
 
 
-class ZaiStreamDecoder:
-    """One Z.ai stream: `data: {chunk}` frames (usage rides on the last one), then `data: [DONE]`."""
+class ZaiStreamDecoder(OpenAIStreamDecoder):
+    """One Z.ai stream: OpenAI-shaped `data: {chunk}` frames (usage rides on the last one), then
+    `data: [DONE]`; reasoning arrives as `reasoning_content`, web search results on the chunk,
+    and in-band errors carry Z.ai's own codes."""
 
-    __slots__ = ("_done", "_native_finish", "_reasoning_chars", "_searched", "_target", "_usage")
+    __slots__ = ("_reasoning_chars", "_searched")
 
     def __init__(self, target: Target) -> None:
-        self._target = target
-        self._native_finish: str | None = None
-        self._usage: Usage | None = None
+        super().__init__(target, "reasoning_content")
         self._searched = False
         self._reasoning_chars = 0
-        self._done = False
 
-    def feed(self, event: SSEEvent) -> Iterable[StreamEvent]:
-        if event.data == "[DONE]":
-            return self._end()
-        if self._done:
-            return ()
-        try:
-            chunk = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            self._done = True
-            return (StreamFailure(bad_response(self._target, "a stream chunk is not JSON")),)
-        if not isinstance(chunk, dict):
-            return ()
-        if "error" in chunk and not chunk.get("choices"):
-            self._done = True
-            err = chunk["error"]
-            message = err.get("message") if isinstance(err, dict) else str(err)
-            code = str(err.get("code")) if isinstance(err, dict) else ""
-            kind = ERROR_CODES.get(code, ErrorKind.PROVIDER_SERVER_ERROR)
-            failure = FailureClass.RATE_LIMIT if kind is ErrorKind.PROVIDER_OVERLOADED else FailureClass.TRANSIENT
-            return (
-                StreamFailure(
-                    UpstreamError(kind, f"{self._target.provider_name} failed mid-stream: {message}",
-                                  provider=self._target.provider_name, failure=failure, raw=err)
-                ),
-            )
-        if chunk.get("usage"):
-            self._usage = from_openai_usage(chunk["usage"])
+    def error_class(self, err: Any) -> tuple[ErrorKind, FailureClass]:
+        code = str(err.get("code")) if isinstance(err, dict) else ""
+        kind = ERROR_CODES.get(code, ErrorKind.PROVIDER_SERVER_ERROR)
+        return kind, FailureClass.RATE_LIMIT if kind is ErrorKind.PROVIDER_OVERLOADED else FailureClass.TRANSIENT
+
+    def on_chunk(self, chunk: dict[str, Any]) -> None:
         if chunk.get("web_search"):
             self._searched = True
-        out: list[StreamEvent] = []
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content")
-            if reasoning:
-                self._reasoning_chars += len(reasoning)
-                out.append(ReasoningDelta(reasoning, reasoning_details(reasoning)))
-            if delta.get("content"):
-                out.append(TextDelta(delta["content"]))
-            for tc in delta.get("tool_calls") or ():
-                fn = tc.get("function") or {}
-                out.append(ToolCallDelta(int(tc.get("index") or 0), tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
-            if choice.get("finish_reason"):
-                self._native_finish = choice["finish_reason"]
-        return out
 
-    def close(self) -> Iterable[StreamEvent]:
-        if self._done:
-            return ()
-        if self._native_finish is None:
-            self._done = True
-            return (StreamFailure(bad_response(self._target, "the stream ended before a finish reason")),)
-        return self._end()
+    def reasoning_of(self, delta: dict[str, Any]) -> ReasoningDelta | None:
+        reasoning = delta.get("reasoning_content")
+        if not reasoning:
+            return None
+        self._reasoning_chars += len(reasoning)
+        return ReasoningDelta(reasoning, reasoning_details(reasoning))
 
-    def _end(self) -> list[StreamEvent]:
-        if self._done:
-            return []
-        self._done = True
-        out: list[StreamEvent] = []
-        if self._usage is not None:
-            self._usage.web_search_requests = 1 if self._searched else 0
-            if self._reasoning_chars and not self._usage.reasoning_tokens:
-                self._usage.reasoning_tokens = estimated_reasoning_tokens(self._reasoning_chars, self._usage.completion_tokens)
-            out.append(UsageReport(self._usage))
-        if self._native_finish is None:
-            out.append(StreamFailure(bad_response(self._target, "[DONE] came before a finish reason")))
-        else:
-            out.append(Finish(to_finish_reason(self._native_finish), self._native_finish))
-        return out
+    def finish_usage(self, usage: Usage) -> Usage:
+        usage.web_search_requests = 1 if self._searched else 0
+        if self._reasoning_chars and not usage.reasoning_tokens:
+            usage.reasoning_tokens = estimated_reasoning_tokens(self._reasoning_chars, usage.completion_tokens)
+        return usage
