@@ -15,7 +15,7 @@ from typing import Any
 
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
-from turnout.core.transport import HTTPError, Transport, broken, timed_out
+from turnout.core.transport import Transport
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Embedder, EmbeddingAdapter
@@ -104,17 +104,9 @@ class EmbeddingDispatcher:
                 failure=FailureClass.TRANSIENT,
             )
         up = adapter.build_embeddings_request(request, target)
-        resp = await self._transport.open(up, target)
-        try:
-            body = await resp.read()
-        except TimeoutError:
-            raise timed_out(target) from None
-        except HTTPError as exc:
-            raise broken(target, exc) from None
-        finally:
-            resp.release()
-        if resp.status >= 400:
-            raise adapter.parse_error(resp.status, resp.headers, body, target)
+        status, headers, body = await self._transport.fetch(up, target)
+        if status >= 400:
+            raise adapter.parse_error(status, headers, body, target)
         return adapter.parse_embeddings_response(body, target)
 
 

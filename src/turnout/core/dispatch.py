@@ -122,17 +122,9 @@ class Dispatcher:
             return await local.complete(request, target)
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
-        resp = await self._transport.open(up, target)
-        try:
-            body = await resp.read()
-        except TimeoutError:
-            raise timed_out(target) from None
-        except HTTPError as exc:
-            raise broken(target, exc) from None
-        finally:
-            resp.release()
-        if resp.status >= 400:
-            raise adapter.parse_error(resp.status, resp.headers, body, target)
+        status, headers, body = await self._transport.fetch(up, target)
+        if status >= 400:
+            raise adapter.parse_error(status, headers, body, target)
         return adapter.parse_response(body, target)
 
     async def open_stream(

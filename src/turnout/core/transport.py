@@ -7,6 +7,8 @@ Connection errors and timeouts become `UpstreamError`s here; above this module o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from turnout.core.http import ConnectError, HTTPClient, HTTPError, ReadTimeout, Response
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
@@ -39,6 +41,20 @@ class Transport:
             ) from None
         except HTTPError as exc:
             raise broken(target, exc) from None
+
+
+    async def fetch(self, up: UpstreamRequest, target: Target) -> tuple[int, Mapping[str, str], bytes]:
+        """A whole exchange: status, headers and body; the connection goes back to the pool."""
+        resp = await self.open(up, target)
+        try:
+            body = await resp.read()
+        except ReadTimeout:
+            raise timed_out(target) from None
+        except HTTPError as exc:
+            raise broken(target, exc) from None
+        finally:
+            resp.release()
+        return resp.status, resp.headers, body
 
 
 def timed_out(target: Target) -> UpstreamError:
