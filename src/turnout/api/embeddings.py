@@ -28,7 +28,7 @@ from turnout.api.openai.protocol import mapping, string
 from turnout.core.context import RequestContext
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest
-from turnout.model.errors import GatewayError, invalid
+from turnout.model.errors import invalid
 from turnout.model.result import Usage
 from turnout.runtime import Runtime
 
@@ -111,20 +111,12 @@ async def embeddings(request: Request) -> Response:
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
     dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
-    try:
+    with ctx.recording_failures():
         stand_in = routing_stand_in(embedding)
         route = rt.gateway.router.resolve(stand_in, kind="embedding")
         ctx.prompt_estimate = estimate_tokens(embedding)
         await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
         result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts, route.reason)
-    except GatewayError as exc:
-        ctx.fail(exc)
-        ctx.record("error", None)
-        exc.generation_id = ctx.id
-        raise
-    except BaseException:
-        ctx.record("cancelled", None)
-        raise
     ctx.first_token_at = time.perf_counter()
     usage = result.usage or Usage(prompt_tokens=ctx.prompt_estimate, estimated=True)
     ctx.price(usage)

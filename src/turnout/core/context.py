@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -73,6 +74,21 @@ class RequestContext:
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
             await self.accountant.hold_shared(self.reservation)
+
+    @contextlib.contextmanager
+    def recording_failures(self) -> Iterator[None]:
+        """Around the part of a request before its answer exists: an error or a cancellation
+        there is recorded at once (the error learns the generation id), then re-raised."""
+        try:
+            yield
+        except GatewayError as exc:
+            self.fail(exc)
+            self.record("error", None)
+            exc.generation_id = self.id
+            raise
+        except BaseException:
+            self.record("cancelled", None)
+            raise
 
     def fail(self, error: GatewayError) -> None:
         self.error = error

@@ -75,7 +75,7 @@ class Gateway:
 
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> Completion:
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
-        try:
+        with ctx.recording_failures():
             result: ChatResult | None = None
             last: GatewayError | None = None
             async for route in self._routes(request, ctx):
@@ -91,14 +91,6 @@ class Gateway:
             if result is None:
                 assert last is not None
                 raise last
-        except GatewayError as exc:
-            ctx.fail(exc)
-            ctx.record("error", None)
-            exc.generation_id = ctx.id
-            raise
-        except BaseException:
-            ctx.record("cancelled", None)
-            raise
         ctx.mark_first_token()
         usage = result.usage
         if usage is None:
@@ -117,7 +109,7 @@ class Gateway:
     async def stream(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
         """Resolve and start the stream (errors before the first byte raise); then its events."""
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
-        try:
+        with ctx.recording_failures():
             opened = None
             last: GatewayError | None = None
             async for route in self._routes(request, ctx):
@@ -134,14 +126,6 @@ class Gateway:
                 assert last is not None
                 raise last
             ctx.endpoint, first, rest = opened
-        except GatewayError as exc:
-            ctx.fail(exc)
-            ctx.record("error", None)
-            exc.generation_id = ctx.id
-            raise
-        except BaseException:
-            ctx.record("cancelled", None)
-            raise
         return guarded(ctx, first, rest, self._observe_stream)
 
     def _observe_stream(self, ctx: RequestContext, status: str, usage: Usage) -> None:
