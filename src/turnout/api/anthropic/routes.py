@@ -17,11 +17,12 @@ from turnout.api.anthropic.errors import error_response
 from turnout.api.anthropic.protocol import to_chat_request
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
+from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
 from turnout.api.sse import EventStream
 from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
-from turnout.model.errors import ErrorKind, GatewayError
+from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
 
 log = logging.getLogger("turnout")
@@ -29,17 +30,8 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 DIALECT = "anthropic"
 
 
+@in_envelope(error_response)
 async def messages(request: Request) -> Response:
-    try:
-        return await create_message(request)
-    except GatewayError as exc:
-        return error_response(exc)
-    except Exception:  # a bug of ours: still answered in this dialect's envelope, and logged
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error"))
-
-
-async def create_message(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
+from turnout.api.envelope import in_envelope
 from turnout.api.openai.protocol import string
 from turnout.api.responses.encode import (
     EventEncoder,
@@ -29,7 +30,7 @@ from turnout.api.responses.protocol import ResponsesRequest, to_responses_reques
 from turnout.api.responses.store import ResponseStore
 from turnout.api.sse import EventStream
 from turnout.core.context import RequestContext
-from turnout.model.errors import ErrorKind, GatewayError
+from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult
 from turnout.runtime import Runtime
 
@@ -47,17 +48,8 @@ def response_store(request: Request) -> ResponseStore:
     return store
 
 
+@in_envelope(error_response)
 async def responses(request: Request) -> Response:
-    try:
-        return await create_response(request)
-    except GatewayError as exc:
-        return error_response(exc)
-    except Exception:  # a bug of ours: still answered in this dialect's envelope, and logged
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error"))
-
-
-async def create_response(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
