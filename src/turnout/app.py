@@ -99,7 +99,7 @@ class TurnoutApp:
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
         scope["app"] = self.app
-        request = Request(scope, receive)  # type: ignore[arg-type]
+        request = Request(scope, receive)
         try:
             response = await handler(request)
         except GatewayError as exc:

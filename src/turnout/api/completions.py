@@ -35,7 +35,6 @@ from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, 
 from turnout.runtime import Runtime
 
 DIALECT = "completions"
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 REJECTED = {"suffix": "'suffix' (fill-in-the-middle) is not supported", "best_of": "'best_of' must be 1",
             "n": "'n' must be 1; send one request per completion"}
 
@@ -107,7 +106,7 @@ async def completions(request: Request) -> Response:
     first = contexts[0]
     if chats[0].stream:
         stream = await rt.gateway.stream(chats[0], first)
-        return EventStream(chunks(first, stream, chats[0].messages[0].text() if echo else ""), {**SSE_HEADERS, "x-generation-id": first.id})
+        return EventStream(chunks(first, stream, chats[0].messages[0].text() if echo else ""), {"x-generation-id": first.id})
     done: list[Completion] = await asyncio.gather(*(rt.gateway.complete(c, x) for c, x in zip(chats, contexts, strict=True)))
     total, cost = Usage(), Decimal(0)
     for d, x in zip(done, contexts, strict=True):

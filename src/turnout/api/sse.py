@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.responses import Response
 
+from turnout.model.stream import StreamEvent
+
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": TURNOUT PROCESSING\n\n"
+
+
+class Encoder(Protocol):
+    """A dialect's stream encoder: one canonical event in, zero or more wire frames out."""
+
+    def encode(self, event: StreamEvent) -> bytes: ...
+
+
+async def frames(encoder: Encoder, events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+    """The wire frames of a canonical stream, skipping events that encode to nothing."""
+    async for event in events:
+        frame = encoder.encode(event)
+        if frame:
+            yield frame
 
 
 def data_frame(obj: Any) -> bytes:

@@ -96,10 +96,10 @@ class Router:
         if variant == "thinking" and request.reasoning is None:
             request.reasoning = Reasoning(enabled=True)
         if variant == "online":
-            plugins = list(getattr(request, "plugins", None) or [])
+            plugins = list(request.plugins or [])
             if not any(p.get("id") == "web" for p in plugins):
                 plugins.append({"id": "web"})
-            request.plugins = plugins  # type: ignore[attr-defined]
+            request.plugins = plugins
         sort = prefs.sort or {"nitro": "throughput", "floor": "price"}.get(variant or "")
 
         candidates = model.endpoints

@@ -13,7 +13,6 @@ which are reported apart. The input count is only known at the end of a stream, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -214,9 +213,3 @@ class EventEncoder:
                 return out if out else PING
         raise AssertionError(event)
 
-
-async def events(encoder: EventEncoder, stream: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-    async for event in stream:
-        frame = encoder.encode(event)
-        if frame:
-            yield frame

@@ -12,21 +12,20 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.anthropic.encode import EventEncoder, events, message_json
+from turnout.api.anthropic.encode import EventEncoder, message_json
 from turnout.api.anthropic.errors import error_response
 from turnout.api.anthropic.protocol import to_chat_request
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
-from turnout.api.sse import EventStream
+from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
 
 log = logging.getLogger("turnout")
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 DIALECT = "anthropic"
 
 
@@ -49,7 +48,7 @@ async def messages(request: Request) -> Response:
     headers = {"x-generation-id": ctx.id, "request-id": ctx.id}
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
-        return EventStream(events(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), {**SSE_HEADERS, **headers})
+        return EventStream(frames(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), headers)
     done = await rt.gateway.complete(chat, ctx)
     return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -160,9 +159,3 @@ class ChunkEncoder:
                 return KEEPALIVE
         raise AssertionError(event)
 
-
-async def chunks(encoder: ChunkEncoder, events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-    async for event in events:
-        frame = encoder.encode(event)
-        if frame:
-            yield frame

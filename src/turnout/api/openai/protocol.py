@@ -9,7 +9,7 @@ except the gateway-only ones in `GATEWAY_ONLY`, which are never sent upstream.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from turnout.model.chat import (
     JSON,
@@ -22,6 +22,7 @@ from turnout.model.chat import (
     NamedToolChoice,
     Reasoning,
     ResponseFormat,
+    Role,
     TextPart,
     Tool,
     ToolCall,
@@ -183,7 +184,7 @@ def parse_message(raw: Any, i: int) -> Message:
     if details is not None and not isinstance(details, list):
         raise invalid(f"{where}.reasoning_details", "'reasoning_details' must be an array")
     return Message(
-        role=role,
+        role=cast(Role, role),  # one of ROLES, checked above
         content=parsed,
         name=string(m.get("name"), f"{where}.name"),
         tool_calls=tool_calls,

@@ -8,13 +8,11 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
-from turnout.api.openai.encode import ChunkEncoder, chunks, completion_json
+from turnout.api.openai.encode import ChunkEncoder, completion_json
 from turnout.api.openai.protocol import to_chat_request
-from turnout.api.sse import EventStream
+from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
 from turnout.runtime import Runtime
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def chat_completions(request: Request) -> Response:
@@ -33,7 +31,7 @@ async def chat_completions(request: Request) -> Response:
     )
     if chat.stream:
         events = await rt.gateway.stream(chat, ctx)
-        return EventStream(chunks(ChunkEncoder(chat, ctx), events), {**SSE_HEADERS, "x-generation-id": ctx.id})
+        return EventStream(frames(ChunkEncoder(chat, ctx), events), {"x-generation-id": ctx.id})
     done = await rt.gateway.complete(chat, ctx)
     return Response(
         orjson.dumps(completion_json(chat, ctx, done.result, done.usage)),

@@ -16,7 +16,7 @@ Reasoning text from open models is their raw reasoning, so it goes in the reason
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -295,9 +295,3 @@ class EventEncoder:
                 return out if out else KEEPALIVE
         raise AssertionError(event)
 
-
-async def events(encoder: EventEncoder, stream: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-    async for event in stream:
-        frame = encoder.encode(event)
-        if frame:
-            yield frame

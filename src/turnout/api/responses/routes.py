@@ -20,7 +20,6 @@ from turnout.api.openai.protocol import string
 from turnout.api.responses.encode import (
     EventEncoder,
     assistant_message,
-    events,
     output_items,
     response_json,
     usage_json,
@@ -28,14 +27,13 @@ from turnout.api.responses.encode import (
 from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
 from turnout.api.responses.store import ResponseStore
-from turnout.api.sse import EventStream
+from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
 from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult
 from turnout.runtime import Runtime
 
 log = logging.getLogger("turnout")
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 DIALECT = "responses"
 
 
@@ -78,7 +76,7 @@ async def responses(request: Request) -> Response:
 
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
-        return EventStream(events(EventEncoder(rr, ctx, keep), stream), {**SSE_HEADERS, "x-generation-id": ctx.id})
+        return EventStream(frames(EventEncoder(rr, ctx, keep), stream), {"x-generation-id": ctx.id})
     done = await rt.gateway.complete(chat, ctx)
     response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
     keep(done.result, response)
