@@ -23,9 +23,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     if settings.preload_local is None:
         settings = dataclasses.replace(settings, preload_local=True)
-    from turnout.core.catalog import build_catalog
+    from turnout.core.catalog import catalog_for
 
-    build_catalog(settings.providers, settings.models)  # fail fast on a bad config, before binding
+    catalog_for(settings)  # fail fast on a bad config, before binding (and build the dataset cache once)
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
     sys.setswitchinterval(0.0005)
@@ -109,12 +109,12 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from turnout.core.catalog import build_catalog
+    from turnout.core.catalog import catalog_for
     from turnout.core.pricing import money
 
     settings = _settings(args)
-    catalog = build_catalog(settings.providers, settings.models)
-    for model in catalog.models.values():
+    catalog = catalog_for(settings)
+    for model in catalog.listed(everything=args.all or settings.list_all_models):
         for e in model.endpoints:
             ok, why = e.provider.availability()
             p = e.pricing
@@ -122,6 +122,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             status = "available" if ok else f"unavailable ({why})"
             print(f"{model.id}\t{e.provider.slug}\t{model.context_length}\t{price}\t{status}")
     return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from turnout.catalog.report import report
+    from turnout.core.catalog import catalog_for
+
+    settings = _settings(args)
+    return report(catalog_for(settings), args.model, sys.stdout)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -157,7 +165,12 @@ def parser() -> argparse.ArgumentParser:
     admin.set_defaults(func=cmd_admin_key)
     models = sub.add_parser("models", help="list the catalog")
     models.add_argument("--config")
+    models.add_argument("--all", action="store_true", help="also models with no available endpoint")
     models.set_defaults(func=cmd_models)
+    cat = sub.add_parser("catalog", help="where the catalog's figures come from: data versions, providers, a model's sources")
+    cat.add_argument("model", nargs="?", help="a model id: show each figure and where it came from")
+    cat.add_argument("--config")
+    cat.set_defaults(func=cmd_catalog)
     return p
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.core.accounting import Accountant
-from turnout.core.catalog import Catalog, build_catalog
+from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
 from turnout.core.journal import Journal, recover
@@ -87,7 +87,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        catalog = build_catalog(settings.providers, settings.models, dict(os.environ))
+        catalog = catalog_for(settings, dict(os.environ))
         store = open_store(settings)
         secret = load_secret(settings.data_dir)
         journal_root = settings.data_dir / "journal"

@@ -39,6 +39,9 @@ class Settings:
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
     rate_limit_tpm: int | None = None  # per key, tokens per minute
     redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
+    # Catalog: the field's models (models.dev + genai-prices) beside the built-in ones
+    catalog_dataset: bool = True  # TURNOUT_CATALOG_DATASET=0 keeps only the built-in and configured models
+    list_all_models: bool = False  # GET /models lists models with no available endpoint too
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +75,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
-            "preload_local": _bool}
+            "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool}
     kind = kinds[name]
     try:
         return kind(value)

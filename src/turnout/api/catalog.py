@@ -15,9 +15,11 @@ def _json(obj: object) -> Response:
 
 
 async def list_models(request: Request) -> Response:
+    """The catalog, from a body built once: by default the models with an available endpoint
+    (and every built-in or configured one); `?all=true` or `list_all_models` lists every model."""
     rt: Runtime = request.app.state.runtime
-    data = [m.to_wire() for m in rt.catalog.models.values()]
-    return _json({"data": data, "total_count": len(data), "links": {"next": None}})
+    everything = rt.settings.list_all_models or request.query_params.get("all", "").lower() in ("1", "true", "yes")
+    return Response(rt.catalog.models_body(everything), media_type="application/json")
 
 
 async def model_endpoints(request: Request) -> Response:

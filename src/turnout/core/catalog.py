@@ -7,16 +7,22 @@ computed once; the request path only reads it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import orjson
 import yaml
 
+from turnout.catalog.dataset import Dataset
 from turnout.core.pricing import Pricing
 from turnout.providers.base import Target
+from turnout.settings import Settings
+
+log = logging.getLogger("turnout.catalog")
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -32,11 +38,12 @@ class Provider:
     dialect: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
-    key_env: str | None = None
+    key_env: str | None = None  # the variable the key came from, else the first one to set
     requires_key: bool = True
     headers: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     data_policy: dict[str, Any] = field(default_factory=dict)
+    source: str = "builtin"  # builtin | config | models.dev:<id>
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -58,6 +65,7 @@ class Endpoint:
     quantization: str | None = None
     is_moderated: bool = False
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
+    pricing_source: str | None = None  # where the prices came from (dataset endpoints)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
@@ -132,6 +140,9 @@ class Model:
     per_request_limits: dict[str, Any] | None = None
     kind: str = "chat"  # chat | embedding
     declared_parameters: list[str] | None = None  # the model's own list, when the catalog gives one
+    origin: str = "builtin"  # builtin (the seeds and local models) | dataset | config
+    knowledge_cutoff: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # figure -> where it came from
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -182,16 +193,35 @@ class Model:
             "default_parameters": self.default_parameters,
             "supported_voices": None,
             "expiration_date": None,
-            "knowledge_cutoff": None,
+            "knowledge_cutoff": self.knowledge_cutoff,
             "links": {"details": f"/api/v1/models/{self.id.split(':')[0]}/endpoints"},
         }
         return self._wire
 
 
 class Catalog:
-    def __init__(self, providers: dict[str, Provider], models: dict[str, Model]) -> None:
+    def __init__(self, providers: dict[str, Provider], models: dict[str, Model],
+                 dataset: Dataset | None = None) -> None:
         self.providers = providers
         self.models = models
+        self.dataset = dataset
+        self._bodies: dict[bool, bytes] = {}
+
+    def listed(self, everything: bool = False) -> list[Model]:
+        """`GET /models`' list: by default the built-in and configured models, and the dataset's
+        models that have at least one available endpoint; `everything` lists every model."""
+        if everything:
+            return list(self.models.values())
+        return [m for m in self.models.values()
+                if m.origin != "dataset" or any(e.provider.availability()[0] for e in m.endpoints)]
+
+    def models_body(self, everything: bool = False) -> bytes:
+        """The `GET /models` answer, built once per form: the catalog is immutable."""
+        body = self._bodies.get(everything)
+        if body is None:
+            data = [m.to_wire() for m in self.listed(everything)]
+            body = self._bodies[everything] = orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}})
+        return body
 
     def get(self, model_id: str) -> Model | None:
         return self.models.get(model_id)
@@ -212,22 +242,57 @@ def build_catalog(
     config_providers: dict[str, Any] | None,
     config_models: dict[str, Any] | None,
     env: dict[str, str] | None = None,
+    dataset: Dataset | None = None,
 ) -> Catalog:
+    """The catalog from, lowest precedence first: the dataset (models.dev and genai-prices), the
+    built-in entries (the seed models keep their exact figures: the dataset never adds to them),
+    then the config file, which overrides anything."""
     env = dict(os.environ) if env is None else env
     builtin = load_builtin()
-    raw_providers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in builtin["providers"].items()}
+    raw_providers: dict[str, dict[str, Any]] = {}
+    if dataset is not None:
+        raw_providers.update((k, dict(v)) for k, v in dataset.providers.items())
+    for slug, raw in builtin["providers"].items():
+        merged = dict(raw)
+        from_data = raw_providers.get(slug)
+        if from_data is not None:  # a built-in provider also takes the key names the dataset knows
+            merged["key_env"] = _env_names(raw.get("key_env")) + [
+                n for n in _env_names(from_data.get("key_env")) if n not in _env_names(raw.get("key_env"))]
+        raw_providers[slug] = merged
     for slug, override in (config_providers or {}).items():
         if not isinstance(override, dict):
             raise CatalogError(f"providers.{slug} must be a mapping")
-        raw_providers.setdefault(slug, {}).update(override)
+        target = raw_providers.setdefault(slug, {"source": "config"})
+        target.update(override)
     providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
-    raw_models: dict[str, dict[str, Any]] = dict(builtin["models"])
+    raw_models: dict[str, tuple[str, dict[str, Any]]] = {}
+    if dataset is not None:
+        raw_models.update((mid, ("dataset", raw)) for mid, raw in dataset.models.items())
+    raw_models.update((mid, ("builtin", raw)) for mid, raw in builtin["models"].items())
     for model_id, raw in (config_models or {}).items():
         if not isinstance(raw, dict):
             raise CatalogError(f"models.{model_id} must be a mapping")
-        raw_models[model_id] = raw
-    models = {mid: _model(mid, raw, providers) for mid, raw in raw_models.items()}
-    return Catalog(providers, models)
+        raw_models[model_id] = ("config", raw)
+    models = {mid: _model(mid, raw, providers, origin) for mid, (origin, raw) in raw_models.items()}
+    return Catalog(providers, models, dataset)
+
+
+def catalog_for(settings: Settings, env: dict[str, str] | None = None) -> Catalog:
+    """The catalog a gateway with these settings serves (the dataset unless switched off)."""
+    dataset = None
+    if settings.catalog_dataset:
+        from turnout.catalog.dataset import load_dataset
+
+        dataset = load_dataset()
+        for warning in dataset.stale():
+            log.warning("catalog data is stale: %s", warning)
+    return build_catalog(settings.providers, settings.models, env, dataset)
+
+
+def _env_names(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
@@ -235,12 +300,16 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     for req in ("dialect", "base_url"):
         if not raw.get(req):
             raise CatalogError(f"{where}.{req} is required")
-    key_env = raw.get("key_env")
+    names = _env_names(raw.get("key_env"))
     api_key = raw.get("api_key")
     if isinstance(api_key, str):
         api_key = expand_env(api_key, env) or None
-    if api_key is None and key_env:
-        api_key = env.get(key_env) or None
+    key_env = names[0] if names else None
+    if api_key is None:
+        for name in names:  # the first of the provider's variables that is set
+            if env.get(name):
+                api_key, key_env = env[name], name
+                break
     return Provider(
         slug=slug,
         name=str(raw.get("name") or slug),
@@ -252,6 +321,7 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
         headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
         options=dict(raw.get("options") or {}),
         data_policy=dict(raw.get("data_policy") or {}),
+        source=str(raw.get("source") or "builtin"),
     )
 
 
@@ -260,7 +330,7 @@ DEFAULT_PARAMETERS = frozenset(
 )
 
 
-def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -> Model:
+def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], origin: str = "builtin") -> Model:
     where = f"models.{model_id}"
     if "/" not in model_id:
         raise CatalogError(f"{where}: model ids are author/slug")
@@ -282,7 +352,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
                 model_id=model_id,
                 provider=providers[slug],
                 upstream_model=str(e.get("model") or model_id),
-                pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere),
+                pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere, e.get("pricing_tiers")),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
                 supported_parameters=frozenset(params if params is not None else DEFAULT_PARAMETERS),
@@ -290,6 +360,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),
                 exacto=bool(e.get("exacto", False)),
+                pricing_source=e.get("pricing_source") or (None if origin == "dataset" else origin),
             )
         )
     if not endpoints:
@@ -310,5 +381,8 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
         default_parameters=raw.get("default_parameters"),
         per_request_limits=raw.get("per_request_limits"),
         kind=str(raw.get("kind") or "chat"),
-        declared_parameters=list(model_params) if model_params is not None else None,
+        declared_parameters=list(model_params) if model_params is not None and origin != "dataset" else None,
+        origin=origin,
+        knowledge_cutoff=raw.get("knowledge_cutoff"),
+        sources=dict(raw.get("sources") or {"facts": origin}),
     )

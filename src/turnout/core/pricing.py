@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,9 +27,31 @@ class Pricing:
     internal_reasoning: Decimal | None = None  # None: reasoning tokens cost `completion`
     input_cache_read: Decimal | None = None  # None: cached tokens cost `prompt`
     input_cache_write: Decimal | None = None  # None: cache writes cost `prompt`
+    # Tiered prices, ascending: (threshold, prices). A request whose prompt is longer than a
+    # threshold pays that tier's rates for ALL its tokens (the providers' "cliff" model, e.g.
+    # Gemini 2.5 Pro above 200k tokens); a rate a tier leaves out stays the base rate.
+    tiers: tuple[tuple[int, Pricing], ...] = ()
 
     @classmethod
-    def parse(cls, raw: Any, where: str) -> Pricing:
+    def parse(cls, raw: Any, where: str, tiers: Any = None) -> Pricing:
+        base = cls._parse(raw, where)
+        if not tiers:
+            return base
+        parsed = []
+        for i, tier in enumerate(tiers):
+            if not isinstance(tier, dict) or not isinstance(tier.get("above"), int) or tier["above"] <= 0:
+                raise ValueError(f"{where}: pricing_tiers[{i}] needs a positive integer `above` (prompt tokens)")
+            rates = {k: v for k, v in tier.items() if k != "above"}
+            merged = {f.name: getattr(base, f.name) for f in fields(base) if f.name != "tiers"}
+            merged.update(cls._parse(rates, f"{where}.pricing_tiers[{i}]")._given(rates))
+            parsed.append((int(tier["above"]), cls(**merged)))
+        return replace(base, tiers=tuple(sorted(parsed, key=lambda t: t[0])))
+
+    def _given(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in raw if raw[name] is not None}
+
+    @classmethod
+    def _parse(cls, raw: Any, where: str) -> Pricing:
         if raw is None:
             return cls()
         if not isinstance(raw, dict):
@@ -53,7 +75,7 @@ class Pricing:
     @property
     def is_free(self) -> bool:
         return all(
-            getattr(self, f.name) in (None, ZERO) for f in fields(self) if f.name != "web_search"
+            getattr(self, f.name) in (None, ZERO) for f in fields(self) if f.name not in ("web_search", "tiers")
         )
 
     def to_wire(self) -> dict[str, str]:
@@ -65,8 +87,20 @@ class Pricing:
                 out[name] = _s(value)
         return out
 
+    def for_prompt(self, prompt_tokens: int) -> Pricing:
+        """The prices that apply to a request with this many prompt tokens."""
+        chosen = self
+        for above, tier in self.tiers:
+            if prompt_tokens > above:
+                chosen = tier
+        return chosen
+
     def cost(self, usage: Usage) -> Decimal:
-        """The exact cost of one request's usage at these prices."""
+        """The exact cost of one request's usage at these prices (at its tier's, when tiered)."""
+        if self.tiers:
+            chosen = self.for_prompt(usage.prompt_tokens)
+            if chosen is not self:
+                return chosen.cost(usage)
         cached = min(usage.cached_tokens, usage.prompt_tokens)
         writes = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
         plain_prompt = usage.prompt_tokens - cached - writes
