@@ -29,6 +29,7 @@ next start, and every later start reads one JSON file.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -158,7 +159,7 @@ def load_dataset(cache_dir: Path | None = None) -> Dataset:
         return Dataset(versions=versions)
     cache_dir = cache_dir or default_cache_dir()
     stamp = "-".join(f"{k}{v}" for k, v in sorted(versions.items()))
-    path = cache_dir / f"dataset-r{RULES_VERSION}-{stamp}.json"
+    path = cache_dir / f"dataset-r{RULES_VERSION}-{_rules_digest()}-{stamp}.json"
     try:
         return Dataset.from_json(path.read_bytes())
     except (OSError, ValueError, KeyError):
@@ -175,6 +176,14 @@ def load_dataset(cache_dir: Path | None = None) -> Dataset:
     except OSError as exc:  # a read-only cache only costs the rebuild at every start
         log.warning("cannot cache the catalog dataset in %s: %s", cache_dir, exc.strerror)
     return dataset
+
+
+def _rules_digest() -> str:
+    """A digest of the code that derives the dataset, so that a changed rule never reads an old cache."""
+    h = hashlib.sha256()
+    for module in ("dataset.py", "ids.py"):
+        h.update(resources.files("turnout.catalog").joinpath(module).read_bytes())
+    return h.hexdigest()[:12]
 
 
 def read_models_dev() -> dict[str, Any]:

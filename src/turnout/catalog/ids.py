@@ -126,9 +126,10 @@ def _candidates(base: str) -> list[str]:
     for name in list(names):
         for suffix in _HOST_SUFFIXES:
             if name.endswith(suffix):
-                names.append(name[: -len(suffix)])
-                if suffix.startswith("-instruct"):
-                    names.append(name[: -len(suffix)] + "-instruct")
+                stem = name[: -len(suffix)]
+                names.append(stem)
+                if not stem.endswith("-instruct"):  # hosts drop "-instruct" with their suffix (Groq's "-versatile")
+                    names.append(stem + "-instruct")
     out: list[str] = []
     for name in names:
         for cand in (name, dotted(name)):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from turnout.core.catalog import Catalog, Model
 from turnout.web.layout import day, esc, per_million, short_tokens
@@ -45,6 +46,8 @@ class Filters:
     provider: str = ""
     params: tuple[str, ...] = ()
     sort: str = ""  # "" catalog order, or a key of SORTS
+    everything: bool = False  # also the dataset's models that no configured key unlocks
+    page: int = 1
 
     @classmethod
     def parse(cls, query: Mapping[str, str], multi: Mapping[str, list[str]]) -> Filters:
@@ -54,6 +57,10 @@ class Filters:
             min_context = 0
         price = query.get("price") or ""
         sort = query.get("sort") or ""
+        try:
+            page = min(max(int(query.get("page") or 1), 1), 100_000)
+        except ValueError:
+            page = 1
         if price not in {p for p, _ in PRICES}:
             price = ""
         return cls(
@@ -64,7 +71,20 @@ class Filters:
             provider=(query.get("provider") or "").strip(),
             params=tuple(p for p in multi.get("param", []) if p in dict(PARAMS)),
             sort=sort if sort in SORTS else "",
+            everything=(query.get("all") or "") in ("1", "on", "true"),
+            page=page,
         )
+
+    def link(self, page: int) -> str:
+        """This view's query string, on another page."""
+        pairs: list[tuple[str, str]] = [("q", self.q)] if self.q else []
+        pairs += [("modality", m) for m in self.modalities] + [("param", p) for p in self.params]
+        for name, value in (("context", self.min_context or ""), ("price", self.max_price), ("provider", self.provider),
+                            ("sort", self.sort), ("all", "1" if self.everything else "")):
+            if value:
+                pairs.append((name, str(value)))
+        pairs.append(("page", str(page)))
+        return "?" + urlencode(pairs)
 
     def admits(self, model: Model) -> bool:
         if self.q:
@@ -114,12 +134,25 @@ def render_list(models: list[Model]) -> str:
     return f'<ul class="cards" id="model-list">{"".join(cards)}</ul>'
 
 
-def render_results(models: list[Model]) -> str:
-    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(models)}'
+PAGE_SIZE = 60
+
+
+def render_results(models: list[Model], f: Filters | None = None) -> str:
+    """One page of the matching models (thousands are paged on the server, never all sent)."""
+    f = f or Filters()
+    pages = max((len(models) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(f.page, pages)
+    shown = models[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    nav = ""
+    if pages > 1:
+        prev = f'<a rel="prev" href="{esc(f.link(page - 1))}">← Previous</a>' if page > 1 else ""
+        nxt = f'<a rel="next" href="{esc(f.link(page + 1))}">Next →</a>' if page < pages else ""
+        nav = f'<nav class="pager" id="pager">{prev}<span>Page {page} of {pages}</span>{nxt}</nav>'
+    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(shown)}{nav}'
 
 
 def matching(catalog: Catalog, f: Filters) -> list[Model]:
-    models = [m for m in catalog.models.values() if f.admits(m)]
+    models = [m for m in catalog.listed(f.everything) if f.admits(m)]
     return sorted(models, key=SORTS[f.sort]) if f.sort else models
 
 
@@ -142,7 +175,7 @@ def render_catalog(catalog: Catalog, f: Filters) -> str:
     )
     return f"""
 <h1>Models</h1>
-<p class="muted">{len(catalog.models)} models served by this gateway. One key, one base URL:
+<p class="muted">{len(catalog.listed())} models served by this gateway ({len(catalog.models)} in the catalog). One key, one base URL:
 <code>/api/v1</code>.</p>
 <form class="filters" id="filters" method="get" action="/models" role="search">
   <input type="search" name="q" value="{esc(f.q)}" placeholder="Search models" aria-label="Search models" autocomplete="off">
@@ -153,7 +186,8 @@ def render_catalog(catalog: Catalog, f: Filters) -> str:
     <label>Input price <select name="price">{_options(PRICES, f.max_price)}</select></label>
     <label>Provider <select name="provider">{_options(providers, f.provider)}</select></label>
     <label>Sort <select name="sort">{_options(SORT_LABELS, f.sort)}</select></label>
+    <label class="check"><input type="checkbox" name="all" value="1"{" checked" if f.everything else ""}>Include models no configured key unlocks</label>
   </div>
   <noscript><button type="submit">Filter</button></noscript>
 </form>
-<div id="results">{render_results(models)}</div>"""
+<div id="results">{render_results(models, f)}</div>"""

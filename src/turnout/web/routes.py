@@ -44,7 +44,7 @@ async def catalog_page(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     filters = Filters.parse(request.query_params, {k: request.query_params.getlist(k) for k in ("modality", "param")})
     if request.query_params.get("partial"):
-        return HTMLResponse(render_results(matching(rt.catalog, filters)))
+        return HTMLResponse(render_results(matching(rt.catalog, filters), filters))
     return page("Models", render_catalog(rt.catalog, filters), active="/models", scripts=("catalog.js",))
 
 
