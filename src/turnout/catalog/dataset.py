@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -119,6 +119,11 @@ class Dataset:
     def from_json(cls, raw: bytes) -> Dataset:
         d = orjson.loads(raw)
         return cls(d["providers"], d["models"], d["unsupported"], d["versions"], d["dates"])
+
+    def release_raw(self) -> None:
+        """Drop the raw entries once a catalog is built from them (they are most of this object's memory)."""
+        self.providers = {}
+        self.models = {}
 
     def stale(self, today: date | None = None) -> list[str]:
         """The packages whose newest data is older than STALE_DAYS, as readable sentences."""
@@ -373,7 +378,7 @@ def _md_rates(cost: dict[str, Any]) -> dict[str, str]:
 class _PriceBook:
     """genai-prices, read once: (provider, model) -> prices per token as decimal strings."""
 
-    _NAMES = {"input_mtok": "prompt", "output_mtok": "completion", "cache_read_mtok": "input_cache_read",
+    _NAMES: ClassVar[dict[str, str]] = {"input_mtok": "prompt", "output_mtok": "completion", "cache_read_mtok": "input_cache_read",
               "cache_write_mtok": "input_cache_write", "output_reasoning_mtok": "internal_reasoning"}
 
     def __init__(self, providers: dict[str, Any], newest: str | None) -> None:

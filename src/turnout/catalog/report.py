@@ -28,7 +28,7 @@ def report(catalog: Catalog, model_id: str | None, out: TextIO) -> int:
               f"{listed} listed by GET /models (an available endpoint, or built-in/configured)\n\n")
     out.write("PROVIDER\tDIALECT\tKEY\tSOURCE\n")
     for p in sorted(catalog.providers.values(), key=lambda p: p.slug):
-        ok, why = p.availability()
+        ok = p.availability()[0]
         key = "set" if ok and p.requires_key else ("not needed" if not p.requires_key else f"missing: {p.key_env or 'api_key'}")
         out.write(f"{p.slug}\t{p.dialect}\t{key}\t{p.source}\n")
     if ds is not None and ds.unsupported:

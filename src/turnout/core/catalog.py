@@ -277,8 +277,17 @@ def build_catalog(
     return Catalog(providers, models, dataset)
 
 
+_last_built: list[tuple[Settings, dict[str, str], Catalog]] = []
+
+
 def catalog_for(settings: Settings, env: dict[str, str] | None = None) -> Catalog:
-    """The catalog a gateway with these settings serves (the dataset unless switched off)."""
+    """The catalog a gateway with these settings serves (the dataset unless switched off).
+
+    `turnout serve` builds it to fail fast on a bad config before it binds, then the app builds
+    it again from the same settings: the second call gets the first's (immutable) catalog."""
+    env = dict(os.environ) if env is None else env
+    if _last_built and _last_built[0][0] is settings and _last_built[0][1] == env:
+        return _last_built[0][2]
     dataset = None
     if settings.catalog_dataset:
         from turnout.catalog.dataset import load_dataset
@@ -286,7 +295,11 @@ def catalog_for(settings: Settings, env: dict[str, str] | None = None) -> Catalo
         dataset = load_dataset()
         for warning in dataset.stale():
             log.warning("catalog data is stale: %s", warning)
-    return build_catalog(settings.providers, settings.models, env, dataset)
+    catalog = build_catalog(settings.providers, settings.models, env, dataset)
+    if dataset is not None:
+        dataset.release_raw()  # the built catalog has everything; keep only versions, dates, unsupported
+    _last_built[:] = [(settings, env, catalog)]
+    return catalog
 
 
 def _env_names(value: Any) -> list[str]:
@@ -330,6 +343,14 @@ DEFAULT_PARAMETERS = frozenset(
 )
 
 
+_PARAMETER_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _interned(params: frozenset[str]) -> frozenset[str]:
+    """One shared object per distinct parameter set: thousands of dataset endpoints share a few dozen."""
+    return _PARAMETER_SETS.setdefault(params, params)
+
+
 def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], origin: str = "builtin") -> Model:
     where = f"models.{model_id}"
     if "/" not in model_id:
@@ -355,7 +376,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], o
                 pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere, e.get("pricing_tiers")),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
-                supported_parameters=frozenset(params if params is not None else DEFAULT_PARAMETERS),
+                supported_parameters=_interned(frozenset(params if params is not None else DEFAULT_PARAMETERS)),
                 input_modalities=tuple(e.get("input_modalities") or inputs),
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),

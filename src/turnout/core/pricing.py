@@ -59,7 +59,7 @@ class Pricing:
         unknown = set(raw) - set(PRICE_FIELDS)
         if unknown:
             raise ValueError(f"{where}: unknown pricing field(s) {sorted(unknown)}")
-        values: dict[str, Decimal] = {}
+        values: dict[str, Any] = {}
         for name, value in raw.items():
             if value is None:
                 continue
