@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import Upstream
 from tests.fakes.server import serve
+
 from turnout.app import create_app
 from turnout.settings import load_settings
 from turnout.web.catalog_view import PAGE_SIZE

@@ -1,4 +1,6 @@
-"""Catalog routes: `GET /models` and `GET /models/{author}/{slug}/endpoints` (no key needed)."""
+"""Catalog routes (no key needed, but `/models/user`): `GET /models` with OpenRouter's query
+parameters, `/models/count`, `/models/user`, `/embeddings/models`, `/endpoints/zdr` and
+`GET /models/{author}/{slug}/endpoints` (which also resolves `~author/family-latest`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from turnout.api.auth import authenticate
+from turnout.api.catalog_query import ModelQuery, listing
+from turnout.core.catalog import Endpoint, Model
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
 
@@ -14,29 +19,81 @@ def _json(obj: object) -> Response:
     return Response(orjson.dumps(obj), media_type="application/json")
 
 
+def _everything(request: Request, rt: Runtime) -> bool:
+    return rt.settings.list_all_models or request.query_params.get("all", "").lower() in ("1", "true", "yes")
+
+
+def _models(request: Request, rt: Runtime, pool: list[Model]) -> Response:
+    query = ModelQuery.parse(request.query_params)
+    chosen = query.select(pool)
+    page, next_url = query.page(chosen, request.url.path, request.query_params)
+    return _json(listing(page, len(chosen), next_url))
+
+
 async def list_models(request: Request) -> Response:
-    """The catalog, from a body built once: by default the models with an available endpoint
-    (and every built-in or configured one); `?all=true` or `list_all_models` lists every model."""
+    """The catalog: by default the models with an available endpoint (and every built-in or
+    configured one); `?all=true` or `list_all_models` lists every model. The plain form is a
+    body built once; filters, sorting and paging are applied per request."""
     rt: Runtime = request.app.state.runtime
-    everything = rt.settings.list_all_models or request.query_params.get("all", "").lower() in ("1", "true", "yes")
-    return Response(rt.catalog.models_body(everything), media_type="application/json")
+    everything = _everything(request, rt)
+    if not request.query_params or request.query_params.keys() <= {"all"}:
+        return Response(rt.catalog.models_body(everything), media_type="application/json")
+    return _models(request, rt, rt.catalog.listed(everything))
+
+
+async def count_models(request: Request) -> Response:
+    """`{"data": {"count": N}}`: how many models `GET /models` would list with these filters."""
+    rt: Runtime = request.app.state.runtime
+    query = ModelQuery.parse(request.query_params)
+    return _json({"data": {"count": len(query.select(rt.catalog.listed(_everything(request, rt))))}})
+
+
+async def user_models(request: Request) -> Response:
+    """The models the calling key can use now: each has an endpoint that is available and not
+    held off by its circuit breaker."""
+    rt: Runtime = request.app.state.runtime
+    authenticate(request.headers, rt.keys, check_limit=False)
+    usable = [m for m in rt.catalog.models.values()
+              if any(rt.dispatcher.availability(e)[0] and rt.dispatcher.health.blocked(e.key) is None
+                     for e in m.endpoints)]
+    return _models(request, rt, usable)
+
+
+async def embedding_models(request: Request) -> Response:
+    """The embedding models, on the same `ModelsListResponse`."""
+    rt: Runtime = request.app.state.runtime
+    pool = [m for m in rt.catalog.listed(_everything(request, rt)) if m.kind == "embedding"]
+    query = ModelQuery.parse({**request.query_params, "output_modalities": "all"})
+    chosen = query.select(pool)
+    page, next_url = query.page(chosen, request.url.path, request.query_params)
+    return _json(listing(page, len(chosen), next_url))
+
+
+async def zdr_endpoints(request: Request) -> Response:
+    """Every endpoint whose provider keeps no data (`data_policy.zdr`), as `PublicEndpoint`s."""
+    rt: Runtime = request.app.state.runtime
+    data = [_endpoint_entry(rt, e) for m in rt.catalog.models.values() for e in m.endpoints
+            if e.provider.data_policy.get("zdr")]
+    return _json({"data": data})
+
+
+def _endpoint_entry(rt: Runtime, e: Endpoint) -> dict[str, object]:
+    ok, why = rt.dispatcher.availability(e)
+    live = rt.dispatcher.health.snapshot(e.key)
+    entry = e.to_wire()
+    entry.update({k: v for k, v in live.items() if k != "status"})
+    entry["status"] = live["status"] if ok else -1
+    entry["status_message"] = why or rt.dispatcher.health.blocked(e.key)
+    return entry
 
 
 async def model_endpoints(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
-    model = rt.catalog.get(model_id)
+    model = rt.catalog.get(model_id) or rt.catalog.latest(model_id)
     if model is None:
         raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"model {model_id} not found", status=404)
-    endpoints = []
-    for e in model.endpoints:
-        ok, why = rt.dispatcher.availability(e)
-        live = rt.dispatcher.health.snapshot(e.key)
-        entry = e.to_wire()
-        entry.update({k: v for k, v in live.items() if k != "status"})
-        entry["status"] = live["status"] if ok else -1
-        entry["status_message"] = why or rt.dispatcher.health.blocked(e.key)
-        endpoints.append(entry)
+    endpoints = [_endpoint_entry(rt, e) for e in model.endpoints]
     wire = model.to_wire()
     return _json(
         {

@@ -282,6 +282,7 @@ def _facts(model_id: str, m: dict[str, Any], pid: str) -> dict[str, Any]:
     limit = m.get("limit") or {}
     inputs, outputs = _modalities(m)
     source = f"models.dev:{pid}"
+    embedding = "embed" in model_id
     return {
         "name": str(m.get("name") or model_id),
         "created": _created(m),
@@ -289,8 +290,8 @@ def _facts(model_id: str, m: dict[str, Any], pid: str) -> dict[str, Any]:
         "context_length": int(limit.get("context") or 0) or 4096,
         "max_completion_tokens": int(limit.get("output") or 0) or None,
         "input_modalities": inputs,
-        "output_modalities": outputs,
-        "kind": "embedding" if "embed" in model_id else "chat",
+        "output_modalities": ["embeddings"] if embedding else outputs,
+        "kind": "embedding" if embedding else "chat",
         "knowledge_cutoff": m.get("knowledge"),
         "open_weights": bool(m.get("open_weights")),
         "reasoning": bool(m.get("reasoning")),

@@ -194,9 +194,22 @@ class Model:
             "supported_voices": None,
             "expiration_date": None,
             "knowledge_cutoff": self.knowledge_cutoff,
+            **({"reasoning": REASONING} if "reasoning" in self.supported_parameters else {}),
             "links": {"details": f"/api/v1/models/{self.id.split(':')[0]}/endpoints"},
         }
         return self._wire
+
+
+_VERSION_TOKEN = re.compile(r"^(v?\d+(\.\d+)*[a-z]?|\d{4,8}|latest|preview|exp)$")
+
+
+def family(model_id: str) -> str:
+    """A model's family for `~author/family-latest`: its id without version and date tokens
+    (`anthropic/claude-sonnet-4.6` -> `anthropic/claude-sonnet`, `google/gemini-2.5-pro` ->
+    `google/gemini-pro`, `z-ai/glm-4.6` -> `z-ai/glm`)."""
+    author, _, slug = model_id.split(":")[0].lower().partition("/")
+    words = [w for w in slug.split("-") if w and not _VERSION_TOKEN.match(w)]
+    return f"{author}/{'-'.join(words)}" if words else model_id.lower()
 
 
 class Catalog:
@@ -206,6 +219,7 @@ class Catalog:
         self.models = models
         self.dataset = dataset
         self._bodies: dict[bool, bytes] = {}
+        self._families: dict[str, list[Model]] | None = None
 
     def listed(self, everything: bool = False) -> list[Model]:
         """`GET /models`' list: by default the built-in and configured models, and the dataset's
@@ -216,12 +230,31 @@ class Catalog:
                 if m.origin != "dataset" or any(e.provider.availability()[0] for e in m.endpoints)]
 
     def models_body(self, everything: bool = False) -> bytes:
-        """The `GET /models` answer, built once per form: the catalog is immutable."""
+        """The plain `GET /models` answer (text-output models, as OpenRouter's default), built
+        once per form: the catalog is immutable."""
         body = self._bodies.get(everything)
         if body is None:
-            data = [m.to_wire() for m in self.listed(everything)]
+            data = [m.to_wire() for m in self.listed(everything) if "text" in m.output_modalities]
             body = self._bodies[everything] = orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}})
         return body
+
+    def latest(self, alias: str) -> Model | None:
+        """`~author/family-latest`: the newest model of that family (by `created`), preferring one
+        that an available endpoint serves; None when the family is unknown."""
+        if not alias.startswith("~") or not alias.endswith("-latest"):
+            return None
+        wanted = alias[1:].removesuffix("-latest").lower()
+        if self._families is None:
+            families: dict[str, list[Model]] = {}
+            for m in self.models.values():
+                if ":" not in m.id and m.kind == "chat":
+                    families.setdefault(family(m.id), []).append(m)
+            self._families = families
+        members = self._families.get(wanted)
+        if not members:
+            return None
+        available = [m for m in members if any(e.provider.availability()[0] for e in m.endpoints)]
+        return max(available or members, key=lambda m: (m.created, m.id))
 
     def get(self, model_id: str) -> Model | None:
         return self.models.get(model_id)
@@ -337,6 +370,11 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
         source=str(raw.get("source") or "builtin"),
     )
 
+
+# OpenRouter's `ModelReasoning` for a model that takes `reasoning`: the efforts turnout's
+# translators map for every reasoning dialect (docs/dialects.md), off unless asked for.
+REASONING: dict[str, Any] = {"supported_efforts": ["high", "medium", "low", "minimal"], "default_effort": "medium",
+                             "default_enabled": False, "mandatory": False}
 
 DEFAULT_PARAMETERS = frozenset(
     {"max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed"}

@@ -77,6 +77,8 @@ class Router:
         or the catalog has an entry of its own for it)."""
         model = self._catalog.get(model_id)
         variant = None
+        if model is None and model_id.startswith("~"):  # ~author/family-latest
+            model = self._catalog.latest(model_id)
         if model is None and ":" in model_id:
             base, _, variant = model_id.rpartition(":")
             if variant in VARIANTS:
