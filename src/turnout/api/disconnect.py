@@ -3,8 +3,9 @@
 An inference route reads its body, then waits on routing, admission and the upstream call, which
 may take minutes. A client that hangs up meanwhile must not leave the upstream call and its hold
 running on to the read timeout. `ClientWatch` wraps one request's ASGI `receive`: once the body's
-last part has been read, one small task waits on `receive()`, which now only answers when the
-client disconnects; then it cancels the request's task. The cancellation reaches the upstream
+last part has been read and the answer is still not there `WATCH_AFTER` later, one small task
+waits on `receive()`, which now only answers when the client disconnects; then it cancels the
+request's task. (A timer costs far less than a task, and most answers come sooner.) The cancellation reaches the upstream
 call (its connection is closed, never pooled half-read: core/http.py, core/transport.py) and is
 recorded, with the hold released, by `RequestContext.recording_failures`.
 
@@ -23,22 +24,30 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 
 
+WATCH_AFTER = 0.05  # seconds: a request answered sooner never starts a watcher task
+
+
 class ClientWatch:
-    __slots__ = ("_receive", "_task", "_watcher", "gone")
+    __slots__ = ("_receive", "_task", "_timer", "_watcher", "gone")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.gone = False  # the client disconnected and the request's task was cancelled for it
 
     async def receive(self) -> Message:
-        """The ASGI `receive` for the handler: starts the watcher after the body's last part."""
+        """The ASGI `receive` for the handler: arms the watcher after the body's last part."""
         message = await self._receive()
-        if message["type"] == "http.request" and not message.get("more_body", False) and self._watcher is None:
+        if message["type"] == "http.request" and not message.get("more_body", False) and self._task is None:
             self._task = asyncio.current_task()
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
         return message
+
+    def _start(self) -> None:
+        self._timer = None
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         message = await self._receive()
@@ -48,6 +57,9 @@ class ClientWatch:
 
     def stop(self) -> None:
         """The handler is done waiting (answered or failed): no more watching."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
