@@ -106,6 +106,20 @@ def test_tool_call_arguments_are_held_and_a_prompt_too_big_for_the_limit_is_refu
     assert money.chat(key, model="test/wide", max_tokens=10).status_code == 200
 
 
+def test_an_account_balance_holds_the_whole_prompt_too(start_gateway: Callable[..., Acct], upstream: Upstream) -> None:
+    acct = start_gateway(require_credits=True)
+    key = acct.call("POST", "/keys", json={"name": "team-key", "account": "team"}).json()["key"]
+    acct.call("POST", "/credits", json={"amount": "0.001", "kind": "grant", "account": "team"})
+    # 20 kB of tool definitions: ~5,000 tokens likely (fits the 8,192 context), up to 20,000 billed
+    tools = [{"type": "function", "function": {"name": "load", "description": "x " * 10_000, "parameters": {}}}]
+    before = len(upstream.state.requests)
+    r = acct.chat(key, model="test/echo", tools=tools, max_tokens=10)
+    assert r.status_code == 402, r.text
+    assert r.json()["error"]["metadata"]["limited_by"] == "account credits"
+    assert len(upstream.state.requests) == before
+    assert acct.chat(key, model="test/echo", max_tokens=10).status_code == 200  # a plain prompt fits
+
+
 def test_anthropic_tool_use_input_is_refused_in_anthropics_envelope(money: Acct) -> None:
     key, _ = new_key(money, "tiny-messages", "0.001")
     body = {"model": "test/wide", "max_tokens": 10, "messages": [
