@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from turnout.core.catalog import Endpoint
-from turnout.model.chat import AudioPart, ChatRequest, FilePart, ImagePart, Message, TextPart, VideoPart
+from turnout.model.chat import AudioPart, ChatRequest, ContentPart, FilePart, ImagePart, Message, TextPart, VideoPart
 from turnout.model.embeddings import EmbeddingRequest
 
 PER_MESSAGE = 4
@@ -77,52 +77,57 @@ def _data_chars(url: str) -> int:
     return len(url) - url.find(",") - 1 if url.startswith("data:") else 0
 
 
-def _message_units(m: Message) -> tuple[int, int, int]:
-    """(text bytes, media tokens, images) of one message."""
+def _parts_units(content: list[ContentPart]) -> tuple[int, int, int]:
+    """(text bytes, media tokens, images) of a message's content parts."""
+    text = media = images = 0
+    for p in content:
+        if isinstance(p, TextPart):
+            text += _size(p.text)
+        elif isinstance(p, ImagePart):
+            images += 1
+            media += IMAGE_TOKENS
+        elif isinstance(p, FilePart):
+            chars = _data_chars(p.file_data or "")
+            # base64 data at its rule; a remote URL or an uploaded file id is of unknown size
+            media += chars // FILE_CHARS_PER_TOKEN if chars else MEDIA_URL_TOKENS
+            text += _size(p.filename)
+        elif isinstance(p, AudioPart):
+            media += len(p.data) // AUDIO_CHARS_PER_TOKEN
+        elif isinstance(p, VideoPart):
+            chars = _data_chars(p.url)
+            media += chars // AUDIO_CHARS_PER_TOKEN if chars else MEDIA_URL_TOKENS
+    return text, media, images
+
+
+def _extras(m: Message) -> int:
+    """Text bytes of a message besides its content: name, tool calls and results, reasoning."""
     text = _size(m.name) + _size(m.tool_call_id) + _size(m.reasoning) + _json_size(m.reasoning_details)
-    media = images = 0
-    content = m.content
-    if isinstance(content, str):
-        text += _size(content)
-    elif content is not None:
-        for p in content:
-            if isinstance(p, TextPart):
-                text += _size(p.text)
-            elif isinstance(p, ImagePart):
-                images += 1
-                media += IMAGE_TOKENS
-            elif isinstance(p, FilePart):
-                data = p.file_data or ""
-                chars = _data_chars(data)
-                if chars:
-                    media += chars // FILE_CHARS_PER_TOKEN
-                else:  # a remote URL, an uploaded file id: of unknown size
-                    media += MEDIA_URL_TOKENS
-                text += _size(p.filename)
-            elif isinstance(p, AudioPart):
-                media += len(p.data) // AUDIO_CHARS_PER_TOKEN
-            elif isinstance(p, VideoPart):
-                chars = _data_chars(p.url)
-                media += chars // AUDIO_CHARS_PER_TOKEN if chars else MEDIA_URL_TOKENS
     for call in m.tool_calls or ():
         text += _size(call.id) + _size(call.name) + _size(call.arguments)
-    return text, media, images
+    return text
 
 
 def estimate_prompt(request: ChatRequest) -> PromptEstimate:
     """The request's prompt, sized once over everything an upstream receives (see the module doc)."""
     text = media = images = 0
     for m in request.messages:
-        t, md, im = _message_units(m)
-        text += t
-        media += md
-        images += im
+        content = m.content
+        if isinstance(content, str):  # the common case, inline: this runs for every request
+            text += len(content) if content.isascii() else len(content.encode("utf-8", "surrogatepass"))
+        elif content:
+            t, md, im = _parts_units(content)
+            text += t
+            media += md
+            images += im
+        if m.tool_calls or m.tool_call_id or m.reasoning or m.reasoning_details or m.name:
+            text += _extras(m)
     for tool in request.tools or ():
         text += _size(tool.name) + _size(tool.description) + _json_size(tool.parameters)
     rf = request.response_format
     if rf is not None:
         text += _size(rf.name) + _json_size(rf.schema)
-    text += _json_size(request.extra)  # pass-through fields reach OpenAI-dialect upstreams as sent
+    if request.extra:  # pass-through fields reach OpenAI-dialect upstreams as sent
+        text += _json_size(request.extra)
     overhead = PER_MESSAGE * len(request.messages)
     units = text + media
     return PromptEstimate(units + overhead, units // TYPICAL_BYTES_PER_TOKEN + overhead, images)
