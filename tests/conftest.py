@@ -21,6 +21,7 @@ from turnout.settings import Settings, load_settings
 SCENARIOS = (
     "echo", "tools", "reasoning", "cached", "no-usage", "error-400", "error-401", "error-429", "error-500",
     "error-503", "html-500", "empty-500", "slow", "silent", "cut", "hang", "hang-stream",
+    "flood", "drip", "overbill",
 )
 PROMPT_PRICE = "0.000001"
 COMPLETION_PRICE = "0.000002"

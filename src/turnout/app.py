@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from turnout.api import account, admin, catalog, completions, embeddings
 from turnout.api.anthropic import routes as anthropic_routes
+from turnout.api.disconnect import ClientWatch
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
 from turnout.api.openapi import openapi
@@ -104,13 +106,20 @@ class TurnoutApp:
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
         scope["app"] = self.app
-        request = Request(scope, receive)
+        watch = ClientWatch(receive)  # a client leaving before the answer cancels the handler
+        request = Request(scope, watch.receive)
         try:
             response = await handler(request)
         except GatewayError as exc:
             response = error_response(exc)
+        except asyncio.CancelledError:
+            if watch.left():
+                return  # nobody to answer; the request is recorded as cancelled
+            raise
         except Exception as exc:
             response = await on_unexpected(request, exc)
+        finally:
+            watch.stop()
         await response(scope, receive, send)  # type: ignore[arg-type]
 
 

@@ -110,7 +110,7 @@ class Runtime:
         router = Router(catalog, dispatcher.availability, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
-            Gateway(router, dispatcher), [],
+            Gateway(router, dispatcher, request_timeout=settings.request_timeout), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal

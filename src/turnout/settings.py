@@ -30,6 +30,8 @@ class Settings:
     read_timeout: float = 300.0  # longest upstream silence tolerated
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
     max_body_bytes: int = 32 * 1024 * 1024
+    # Money: budgets and holds (docs/security.md)
+    request_timeout: float = 600.0  # seconds a whole request may take, streams included
     log_level: str = "warning"
     # Load the built-in local model at start-up rather than on first use; None: `turnout serve`
     # preloads, an embedded app (tests) loads lazily.
@@ -75,7 +77,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
-            "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool}
+            "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
+            # Money: budgets and holds
+            "request_timeout": float}
     kind = kinds[name]
     try:
         return kind(value)

@@ -113,7 +113,7 @@ def endpoint(prompt: str, completion: str, max_out: int | None = None, context: 
 
 def test_worst_case_takes_the_priciest_endpoint() -> None:
     req = ChatRequest(model="m/a", messages=[Message(role="user", content="x" * 400)], max_tokens=50)
-    w = worst_case(req, [endpoint("0.001", "0.002"), endpoint("0.002", "0.001")], prompt_tokens=100)
+    w = worst_case(req, [endpoint("0.001", "0.002"), endpoint("0.002", "0.001")], 100)
     assert w.amount == Decimal("0.2") + Decimal("0.05")  # 100 x 0.002 + 50 x 0.001 beats 0.1 + 0.1
     assert w.prompt_cost == Decimal("0.2") and w.max_out == 50
     no_max = ChatRequest(model="m/a", messages=[Message(role="user", content="hi")])

@@ -8,6 +8,7 @@ The upstream model name picks the scenario:
   embed-no-usage  no usage object
   embed-short     one vector fewer than inputs (a broken upstream)
   error-400 / error-500
+  hang            never answers; notes in `state.cancelled` when the caller closes the connection
 Every request is recorded in `state.requests` (body and headers).
 """
 
@@ -21,10 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.openai_upstream import until_closed
+
 
 @dataclass
 class EmbeddingsState:
     requests: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
 
 def fake_vector(item: str | list[int], dimensions: int | None = None) -> list[float]:
@@ -45,6 +49,10 @@ def create_app(state: EmbeddingsState) -> Starlette:
         body = await request.json()
         state.requests.append({"body": body, "headers": dict(request.headers)})
         scenario = str(body.get("model", ""))
+        if scenario == "hang":
+            await until_closed(request, 3600)
+            state.cancelled.append(scenario)
+            return Response(b"", 499)
         if scenario in ERRORS:
             status, payload = ERRORS[scenario]
             return JSONResponse(payload, status)

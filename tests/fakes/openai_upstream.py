@@ -10,7 +10,11 @@ The upstream model name picks the scenario (TensorZero's dummy provider idea):
   slow            waits `delay` seconds (default 0.3) before answering
   silent          streams: waits 1.2 s before the first chunk (for SSE keep-alives)
   cut             streams two chunks then drops the connection (no finish, no [DONE])
-  hang            never answers (for timeouts and client disconnects)
+  hang            never answers; notes in `state.cancelled` when the caller closes the connection
+  hang-stream     streams one chunk, then nothing (for idle timeouts)
+  flood           streams `flood_bytes` (default 2 MB) of text, no usage, then drops the connection
+  drip            streams a word every 0.1 s for an hour (never idle: for the overall deadline)
+  overbill        answers, reporting a billion prompt and completion tokens (a lying upstream)
 Every request is recorded in `state.requests` (body and headers) for assertions.
 Streams follow https://platform.openai.com/docs/api-reference/chat-streaming: `data: {chunk}`
 frames, a final chunk with `choices: []` and `usage` when stream_options.include_usage is set,
@@ -89,10 +93,9 @@ def create_app(state: UpstreamState) -> Starlette:
         if scenario == "empty-500":
             return Response(b"", 500)
         if scenario == "hang":
-            try:
-                await asyncio.sleep(3600)
-            finally:
-                state.cancelled.append(scenario)
+            await until_closed(request, 3600)
+            state.cancelled.append(scenario)
+            return Response(b"", 499)
         if scenario == "slow":
             await asyncio.sleep(float(body.get("delay", 0.3)))
         if body.get("stream"):
@@ -110,6 +113,13 @@ def _answer(body: dict[str, Any], scenario: str) -> dict[str, Any]:
     if scenario == "reasoning":
         return {"content": "The answer is 4.", "reasoning": "2 plus 2 is 4.", "finish": "stop"}
     return {"content": f"echo: {text}", "finish": "stop"}
+
+
+async def until_closed(request: Request, limit: float) -> None:
+    """Wait until the caller closes its connection (ASGI `http.disconnect`), at most `limit` s."""
+    async with asyncio.timeout(limit):
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
 
 
 def _completion(body: dict[str, Any], scenario: str) -> dict[str, Any]:
@@ -132,6 +142,8 @@ def _completion(body: dict[str, Any], scenario: str) -> dict[str, Any]:
         "model": body.get("model"),
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": a["finish"]}],
     }
+    if scenario == "overbill":
+        prompt = completion = 10**9
     if scenario != "no-usage":
         out["usage"] = _usage(prompt, completion, cached=prompt // 2 if scenario == "cached" else 0, reasoning=reasoning_tokens)
     return out
@@ -152,6 +164,15 @@ async def _stream(body: dict[str, Any], scenario: str, state: UpstreamState) -> 
         if scenario == "silent":
             await asyncio.sleep(1.2)
         yield chunk({"role": "assistant", "content": ""})
+        if scenario == "flood":
+            piece = chunk({"content": "flood " * 10_000})
+            for _ in range(int(body.get("flood_bytes", 2_000_000)) // 60_000):
+                yield piece
+            raise ConnectionAbortedError("flood")  # no finish, no usage: the gateway must estimate
+        if scenario == "drip":
+            for _ in range(36_000):
+                yield chunk({"content": "drip "})
+                await asyncio.sleep(0.1)
         reasoning_tokens = 0
         if "reasoning" in a:
             for word in a["reasoning"].split(" "):

@@ -26,6 +26,7 @@ from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
 from turnout.api.openai.protocol import mapping, string
 from turnout.core.context import RequestContext
+from turnout.core.estimate import estimate_embedding
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest
 from turnout.model.errors import invalid
@@ -86,10 +87,6 @@ def routing_stand_in(request: EmbeddingRequest) -> ChatRequest:
     return ChatRequest(model=request.model, messages=[Message(role="user", content="")], provider=request.provider)
 
 
-def estimate_tokens(request: EmbeddingRequest) -> int:
-    return sum((len(i) + 3) // 4 if isinstance(i, str) else len(i) for i in request.inputs)
-
-
 def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
@@ -111,10 +108,10 @@ async def embeddings(request: Request) -> Response:
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
     dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
-    with ctx.recording_failures():
+    async with rt.gateway.upstream_phase(ctx):  # the request's deadline; failures recorded
         stand_in = routing_stand_in(embedding)
         route = rt.gateway.router.resolve(stand_in, kind="embedding")
-        ctx.prompt_estimate = estimate_tokens(embedding)
+        ctx.prompt = estimate_embedding(embedding)
         await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
         result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts, route.reason)
     ctx.first_token_at = time.perf_counter()

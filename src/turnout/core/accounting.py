@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.core.catalog import Endpoint
+from turnout.core.estimate import PromptEstimate
 from turnout.core.journal import Journal
 from turnout.core.keys import KeyCache, KeyState
 from turnout.core.ledger import Ledger, Reservation
@@ -56,9 +57,9 @@ class Accountant:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
-                prompt_tokens: int, entry: dict[str, Any]) -> Reservation:
+                prompt: PromptEstimate | int, entry: dict[str, Any]) -> Reservation:
         """Hold the worst case of a routed request (402 when it cannot be afforded)."""
-        return self.ledger.reserve(gen_id, key, request, endpoints, prompt_tokens, entry)
+        return self.ledger.reserve(gen_id, key, request, endpoints, prompt, entry)
 
     async def hold_shared(self, reservation: Reservation) -> None:
         """Hold the reservation in the store replicas share (Redis), or raise a 402."""

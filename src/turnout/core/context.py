@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -12,6 +14,7 @@ from decimal import Decimal
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
+from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.model.chat import ChatRequest
@@ -20,6 +23,8 @@ from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord
 
 ZERO = Decimal(0)
+NO_PROMPT = PromptEstimate(0, 0)
+log = logging.getLogger("turnout.accounting")
 
 
 def new_generation_id() -> str:
@@ -33,7 +38,7 @@ class RequestContext:
     dialect_in: str
     model_id: str
     streamed: bool
-    prompt_estimate: int = 0
+    prompt: PromptEstimate = NO_PROMPT  # sized once per request (core/estimate.py)
     app_title: str | None = None
     app_referer: str | None = None
     id: str = field(default_factory=new_generation_id)
@@ -48,18 +53,39 @@ class RequestContext:
     cost: Decimal = ZERO
     recorded: bool = False
     reservation: Reservation | None = None
+    request: ChatRequest | None = None  # what was admitted: its completion cap bounds an estimate
+    deadline: float = math.inf  # perf_counter time the whole request must end by (`request_timeout`)
+
+    @property
+    def prompt_estimate(self) -> int:
+        """The prompt's likely size in tokens: what unreported usage is charged for."""
+        return self.prompt.typical
 
     def mark_first_token(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
 
     def estimate_usage(self, out_chars: int) -> Usage:
-        return Usage(prompt_tokens=self.prompt_estimate, completion_tokens=(out_chars + 3) // 4, estimated=True)
+        """Usage the provider did not report: 4 characters a token, never more completion tokens
+        than the request's own cap (`max_tokens`, else the endpoint's max completion)."""
+        completion = (out_chars + 3) // 4
+        if self.request is not None and self.endpoint is not None:
+            completion = min(completion, completion_cap(self.request, self.endpoint, self.prompt.typical))
+        return Usage(prompt_tokens=self.prompt.typical, completion_tokens=completion, estimated=True)
 
     def price(self, usage: Usage) -> Decimal:
+        """The request's cost: its usage at its endpoint's prices, never more than the worst case its
+        hold was computed for (a provider reporting more, or media above the estimate's bound, is the
+        operator's loss, never a budget's overrun)."""
         if self.endpoint is None:
             return ZERO
-        self.cost = self.endpoint.pricing.cost(usage)
+        cost = self.endpoint.pricing.cost(usage)
+        worst = self.reservation.worst if self.reservation is not None else None
+        if worst is not None and cost > worst.amount:
+            log.warning("%s: usage priced at %s is above its worst case %s; charged the worst case",
+                        self.id, cost, worst.amount)
+            cost = worst.amount
+        self.cost = cost
         if self.streamed and self.reservation is not None:  # journalled before the usage chunk goes out
             self.accountant.note_usage(self.id, self.endpoint, usage, self.cost)
         return self.cost
@@ -67,8 +93,9 @@ class RequestContext:
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
         """Rate limits (429), then reserve the worst-case cost (402); `record` settles the reservation."""
         await self.accountant.limiter.admit(self.key)
+        self.request = request
         self.reservation = self.accountant.reserve(
-            self.id, self.key, request, endpoints, self.prompt_estimate,
+            self.id, self.key, request, endpoints, self.prompt,
             {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
         )

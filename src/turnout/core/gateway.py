@@ -7,6 +7,8 @@ fallbacks (`models: [...]`) are tried here, in order, when every endpoint of a m
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
 from turnout.core.dispatch import Dispatcher
-from turnout.core.router import Route, Router, estimate_prompt_tokens, model_chain
-from turnout.core.streaming import guarded
+from turnout.core.estimate import estimate_prompt
+from turnout.core.router import Route, Router, model_chain
+from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
@@ -38,25 +41,43 @@ def _final(exc: GatewayError) -> bool:
 
 
 class Gateway:
-    def __init__(self, router: Router, dispatcher: Dispatcher) -> None:
+    def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0) -> None:
         self.router = router
         self.dispatcher = dispatcher
+        self.request_timeout = request_timeout
+
+    @contextlib.asynccontextmanager
+    async def upstream_phase(self, ctx: RequestContext) -> AsyncIterator[None]:
+        """Around the part of a request before its answer exists (routing, admission, the upstream
+        call up to its first event): the request's deadline starts here and bounds it, and an
+        error or a cancellation in it is recorded (`RequestContext.recording_failures`).
+        A stream's events are held to the same deadline in core/streaming.py."""
+        ctx.deadline = ctx.started + self.request_timeout
+        with ctx.recording_failures():
+            scope = asyncio.timeout(max(ctx.deadline - time.perf_counter(), 0.0))
+            try:
+                async with scope:
+                    yield
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise request_timed_out(self.request_timeout) from None
 
     async def _routes(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[Route]:
         """The route of each model in the fallback chain, admitting the request once."""
         chain = model_chain(request)
         request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
+        ctx.prompt = estimate_prompt(request)  # once: every model's context check and the hold use it
         admitted = False
         for i, model_id in enumerate(chain):
             try:
-                route = self.router.resolve(request, model_id)
+                route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise
                 continue
             ctx.model_id = model_id
             if not admitted:
-                ctx.prompt_estimate = estimate_prompt_tokens(request)
                 # rate limit (429), then hold the worst case (402) over every model that may answer
                 await ctx.admit(request, [*route.endpoints, *self._fallback_endpoints(chain[i + 1:])])
                 admitted = True
@@ -75,7 +96,7 @@ class Gateway:
 
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> Completion:
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
-        with ctx.recording_failures():
+        async with self.upstream_phase(ctx):
             result: ChatResult | None = None
             last: GatewayError | None = None
             async for route in self._routes(request, ctx):
@@ -109,7 +130,7 @@ class Gateway:
     async def stream(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
         """Resolve and start the stream (errors before the first byte raise); then its events."""
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
-        with ctx.recording_failures():
+        async with self.upstream_phase(ctx):
             opened = None
             last: GatewayError | None = None
             async for route in self._routes(request, ctx):

@@ -354,6 +354,9 @@ class HTTPClient:
                 await response._wait_headers()
             except ReadTimeout:
                 raise
+            except asyncio.CancelledError:  # the caller gave up: the upstream must see the socket close
+                conn.close()
+                raise
             except HTTPError:
                 conn.close()
                 # A kept-alive connection the server closed meanwhile: it never read the request.

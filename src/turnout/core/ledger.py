@@ -1,12 +1,14 @@
 """Credits and limits on the request path: worst-case reservations, settlement, 402s.
 
-Before a request goes upstream, `reserve()` holds the most it could cost — the prompt estimate and
-the completion budget (`max_tokens`, else the endpoint's max completion, else what the context
-leaves) at the priciest endpoint of its route — against the key's limit and, when credits are
+Before a request goes upstream, `reserve()` holds the most it could cost — the prompt's bound and
+the completion cap (core/estimate.py: everything sent upstream, tools and media included;
+`max_tokens`, else the endpoint's max completion, else what the context leaves) at the priciest
+endpoint of its route — against the key's limit and, when credits are
 required, against its account's balance. The check and the hold are one synchronous step on the
 event loop, so concurrent requests cannot both take the last of a budget. `settle()` releases
 the hold and charges the real cost. Admitted requests' worst cases never add up past the budget,
-so the only overrun left comes from a request that costs more than its estimate.
+and no request is charged more than its own worst case (`RequestContext.price` caps it there),
+so a budget is never overrun.
 
 The hold lives in memory and in the journal (core/journal.py), never in the database; the
 ledger's rows in the store (credits and usage debits) are written off the path by the accountant.
@@ -23,6 +25,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from turnout.core.catalog import Endpoint
+from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.journal import Journal
 from turnout.core.keys import KeyCache, KeyState
 from turnout.core.pricing import money
@@ -69,26 +72,31 @@ class Reservation:
 @dataclass(slots=True)
 class WorstCase:
     amount: Decimal  # the most the request can cost
-    prompt_cost: Decimal  # its estimated prompt alone, at the priciest prompt price
+    prompt_cost: Decimal  # its likely prompt alone, at the priciest prompt price (what a crash charges)
     max_out: int  # the completion budget behind `amount`
     out_price: Decimal  # per completion token, at that endpoint
     fixed: Decimal  # what the request costs before any completion token
+    prompt_tokens: int = 0  # the prompt's bound behind `fixed`
 
 
-def worst_case(request: ChatRequest, endpoints: Sequence[Endpoint], prompt_tokens: int) -> WorstCase:
-    images = sum(1 for m in request.messages if isinstance(m.content, list) for p in m.content
-                 if isinstance(p, ImagePart))
+def worst_case(request: ChatRequest, endpoints: Sequence[Endpoint], prompt: PromptEstimate | int) -> WorstCase:
+    """The most `request` can cost over `endpoints`: its prompt's bound and its completion cap
+    (core/estimate.py) at the priciest of them."""
+    if isinstance(prompt, int):
+        prompt = PromptEstimate(prompt, prompt, sum(1 for m in request.messages if isinstance(m.content, list)
+                                                    for p in m.content if isinstance(p, ImagePart)))
     worst = WorstCase(ZERO, ZERO, 0, ZERO, ZERO)
     for ep in endpoints:
         p = ep.pricing
         in_price = max(p.prompt, p.input_cache_write or ZERO)
         out_price = max(p.completion, p.internal_reasoning or ZERO)
-        out = request.max_tokens or ep.max_completion_tokens or max(ep.context_length - prompt_tokens, 1)
-        fixed = prompt_tokens * in_price + p.request + images * p.image
+        out = completion_cap(request, ep, prompt.typical)
+        fixed = prompt.bound * in_price + p.request + prompt.images * p.image
         amount = fixed + out * out_price
-        worst.prompt_cost = max(worst.prompt_cost, prompt_tokens * in_price)
+        worst.prompt_cost = max(worst.prompt_cost, prompt.typical * in_price)
         if amount > worst.amount or not worst.max_out:
             worst.amount, worst.max_out, worst.out_price, worst.fixed = amount, out, out_price, fixed
+            worst.prompt_tokens = prompt.bound
     return worst
 
 
@@ -145,9 +153,9 @@ class Ledger:
         return state
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
-                prompt_tokens: int, journal_entry: dict[str, Any]) -> Reservation:
+                prompt: PromptEstimate | int, journal_entry: dict[str, Any]) -> Reservation:
         """Hold the request's worst-case cost, or raise a 402; journal the reservation either way."""
-        worst = worst_case(request, endpoints, prompt_tokens)
+        worst = worst_case(request, endpoints, prompt)
         account = self.account(key.account_id) if key is not None and self.require_credits else None
         limited = key is not None and key.limit is not None
         amount = worst.amount if (limited or account is not None) else ZERO
@@ -164,7 +172,7 @@ class Ledger:
         shared = self._scopes(key if limited else None, account, amount) if self.holds is not None else []
         if self._journal is not None:
             self._journal.reserve(gen_id, {**journal_entry, "amount": str(amount), "prompt_cost": str(worst.prompt_cost),
-                                           "prompt_tokens": prompt_tokens, "scopes": [sc.name for sc in shared],
+                                           "prompt_tokens": prompt if isinstance(prompt, int) else prompt.typical, "scopes": [sc.name for sc in shared],
                                            "key_hash": key.hash if key is not None else None})
         return Reservation(key, account, amount, gen_id, shared, worst)
 
@@ -220,9 +228,13 @@ def _check(worst: WorstCase, remaining: Decimal, what: str) -> None:
     if remaining > worst.fixed and worst.out_price > ZERO:
         afford = int(((remaining - worst.fixed) / worst.out_price).to_integral_value(ROUND_FLOOR))
     metadata = {"limited_by": what, "remaining": money(max(remaining, ZERO)), "required": money(worst.amount),
-                "requested_tokens": worst.max_out, "affordable_tokens": afford}
-    if remaining <= ZERO or afford <= 0:
+                "requested_tokens": worst.max_out, "affordable_tokens": afford, "prompt_tokens": worst.prompt_tokens}
+    if remaining <= ZERO:
         message = f"Insufficient credits: the {what} is used up. Add credits or raise the limit."
+    elif remaining <= worst.fixed:
+        message = (f"This request requires more credits: its prompt alone (up to {worst.prompt_tokens} tokens, "
+                   f"counting tool definitions, tool calls and media) may cost ${money(worst.fixed)}, and only "
+                   f"${money(remaining)} is left of the {what}. Send a shorter prompt, or add credits or raise the limit.")
     else:
         message = (f"This request requires more credits, or fewer max_tokens. You requested up to "
                    f"{worst.max_out} tokens, but can only afford {afford}.")

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.core.catalog import Catalog, Endpoint, Model
+from turnout.core.estimate import estimate_prompt
 from turnout.core.health import HealthTracker
 from turnout.model.chat import ChatRequest, Reasoning
 from turnout.model.errors import ErrorKind, GatewayError, invalid
@@ -41,9 +42,9 @@ class Route:
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
-    """A cheap estimate (4 characters a token) for context-length checks and usage fallbacks."""
-    chars = sum(len(m.text()) for m in request.messages)
-    return chars // 4 + 4 * len(request.messages)
+    """The prompt's likely size over everything sent upstream (core/estimate.py), for context-length
+    checks and usage fallbacks; the gateway computes it once per request and passes it to `resolve`."""
+    return estimate_prompt(request).typical
 
 
 def price_of(e: Endpoint) -> Decimal:
@@ -92,7 +93,9 @@ class Router:
             raise invalid("model", f"{model.id} is an {model.kind} model and cannot serve this request")
         return model, variant
 
-    def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat") -> Route:
+    def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat",
+                prompt_tokens: int | None = None) -> Route:
+        """The endpoints to try; `prompt_tokens` is the prompt's likely size, when already known."""
         model, variant = self.lookup(model_id or request.model, kind)
         prefs = parse_preferences(request.provider)
         if variant == "thinking" and request.reasoning is None:
@@ -108,7 +111,7 @@ class Router:
         if variant == "exacto" and any(e.exacto for e in candidates):
             candidates = [e for e in candidates if e.exacto]
         route = Route(model, [], "")
-        needs = self._needs(request)
+        needs = self._needs(request, prompt_tokens)
         unavailable = 0
         for e in candidates:
             why = self._exclusion(e, request, prefs, variant, needs)
@@ -128,11 +131,12 @@ class Router:
 
     # -- exclusions ---------------------------------------------------------------------------
 
-    def _needs(self, request: ChatRequest) -> dict[str, Any]:
+    def _needs(self, request: ChatRequest, prompt_tokens: int | None) -> dict[str, Any]:
+        prompt = estimate_prompt_tokens(request) if prompt_tokens is None else prompt_tokens
         return {
             "images": request.has_images(),
             "tools": bool(request.tools),
-            "tokens": estimate_prompt_tokens(request) + (request.max_tokens or 0),
+            "tokens": prompt + (request.max_tokens or 0),
         }
 
     def _exclusion(

@@ -3,12 +3,14 @@
 It guarantees the encoder sees any number of deltas, exactly one `UsageReport` (estimated when
 the provider sent none, and priced), then exactly one `Finish` or `StreamFailure`, and nothing
 after. `finish_reason` is `tool_calls` exactly when tool calls were streamed. Whatever way the
-stream ends (finished, failed, cut, or the client went away), one generation record is written.
+stream ends (finished, failed, cut, past the request's deadline, or the client went away), one
+generation record is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 
 from turnout.core.context import RequestContext
@@ -23,6 +25,11 @@ from turnout.model.stream import (
     ToolCallDelta,
     UsageReport,
 )
+
+
+def request_timed_out(seconds: float) -> GatewayError:
+    return GatewayError(ErrorKind.PROVIDER_TIMEOUT, f"the request took longer than its {seconds:g} s limit "
+                        "(the request_timeout setting)", metadata={"request_timeout": seconds})
 
 
 async def guarded(
@@ -43,8 +50,12 @@ async def guarded(
         async for e in rest:
             yield e
 
+    deadline = ctx.deadline
     try:
         async for event in events():
+            if time.perf_counter() > deadline:  # silence still comes through as heartbeats
+                failure = request_timed_out(ctx.deadline - ctx.started)
+                break
             match event:
                 case TextDelta(text=text):
                     ctx.mark_first_token()

@@ -7,6 +7,7 @@ Connection errors and timeouts become `UpstreamError`s here; above this module o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from turnout.core.http import ConnectError, HTTPClient, HTTPError, ReadTimeout, Response
@@ -52,6 +53,9 @@ class Transport:
             raise timed_out(target) from None
         except HTTPError as exc:
             raise broken(target, exc) from None
+        except asyncio.CancelledError:  # the client left or the deadline passed: drop, never pool, it
+            resp.close()
+            raise
         finally:
             resp.release()
         return resp.status, resp.headers, body

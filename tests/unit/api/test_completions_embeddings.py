@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from turnout.api.completions import to_chat_requests
-from turnout.api.embeddings import encode_vector, estimate_tokens, to_embedding_request
+from turnout.api.embeddings import encode_vector, to_embedding_request
+from turnout.core.estimate import PromptEstimate, estimate_embedding
 from turnout.model.errors import GatewayError, UpstreamError
 from turnout.providers.base import EmbeddingAdapter, Target
 from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter
@@ -46,7 +47,7 @@ def test_embedding_inputs() -> None:
     request, encoding = to_embedding_request({"model": "a/b", "input": ["aaaa", "bb"], "encoding_format": "base64",
                                               "dimensions": 8, "vendor": 1})
     assert encoding == "base64" and request.dimensions == 8 and request.extra == {"vendor": 1}
-    assert estimate_tokens(request) == 2
+    assert estimate_embedding(request) == PromptEstimate(6, 1)  # 6 bytes: at most 6 tokens, likely 1
     for bad, param in (({"input": []}, "input"), ({"input": ["", "x"]}, "input"), ({"input": "x", "encoding_format": "hex"},
                        "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input")):
         with pytest.raises(GatewayError) as e:

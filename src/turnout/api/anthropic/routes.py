@@ -54,7 +54,8 @@ async def messages(request: Request) -> Response:
 
 
 async def count_tokens(request: Request) -> Response:
-    """An estimate (4 characters a token, as routing uses): no upstream call, nothing billed.
+    """An estimate (4 bytes a token over everything sent, tools and media included, as routing
+    uses; see core/estimate.py): no upstream call, nothing billed.
 
     Anthropic's endpoint counts with the model's own tokenizer; other providers have no such
     endpoint, so every model gets the same estimate here.
@@ -69,5 +70,4 @@ async def count_tokens(request: Request) -> Response:
         rt.gateway.router.lookup(chat.model)
     except GatewayError as exc:
         return error_response(exc)
-    tools = sum(len(t.name) + len(t.description or "") + len(orjson.dumps(t.parameters or {})) for t in chat.tools or ())
-    return Response(orjson.dumps({"input_tokens": estimate_prompt_tokens(chat) + tools // 4}), media_type="application/json")
+    return Response(orjson.dumps({"input_tokens": estimate_prompt_tokens(chat)}), media_type="application/json")
