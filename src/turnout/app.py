@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from turnout.api import account, admin, catalog, completions, embeddings
+from turnout.api import account, admin, catalog, completions, embeddings, presets
 from turnout.api.anthropic import routes as anthropic_routes
 from turnout.api.disconnect import ClientWatch
 from turnout.api.openai import routes as openai_routes
@@ -57,6 +57,14 @@ def api_routes() -> list[BaseRoute]:
         Route("/activity", account.get_activity, methods=["GET"]),
         Route("/apps", account.get_apps, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/presets", presets.list_presets, methods=["GET"]),
+        Route("/presets/{slug}", presets.get_preset, methods=["GET"]),
+        Route("/presets/{slug}", presets.delete_preset, methods=["DELETE"]),
+        Route("/presets/{slug}/versions", presets.list_versions, methods=["GET"]),
+        Route("/presets/{slug}/versions/{version}", presets.get_version, methods=["GET"]),
+        Route("/presets/{slug}/chat/completions", presets.create_from_chat, methods=["POST"]),
+        Route("/presets/{slug}/messages", presets.create_from_messages, methods=["POST"]),
+        Route("/presets/{slug}/responses", presets.create_from_responses, methods=["POST"]),
     ]
 
 

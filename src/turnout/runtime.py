@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
@@ -83,6 +84,7 @@ class Runtime:
     ledger: Ledger = field(init=False)
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
+    presets: PresetBook = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
     @classmethod
@@ -113,6 +115,7 @@ class Runtime:
             Gateway(router, dispatcher, request_timeout=settings.request_timeout), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
+        rt.presets = PresetBook(store)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt._releases = recovered.releases
         return rt
@@ -155,6 +158,7 @@ class Runtime:
         self.keys.refresh()
         self.ledger.refresh()
         self.admin.refresh()
+        self.presets.refresh()
 
     async def close(self) -> None:
         for task in self._tasks:

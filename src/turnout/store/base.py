@@ -121,6 +121,21 @@ class GenerationRecord:
     attempts: list[dict[str, Any]]
 
 
+@dataclass(slots=True)
+class PresetRecord:
+    """One version of a preset. `config` holds request fields in `dialect`'s wire form."""
+
+    slug: str
+    version: int
+    name: str
+    dialect: str
+    config: dict[str, Any]
+    system_prompt: str | None
+    archived: bool
+    created_at: float
+    updated_at: float
+
+
 class Store(Protocol):
     def migrate(self) -> None: ...
 
@@ -188,6 +203,21 @@ class Store(Protocol):
     def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]: ...
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]: ...
+
+    def save_preset(self, slug: str, name: str, dialect: str, config: dict[str, Any], system_prompt: str | None,
+                    now: float) -> PresetRecord:
+        """A new version of `slug` (version 1 for a new preset); it becomes the active one."""
+        ...
+
+    def preset_versions(self, slug: str) -> list[PresetRecord]:
+        """Every version of one preset, newest first."""
+        ...
+
+    def presets_changed_since(self, since: float) -> list[PresetRecord]:
+        """The newest version of every preset saved or archived after `since`."""
+        ...
+
+    def archive_preset(self, slug: str, now: float) -> bool: ...
 
     def close(self) -> None: ...
 

@@ -26,6 +26,7 @@ from turnout.store.base import (
     KeyRecord,
     LedgerEntry,
     PeriodUsage,
+    PresetRecord,
     period_starts,
 )
 from turnout.store.rollup import rollup
@@ -35,6 +36,8 @@ from turnout.store.sqlite import (
     KEY_COLUMNS,
     KEY_FIELDS,
     LEDGER_COLUMNS,
+    PRESET_COLUMNS,
+    _preset,
     migrations,
     statements,
 )
@@ -279,6 +282,39 @@ class PostgresStore:
                 async with self._pool.acquire() as conn:
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
             self._run(go())
+
+    # presets
+
+    def save_preset(self, slug: str, name: str, dialect: str, config: dict[str, Any], system_prompt: str | None,
+                    now: float) -> PresetRecord:
+        async def body(conn: Any) -> PresetRecord:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"preset:{slug}")
+            current = await conn.fetchrow("SELECT MAX(version), MIN(created_at) FROM presets WHERE slug = $1", slug)
+            version = (current[0] or 0) + 1
+            created = current[1] if current[1] is not None else now
+            await conn.execute(f"INSERT INTO presets ({PRESET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
+                               slug, version, name, dialect, orjson.dumps(config).decode(), system_prompt, created, now)
+            await conn.execute("UPDATE presets SET archived = FALSE, updated_at = $1 WHERE slug = $2", now, slug)
+            return PresetRecord(slug, version, name, dialect, config, system_prompt, False, created, now)
+        result: PresetRecord = self._tx(body)
+        return result
+
+    def preset_versions(self, slug: str) -> list[PresetRecord]:
+        return [_preset(r) for r in self._fetch(
+            f"SELECT {PRESET_COLUMNS} FROM presets WHERE slug = $1 ORDER BY version DESC", slug)]
+
+    def presets_changed_since(self, since: float) -> list[PresetRecord]:
+        return [_preset(r) for r in self._fetch(
+            f"SELECT {PRESET_COLUMNS} FROM presets p WHERE updated_at > $1 AND version = "
+            "(SELECT MAX(version) FROM presets q WHERE q.slug = p.slug) ORDER BY slug", since)]
+
+    def archive_preset(self, slug: str, now: float) -> bool:
+        async def body(conn: Any) -> bool:
+            done = await conn.execute("UPDATE presets SET archived = TRUE, updated_at = $1 WHERE slug = $2 AND NOT archived",
+                                      now, slug)
+            return bool(done != "UPDATE 0")
+        result: bool = self._tx(body)
+        return result
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -30,6 +30,7 @@ from turnout.store.base import (
     KeyRecord,
     LedgerEntry,
     PeriodUsage,
+    PresetRecord,
     period_starts,
 )
 from turnout.store.rollup import Rollup, rollup
@@ -46,6 +47,13 @@ ACCOUNT_COLUMNS = "id, credits_usd, usage_usd, created_at, updated_at"
 LEDGER_COLUMNS = "id, account_id, key_hash, kind, amount, generation_id, note, created_at"
 KEY_FIELDS = {"name": "name", "disabled": "disabled", "limit": "limit_usd", "limit_reset": "limit_reset",
               "rate_limit_rpm": "rate_limit_rpm", "rate_limit_tpm": "rate_limit_tpm"}
+
+
+PRESET_COLUMNS = "slug, version, name, dialect, config, system_prompt, archived, created_at, updated_at"
+
+
+def _preset(r: tuple[Any, ...]) -> PresetRecord:
+    return PresetRecord(r[0], int(r[1]), r[2], r[3], orjson.loads(r[4]), r[5], bool(r[6]), float(r[7]), float(r[8]))
 
 
 def migrations(dialect: str = "sqlite") -> list[tuple[int, str]]:
@@ -273,6 +281,33 @@ class SQLiteStore:
                + (" AND model = ?" if model else "") + " GROUP BY app ORDER BY SUM(tokens) DESC, app LIMIT ?")
         args = (since_day, model, limit) if model else (since_day, limit)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, args)]
+
+    # presets
+
+    def save_preset(self, slug: str, name: str, dialect: str, config: dict[str, Any], system_prompt: str | None,
+                    now: float) -> PresetRecord:
+        with self._tx() as db:
+            current = db.execute("SELECT MAX(version), MIN(created_at) FROM presets WHERE slug = ?", (slug,)).fetchone()
+            version = (current[0] or 0) + 1
+            created = current[1] if current[1] is not None else now
+            db.execute(f"INSERT INTO presets ({PRESET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                       (slug, version, name, dialect, orjson.dumps(config).decode(), system_prompt, created, now))
+            db.execute("UPDATE presets SET archived = 0, updated_at = ? WHERE slug = ?", (now, slug))
+        return PresetRecord(slug, version, name, dialect, config, system_prompt, False, created, now)
+
+    def preset_versions(self, slug: str) -> list[PresetRecord]:
+        return [_preset(r) for r in self._all(
+            f"SELECT {PRESET_COLUMNS} FROM presets WHERE slug = ? ORDER BY version DESC", (slug,))]
+
+    def presets_changed_since(self, since: float) -> list[PresetRecord]:
+        rows = self._all(f"SELECT {PRESET_COLUMNS} FROM presets p WHERE updated_at > ? AND version = "
+                         "(SELECT MAX(version) FROM presets q WHERE q.slug = p.slug) ORDER BY slug", (since,))
+        return [_preset(r) for r in rows]
+
+    def archive_preset(self, slug: str, now: float) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE presets SET archived = 1, updated_at = ? WHERE slug = ? AND archived = 0",
+                              (now, slug)).rowcount > 0
 
     def close(self) -> None:
         with self._lock:

@@ -119,3 +119,19 @@ def test_period_boundaries_are_utc_midnights() -> None:
     assert next_reset(ts, "monthly") == datetime(2026, 4, 1, tzinfo=UTC).timestamp()
     assert next_reset(datetime(2026, 12, 31, tzinfo=UTC).timestamp(), "monthly") == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
     assert next_reset(ts, None) is None
+
+
+def test_presets_are_versioned_archived_and_changed_since(store: Store) -> None:
+    first = store.save_preset("p", "P", "openai", {"model": "a/b", "temperature": 0.2}, "Be kind.", 10.0)
+    second = store.save_preset("p", "P", "openai", {"model": "a/b", "temperature": 0.5}, None, 20.0)
+    assert (first.version, second.version) == (1, 2) and second.created_at == 10.0
+    versions = store.preset_versions("p")
+    assert [v.version for v in versions] == [2, 1] and versions[1].config == {"model": "a/b", "temperature": 0.2}
+    assert versions[1].system_prompt == "Be kind."
+    changed = store.presets_changed_since(15.0)
+    assert [(r.slug, r.version, r.archived) for r in changed] == [("p", 2, False)]
+    assert store.presets_changed_since(25.0) == []
+    assert store.archive_preset("p", 30.0) and not store.archive_preset("p", 31.0)
+    assert [(r.slug, r.archived) for r in store.presets_changed_since(25.0)] == [("p", True)]
+    again = store.save_preset("p", "P", "anthropic", {"max_tokens": 5}, None, 40.0)
+    assert again.version == 3 and not store.preset_versions("p")[0].archived

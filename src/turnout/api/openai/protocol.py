@@ -34,7 +34,7 @@ from turnout.model.errors import invalid
 # OpenRouter extensions interpreted by the gateway itself.
 GATEWAY_ONLY = frozenset(
     {"models", "provider", "route", "transforms", "plugins", "usage", "include_reasoning",
-     "structured_outputs", "stream_options", "max_completion_tokens", "debug", "session_id"}
+     "structured_outputs", "stream_options", "max_completion_tokens", "debug", "session_id", "preset"}
 )
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})

@@ -58,7 +58,7 @@ async def responses(request: Request) -> Response:
         if previous is not None:
             history = list(store.get(previous, key.hash).messages)
     rr = to_responses_request(body, history)
-    chat = rr.chat
+    chat = rt.presets.apply(rr.chat, body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(
         accountant=rt.accountant,
         key=key,
