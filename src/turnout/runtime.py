@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
@@ -16,11 +19,14 @@ from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
 from turnout.core.journal import Journal, recover
-from turnout.core.keys import AdminKeys, KeyCache, hash_key, load_secret
+from turnout.core.keys import AdminKeys, KeyCache, KeyState, hash_key, load_secret
 from turnout.core.ledger import Ledger
 from turnout.core.ratelimit import RateLimiter
+from turnout.core.response_cache import CachePolicy, ResponseCache
+from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.transport import Transport
+from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
 from turnout.store.base import Counters, Holds, Store
@@ -85,6 +91,7 @@ class Runtime:
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
+    _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
     @classmethod
@@ -112,13 +119,28 @@ class Runtime:
         router = Router(catalog, dispatcher.availability, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
-            Gateway(router, dispatcher, request_timeout=settings.request_timeout), [],
+            Gateway(router, dispatcher, request_timeout=settings.request_timeout,
+                    cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
+                                        redis_namespace(secret).rstrip(":"))), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
+        rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt._releases = recovered.releases
         return rt
+
+    def cache_policy(self, headers: Mapping[str, str], key: KeyState | None, chat: ChatRequest, endpoint_type: str,
+                     body: Any) -> CachePolicy | None:
+        """The response-cache policy of one request (None, cheaply, when it did not opt in)."""
+        s = self.settings
+        if chat.cache_ttl is None and not s.response_cache_keys and "x-openrouter-cache" not in headers \
+                and "x-turnout-cache" not in headers:
+            return None
+        return cache_policy(headers, key_hash=key.hash if key else None, key_name=key.name if key else None,
+                            model=chat.model, endpoint_type=endpoint_type, streamed=chat.stream,
+                            body=orjson.dumps(body) if isinstance(body, dict) else None, preset_ttl=chat.cache_ttl,
+                            keys_always=self._cache_keys, default_ttl=s.response_cache_ttl)
 
     async def start(self) -> None:
         await self.transport.start()
@@ -170,6 +192,8 @@ class Runtime:
         await self.limiter.counters.close()
         if self.ledger.holds is not None:
             await self.ledger.holds.close()
+        if self.gateway.cache is not None:
+            await self.gateway.cache.close()
         await self.transport.close()
         for provider in self.dispatcher.in_process.values():
             close = getattr(provider, "close", None)

@@ -44,6 +44,10 @@ class Settings:
     # Catalog: the field's models (models.dev + genai-prices) beside the built-in ones
     catalog_dataset: bool = True  # TURNOUT_CATALOG_DATASET=0 keeps only the built-in and configured models
     list_all_models: bool = False  # GET /models lists models with no available endpoint too
+    # Response caching (X-OpenRouter-Cache): in memory (bounded) or in Redis when redis_url is set
+    response_cache_ttl: int = 300  # seconds, 1-86400, when the request does not say
+    response_cache_max_bytes: int = 64 * 1024 * 1024  # the in-memory cache's bound
+    response_cache_keys: str = ""  # comma-separated key names whose requests are always cached
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +76,13 @@ def _bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _names(value: Any) -> str:
+    """A list of names, from YAML (a list) or the environment (comma-separated)."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v).strip() for v in value)
+    return ",".join(v.strip() for v in str(value).split(",") if v.strip())
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
@@ -79,7 +90,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
             "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
             # Money: budgets and holds
-            "request_timeout": float}
+            "request_timeout": float,
+            "response_cache_ttl": int, "response_cache_max_bytes": int, "response_cache_keys": _names}
     kind = kinds[name]
     try:
         return kind(value)

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import require_admin
 from turnout.api.body import read_json
+from turnout.core.response_cache import DEFAULT_TTL, ttl_of
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.store.base import PresetRecord, Store
@@ -70,7 +71,7 @@ def template_of(record: PresetRecord) -> ChatRequest:
     from turnout.api.openai.protocol import to_chat_request as openai_request
     from turnout.api.responses.protocol import to_responses_request
 
-    body = dict(record.config)
+    body = {k: v for k, v in record.config.items() if k not in ("cache_enabled", "cache_ttl_seconds")}
     body.setdefault("model", PLACEHOLDER_MODEL)
     if record.dialect == "anthropic":
         body["messages"] = [{"role": "user", "content": "."}]
@@ -103,6 +104,9 @@ def merge(request: ChatRequest, preset: Preset, model: str | None) -> None:
     if tpl.tools:
         own = {t.name for t in request.tools or ()}
         request.tools = [*(request.tools or ()), *(copy.deepcopy(t) for t in tpl.tools if t.name not in own)]
+    config = preset.record.config
+    if config.get("cache_enabled") is True and request.cache_ttl is None:
+        request.cache_ttl = ttl_of(config.get("cache_ttl_seconds", DEFAULT_TTL))
     system = preset.record.system_prompt
     if system and not any(m.role in ("system", "developer") for m in request.messages):
         request.messages.insert(0, Message(role="system", content=system))

@@ -17,6 +17,7 @@ from turnout.core.dispatch import Attempt
 from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
+from turnout.core.response_cache import CachePolicy
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import GatewayError
 from turnout.model.result import Usage
@@ -55,6 +56,14 @@ class RequestContext:
     reservation: Reservation | None = None
     request: ChatRequest | None = None  # what was admitted: its completion cap bounds an estimate
     deadline: float = math.inf  # perf_counter time the whole request must end by (`request_timeout`)
+    cache: CachePolicy | None = None  # response caching, when the request opted in
+    cache_source: str | None = None  # a cache hit: the generation whose answer this replays
+
+    def response_headers(self) -> dict[str, str]:
+        if self.cache_source is None:
+            return {"x-generation-id": self.id}
+        return {"x-generation-id": self.id, "x-openrouter-cache-source-id": self.cache_source,
+                "x-openrouter-cache-status": "HIT"}
 
     @property
     def prompt_estimate(self) -> int:

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
-from turnout.core.dispatch import Dispatcher
+from turnout.core.dispatch import Attempt, Dispatcher
 from turnout.core.estimate import estimate_prompt
+from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
 from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
-from turnout.model.stream import StreamEvent
+from turnout.model.stream import Finish, StreamEvent, UsageReport
+
+ZERO = Decimal(0)
 
 ATTEMPT_BUDGET_SECONDS = 120.0  # no new attempt starts after this long
 
@@ -41,10 +46,13 @@ def _final(exc: GatewayError) -> bool:
 
 
 class Gateway:
-    def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0) -> None:
+    def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
+                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
+        self.cache = cache
+        self.cache_entry_bytes = cache_entry_bytes
 
     @contextlib.asynccontextmanager
     async def upstream_phase(self, ctx: RequestContext) -> AsyncIterator[None]:
@@ -94,7 +102,35 @@ class Gateway:
                 continue
         return out
 
+    async def _cached(self, ctx: RequestContext) -> Cached | None:
+        """A stored answer for this request, with the endpoint that made it (else None: a miss)."""
+        if ctx.cache is None or self.cache is None:
+            return None
+        hit = await self.cache.get(ctx.cache.key)
+        if hit is None:
+            return None
+        try:
+            model = self.router.lookup(ctx.model_id)[0]
+        except GatewayError:
+            return None
+        endpoint = next((e for e in model.endpoints if e.key == hit.endpoint_key), None)
+        if endpoint is None:  # the catalog changed since: answer it afresh
+            return None
+        ctx.endpoint = endpoint
+        ctx.cache_source = hit.source_id
+        ctx.attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "cache_hit", 200, None, 0.0,
+                                    model=model.id, reason=f"response cache: replays {hit.source_id}"))
+        return hit
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> Completion:
+        hit = await self._cached(ctx)
+        if hit is not None and hit.result is not None:
+            replayed = copy.copy(hit.result)
+            replayed.usage = Usage()
+            ctx.mark_first_token()
+            ctx.finish_reason, ctx.native_finish_reason = replayed.finish_reason, replayed.native_finish_reason
+            ctx.record("ok", replayed.usage)  # nothing billable: cost stays 0
+            return Completion(replayed, replayed.usage)
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
         async with self.upstream_phase(ctx):
             result: ChatResult | None = None
@@ -125,10 +161,19 @@ class Gateway:
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
         ctx.record("ok", usage)
+        if ctx.cache is not None and self.cache is not None and ctx.endpoint is not None:
+            stored = copy.copy(result)
+            stored.usage = None
+            cached = Cached(ctx.id, ctx.endpoint.key, result=stored)
+            if cached.size() <= self.cache_entry_bytes:
+                await self.cache.put(ctx.cache.key, cached, ctx.cache.ttl)
         return Completion(result, usage)
 
     async def stream(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
         """Resolve and start the stream (errors before the first byte raise); then its events."""
+        hit = await self._cached(ctx)
+        if hit is not None and hit.events is not None:
+            return self._replay(ctx, hit.events)
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
         async with self.upstream_phase(ctx):
             opened = None
@@ -147,7 +192,29 @@ class Gateway:
                 assert last is not None
                 raise last
             ctx.endpoint, first, rest = opened
-        return guarded(ctx, first, rest, self._observe_stream)
+        events = guarded(ctx, first, rest, self._observe_stream)
+        if ctx.cache is None or self.cache is None:
+            return events
+        cache, policy, endpoint = self.cache, ctx.cache, ctx.endpoint
+
+        async def store(kept: list[StreamEvent]) -> None:
+            await cache.put(policy.key, Cached(ctx.id, endpoint.key, events=kept), policy.ttl)
+
+        return recorded(events, self.cache_entry_bytes, store)
+
+    async def _replay(self, ctx: RequestContext, events: list[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """A cached stream, replayed: its deltas, a zero usage report, its finish."""
+        status = "cancelled"
+        try:
+            ctx.mark_first_token()
+            for event in events:
+                if isinstance(event, Finish):
+                    yield UsageReport(Usage(), ZERO)
+                    ctx.finish_reason, ctx.native_finish_reason = event.reason, event.native_reason
+                    status = "ok"
+                yield event
+        finally:
+            ctx.record(status, Usage())
 
     def _observe_stream(self, ctx: RequestContext, status: str, usage: Usage) -> None:
         """A stream ended: feed its throughput, or its mid-stream failure, to the endpoint's health."""

@@ -147,6 +147,7 @@ class ChatRequest:
     # OpenRouter routing extensions, interpreted by core/, never sent upstream.
     models: list[str] | None = None
     provider: JSON | None = None
+    cache_ttl: int | None = None  # response caching asked for by a preset (`cache_enabled`), in seconds
     # Fields turnout does not model: passed through to OpenAI-dialect upstreams untouched.
     extra: JSON = field(default_factory=dict)
 

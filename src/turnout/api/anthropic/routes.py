@@ -45,11 +45,13 @@ async def messages(request: Request) -> Response:
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
     chat.generation_id = ctx.id
-    headers = {"x-generation-id": ctx.id, "request-id": ctx.id}
+    ctx.cache = rt.cache_policy(request.headers, key, chat, "messages", body)
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
+        headers = {**ctx.response_headers(), "request-id": ctx.id}
         return EventStream(frames(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), headers)
     done = await rt.gateway.complete(chat, ctx)
+    headers = {**ctx.response_headers(), "request-id": ctx.id}
     return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)
 
 

@@ -29,12 +29,13 @@ async def chat_completions(request: Request) -> Response:
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
+    ctx.cache = rt.cache_policy(request.headers, key, chat, "chat", body)
     if chat.stream:
         events = await rt.gateway.stream(chat, ctx)
-        return EventStream(frames(ChunkEncoder(chat, ctx), events), {"x-generation-id": ctx.id})
+        return EventStream(frames(ChunkEncoder(chat, ctx), events), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
     return Response(
         orjson.dumps(completion_json(chat, ctx, done.result, done.usage)),
         media_type="application/json",
-        headers={"x-generation-id": ctx.id},
+        headers=ctx.response_headers(),
     )

@@ -69,6 +69,7 @@ async def responses(request: Request) -> Response:
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
     )
     chat.generation_id = ctx.id
+    ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", body)
 
     def keep(result: ChatResult, response: dict[str, object]) -> None:
         if rr.store:
@@ -76,11 +77,11 @@ async def responses(request: Request) -> Response:
 
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
-        return EventStream(frames(EventEncoder(rr, ctx, keep), stream), {"x-generation-id": ctx.id})
+        return EventStream(frames(EventEncoder(rr, ctx, keep), stream), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
     response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
     keep(done.result, response)
-    return Response(orjson.dumps(response), media_type="application/json", headers={"x-generation-id": ctx.id})
+    return Response(orjson.dumps(response), media_type="application/json", headers=ctx.response_headers())
 
 
 def to_response(rr: ResponsesRequest, ctx: RequestContext, result: ChatResult, usage: dict[str, object]) -> dict[str, object]:
