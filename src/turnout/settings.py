@@ -39,6 +39,13 @@ class Settings:
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
     rate_limit_tpm: int | None = None  # per key, tokens per minute
     redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
+    # Upstream limits (docs/security.md, "Upstream limits"): what one upstream answer may make us hold.
+    upstream_max_answer_bytes: int = 64 << 20  # a non-streamed answer's body, after decompression
+    upstream_max_error_bytes: int = 1 << 20  # an error answer's body (status >= 400)
+    upstream_max_headers: int = 256  # header lines of one answer (trailers included)
+    upstream_max_header_bytes: int = 64 << 10  # all headers of one answer
+    upstream_max_sse_line_bytes: int = 16 << 20  # one line of an event stream
+    upstream_max_sse_event_bytes: int = 16 << 20  # one event's data lines together
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -67,18 +74,30 @@ def _bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _positive(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
-            "preload_local": _bool}
+            "preload_local": _bool,
+            # Upstream limits
+            "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
+            "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,
+            "upstream_max_sse_line_bytes": _positive, "upstream_max_sse_event_bytes": _positive}
     kind = kinds[name]
     try:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        what = "a boolean" if kind is _bool else getattr(kind, "__name__", "valid")
+        names: dict[Callable[[Any], Any], str] = {_bool: "a boolean", _positive: "a positive integer"}
+        what = names.get(kind) or getattr(kind, "__name__", "valid")
         raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 
