@@ -344,8 +344,12 @@ class Response:
 
     async def read(self) -> bytes:
         parts = []
-        while chunk := await self.readany():
-            parts.append(chunk)
+        try:
+            while chunk := await self.readany():
+                parts.append(chunk)
+        except BaseException:
+            parts.clear()  # the traceback keeps this frame alive, and it must not keep the body too
+            raise
         return b"".join(parts)
 
     def release(self) -> None:
