@@ -24,6 +24,11 @@ Secret echoes (the credential the gateway sent comes back in the error):
 A TLS ClientHello gets a plain HTTP answer (a TLS handshake failure for the client).
     echo-midstream    a stream: one good chunk, then an error event quoting the key
 
+Error bodies a client cannot be shown as they are:
+
+    deep-error        500, a JSON error nested 1000 deep (more than a JSON encoder will write)
+    deep-midstream    a stream: one good chunk, then an error event with a 4 MiB message, nested 1000 deep
+
 Anything else gets a normal answer ("ok").
 """
 
@@ -151,6 +156,13 @@ async def _attack(name: str, anthropic: bool, key: str, writer: asyncio.StreamWr
     elif name == "endless-event":
         await a.send(STREAM_HEAD + _chunk(first))
         await a.forever(_chunk(b"data: " + b"x" * 1000 + b"\n") * 1000)
+    elif name == "deep-error":
+        data = b'{"error": {"message": "deep", "detail": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+        await a.send(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(data), data))
+    elif name == "deep-midstream":
+        err = b'{"error": {"message": "' + b"m" * (4 << 20) + b'", "detail": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+        await a.send(STREAM_HEAD + _chunk(first) + _chunk(b"data: " + err + b"\n\n") + b"0\r\n\r\n")
     elif name == "echo-401":
         if anthropic:
             body: Any = {"type": "error", "error": {"type": "authentication_error", "message": f"invalid x-api-key: {key}"}}

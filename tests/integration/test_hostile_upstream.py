@@ -41,7 +41,7 @@ SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, ADMIN_KEY)
 PRICING = {"prompt": "0.000001", "completion": "0.000002"}
 ATTACKS = ("huge-error", "huge-error-length", "huge-answer", "gzip-bomb", "deflate-bomb", "many-headers",
            "long-header", "endless-line", "endless-event", "stream-bomb", "echo-401", "echo-401-text",
-           "echo-midstream", "ok")
+           "echo-midstream", "deep-error", "deep-midstream", "ok")
 MSG = [{"role": "user", "content": "hi"}]
 
 
@@ -247,6 +247,20 @@ def test_after_the_attacks_the_gateway_still_answers(served: Served) -> None:
         r = post(served, f"{prefix}/ok")
         assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "ok", r.text
     assert served.hwm_kb() < RSS_LIMIT_KB
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_body_too_deep_or_too_long_to_show_is_still_a_clean_error(served: Served, stream: bool) -> None:
+    r = post(served, "h/deep-error", stream)
+    assert r.status_code == 502, r.text[:300]
+    err = r.json()["error"]
+    assert err["message"] == "Hostile returned an error (HTTP 500): deep" and isinstance(err["metadata"]["raw"], str)
+    if stream:
+        r = post(served, "h/deep-midstream", stream=True)
+        assert r.status_code == 200
+        errors = [e["error"] for e in sse_events(r) if "error" in e]
+        assert len(errors) == 1 and len(r.content) < 64 << 10, errors
+        assert generation(served, sse_events(r)[0]["id"])["status"] == "error"
 
 
 # --- secrets ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from turnout.core.http import ConnectError, HTTPClient, HTTPError, LimitExceeded
 from turnout.core.scrub import Scrubber
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
+from turnout.providers.errors import bounded
 from turnout.providers.sse import SSELimitExceeded, SSEParser
 from turnout.settings import Settings
 
@@ -115,12 +116,13 @@ class Transport:
         parsed (a JSON escape may have spelled a secret differently)."""
         scrubber = self.scrubber.with_sent(up.headers)
         exc = parse_error(status, headers, scrubber.data(body), target)
-        scrubber.error(exc)
+        bounded(scrubber.error(exc))
         return exc
 
     def scrub(self, exc: GatewayError, up: UpstreamRequest | None = None) -> GatewayError:
-        """Any error that may carry an upstream's words (a stream's error event, a bad answer)."""
-        return (self.scrubber if up is None else self.scrubber.with_sent(up.headers)).error(exc)
+        """Any error that may carry an upstream's words (a stream's error event, a bad answer):
+        scrubbed of secrets, then cut to what a client can be shown (providers/errors.py)."""
+        return bounded((self.scrubber if up is None else self.scrubber.with_sent(up.headers)).error(exc))
 
     def logged(self, exc: UpstreamError, target: Target) -> UpstreamError:
         """Log what went wrong with its detail (addresses are for operators), scrubbed."""
