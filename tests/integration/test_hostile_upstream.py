@@ -219,7 +219,6 @@ def test_an_oversized_answer_is_a_502_naming_the_limit_in_bounded_memory(
     the_gateway_hung_up(served, attack)
     rec = generation(served, r.headers["x-generation-id"])
     assert rec["status"] == "error" and setting in rec["error_message"]
-    print("HWM", attack, served.hwm_kb() // 1024)
     assert served.hwm_kb() < RSS_LIMIT_KB, f"{attack}: peak RSS {served.hwm_kb() // 1024} MB"
 
 
@@ -238,8 +237,26 @@ def test_a_started_stream_that_never_ends_its_line_or_event_gets_an_in_band_erro
     the_gateway_hung_up(served, attack)
     rec = generation(served, events[0]["id"])
     assert rec["status"] == "error" and setting in rec["error_message"]
-    print("HWM", attack, served.hwm_kb() // 1024)
     assert served.hwm_kb() < RSS_LIMIT_KB, f"{attack}: peak RSS {served.hwm_kb() // 1024} MB"
+
+
+@pytest.mark.parametrize("dialect", ["anthropic", "responses"])
+def test_the_in_band_error_comes_in_the_clients_dialect(served: Served, dialect: str) -> None:
+    if dialect == "anthropic":
+        url, body = f"{served.api}/messages", {"model": "h/endless-event", "max_tokens": 50, "messages": MSG, "stream": True}
+    else:
+        url, body = f"{served.api}/responses", {"model": "h/endless-event", "input": "hi", "stream": True}
+    r = httpx.post(url, json=body, headers=served.headers(), timeout=90)
+    assert r.status_code == 200, r.text[:300]
+    events = sse_events(r)
+    if dialect == "anthropic":
+        assert "event: error" in r.text
+        messages = [e["error"]["message"] for e in events if e.get("type") == "error"]
+    else:
+        messages = [e["response"]["error"]["message"] for e in events if e.get("type") == "response.failed"]
+    assert len(messages) == 1 and "upstream_max_sse_event_bytes" in messages[0], r.text[-500:]
+    the_gateway_hung_up(served, "endless-event")
+    assert served.hwm_kb() < RSS_LIMIT_KB
 
 
 def test_after_the_attacks_the_gateway_still_answers(served: Served) -> None:
