@@ -12,7 +12,6 @@ or shown on the activity page; a connection that fails must not tell the client 
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -77,8 +76,10 @@ class Served:
         return {"authorization": f"Bearer {key or self.key}"}
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
+# The cap is set in the child before it becomes `turnout serve` (exec keeps the pid), rather than
+# with preexec_fn, which is unsafe while this process runs the hostile upstream's thread.
+CAPPED = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]),) * 2); "
+          "os.execv(sys.executable, [sys.executable, '-m', 'turnout', *sys.argv[2:]])")
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +120,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         log = tmp / "server.log"
         with log.open("w") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "turnout", "serve", "--config", str(config), "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, text=True, preexec_fn=_cap_memory,
+                [sys.executable, "-c", CAPPED, str(ADDRESS_SPACE_CAP), "serve", "--config", str(config), "--port", str(port)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
             )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -133,6 +134,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "turnout serve did not come up"
             time.sleep(0.1)
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        assert f"Max address space         {ADDRESS_SPACE_CAP}" in limits, limits  # the safety net is on
         served = Served(url, proc, key, data_dir, state, dead_port, log)
         try:
             yield served
