@@ -205,6 +205,7 @@ class Response:
         self._header_count = 0
         self._header_size = 0
         self._gap = 0  # bytes received since the last body byte (headers, chunk framing, trailers)
+        self._metered = False  # the body is inflated or counted: False for a plain stream, the fast path
 
     # fed by the connection
     def _headers_done(self, status: int) -> bool:
@@ -221,6 +222,7 @@ class Response:
             return False
         if self.headers.get("content-encoding", "").lower() in ("gzip", "deflate", "x-gzip"):
             self._decoder = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
+        self._metered = self._decoder is not None or self._limit != UNBOUNDED
         if not self._headers_ready.done():
             self._headers_ready.set_result(None)
         return True
@@ -280,6 +282,8 @@ class Response:
                 self._buffered -= len(data)
                 if self._buffered <= HIGH_WATER // 2 and self._conn.transport is not None and not self._complete:
                     self._conn.transport.resume_reading()
+                if not self._metered:
+                    return data
             elif self._error is not None:
                 raise self._error
             elif self._complete:
