@@ -25,7 +25,8 @@ from turnout.core.ratelimit import RateLimiter
 from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
-from turnout.core.transport import Transport
+from turnout.core.scrub import Scrubber, configured_secrets
+from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
@@ -108,7 +109,10 @@ class Runtime:
         ledger = Ledger(store, keys, journal, require_credits=settings.require_credits, holds=open_holds(settings, secret))
         ledger.load()
         limiter = RateLimiter(open_counters(settings, secret), settings.rate_limit_rpm, settings.rate_limit_tpm)
-        transport = Transport(settings.connect_timeout, settings.read_timeout)
+        transport = Transport(
+            settings.connect_timeout, settings.read_timeout, limits=upstream_limits(settings),
+            scrubber=Scrubber(configured_secrets(catalog.providers.values(), settings.admin_key)),
+        )
         dispatcher = Dispatcher(
             http_adapters(),
             in_process_providers(settings),

@@ -48,6 +48,13 @@ class Settings:
     response_cache_ttl: int = 300  # seconds, 1-86400, when the request does not say
     response_cache_max_bytes: int = 64 * 1024 * 1024  # the in-memory cache's bound
     response_cache_keys: str = ""  # comma-separated key names whose requests are always cached
+    # Upstream limits (docs/security.md, "Upstream limits"): what one upstream answer may make us hold.
+    upstream_max_answer_bytes: int = 64 << 20  # a non-streamed answer's body, after decompression
+    upstream_max_error_bytes: int = 1 << 20  # an error answer's body (status >= 400)
+    upstream_max_headers: int = 256  # header lines of one answer (trailers included)
+    upstream_max_header_bytes: int = 64 << 10  # all headers of one answer
+    upstream_max_sse_line_bytes: int = 16 << 20  # one line of an event stream
+    upstream_max_sse_event_bytes: int = 16 << 20  # one event's data lines together
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +88,11 @@ def _names(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ",".join(str(v).strip() for v in value)
     return ",".join(v.strip() for v in str(value).split(",") if v.strip())
+def _positive(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
@@ -91,13 +103,18 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
             # Money: budgets and holds
             "request_timeout": float,
-            "response_cache_ttl": int, "response_cache_max_bytes": int, "response_cache_keys": _names}
+            "response_cache_ttl": int, "response_cache_max_bytes": int, "response_cache_keys": _names,
+            # Upstream limits
+            "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
+            "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,
+            "upstream_max_sse_line_bytes": _positive, "upstream_max_sse_event_bytes": _positive}
     kind = kinds[name]
     try:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        what = "a boolean" if kind is _bool else getattr(kind, "__name__", "valid")
+        names: dict[Callable[[Any], Any], str] = {_bool: "a boolean", _positive: "a positive integer"}
+        what = names.get(kind) or getattr(kind, "__name__", "valid")
         raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 

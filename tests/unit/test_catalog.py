@@ -64,3 +64,18 @@ def test_config_overrides_builtin_provider_base_url() -> None:
 def test_bad_config_names_the_setting(providers, models, message: str) -> None:
     with pytest.raises(CatalogError, match=message):
         build_catalog(providers, models, env={})
+
+
+def test_upstream_limits_are_settings_and_must_be_positive() -> None:
+    from turnout.core.transport import upstream_limits
+    from turnout.settings import ConfigError, load_settings
+
+    settings = load_settings(None, env={"TURNOUT_UPSTREAM_MAX_ANSWER_BYTES": "1000", "TURNOUT_UPSTREAM_MAX_SSE_LINE_BYTES": "77"})
+    limits = upstream_limits(settings)
+    assert limits.answer_bytes == 1000 and limits.sse_line_bytes == 77 and limits.error_bytes == 1 << 20
+    try:
+        load_settings(None, env={"TURNOUT_UPSTREAM_MAX_HEADERS": "0"})
+    except ConfigError as exc:
+        assert "upstream_max_headers must be a positive integer" in str(exc)
+    else:
+        raise AssertionError("a zero limit was accepted")

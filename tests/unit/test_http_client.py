@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import zlib
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from turnout.core.http import ConnectError, HTTPClient, HTTPError, ReadTimeout
+from turnout.core.http import INFLATE_PIECE, ConnectError, HTTPClient, HTTPError, LimitExceeded, Limits, ReadTimeout
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -181,3 +183,184 @@ def test_readany_with_a_wait_returns_none_on_silence_and_keeps_the_stream() -> N
         await client.close()
 
     run(with_server(handler, body))
+
+
+# --- limits: what an upstream can make the client hold ---------------------------------------------
+
+SMALL = Limits(answer_bytes=64 << 10, error_bytes=4 << 10, headers=20, header_bytes=2 << 10)
+
+
+async def write_forever(writer: asyncio.StreamWriter, piece: bytes, cap: int = 64 << 20) -> None:
+    """Write until the client hangs up (or `cap` bytes: a bounded loop)."""
+    sent = 0
+    try:
+        while sent < cap:
+            writer.write(piece)
+            await writer.drain()
+            sent += len(piece)
+    except (ConnectionError, OSError):
+        pass
+
+
+def hostile(head: bytes, piece: bytes, connections: list[object] | None = None) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if connections is not None:
+            connections.append(writer)
+        await read_request(reader)
+        writer.write(head)
+        await write_forever(writer, piece)
+        writer.close()
+    return handler
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+@pytest.mark.parametrize(
+    ("head", "piece", "stream", "setting"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", chunk(b"x" * 4096), False, "upstream_max_answer_bytes"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", b"x" * 4096, False, "upstream_max_answer_bytes"),
+        (b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n", chunk(b"x" * 4096), True, "upstream_max_error_bytes"),
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 5000\r\n\r\n", b"x" * 4096, False, "upstream_max_error_bytes"),
+        (b"HTTP/1.1 200 OK\r\n", b"X-A: b\r\n" * 8, False, "upstream_max_headers"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: ", b"a" * 512, False, "upstream_max_header_bytes"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Trailer: ", b"a" * 512, True,
+         "upstream_max_header_bytes"),
+    ],
+    ids=["answer", "answer-length", "error", "error-length", "header-count", "header-size", "endless-trailer"],
+)
+def test_an_answer_beyond_a_limit_names_it_and_its_connection_is_dropped(
+    head: bytes, piece: bytes, stream: bool, setting: str
+) -> None:
+    connections: list[object] = []
+
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2, SMALL)
+        with pytest.raises(LimitExceeded) as caught:
+            r = await client.request("POST", url, {}, b"{}", stream=stream)
+            try:
+                await r.read()
+            finally:
+                r.release()
+        assert caught.value.setting == setting and setting in str(caught.value)
+        assert not client._pools[("http", "127.0.0.1", int(url.split(":")[2].split("/")[0]))]._idle  # never pooled
+        await client.close()
+
+    run(with_server(hostile(head, piece, connections), body))
+    assert len(connections) == 1
+
+
+def test_a_stream_has_no_total_bound_but_its_error_body_does() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(64):  # 256 KiB, four times the answer limit
+            writer.write(chunk(b"y" * 4096))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2, SMALL)
+        r = await client.request("POST", url, {}, b"{}", stream=True)
+        assert len(await r.read()) == 64 * 4096
+        r.release()
+        await client.close()
+
+    run(with_server(handler, body))
+
+
+@pytest.mark.parametrize("wbits", [31, 15], ids=["gzip", "deflate"])
+def test_a_compression_bomb_is_inflated_a_bounded_piece_at_a_time(wbits: int) -> None:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    bomb = compressor.compress(bytes(64 << 20)) + compressor.flush()  # 64 MiB of zeros in ~64 KiB
+    encoding = b"gzip" if wbits == 31 else b"deflate"
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (encoding, len(bomb), bomb))
+        await writer.drain()
+
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2, Limits(answer_bytes=4 << 20))
+        r = await client.request("POST", url, {}, b"{}")
+        sizes = []
+        with pytest.raises(LimitExceeded) as caught:
+            while piece := await r.readany():
+                sizes.append(len(piece))
+        assert caught.value.setting == "upstream_max_answer_bytes"
+        assert max(sizes) <= INFLATE_PIECE and sum(sizes) <= 4 << 20  # never more than a piece at once
+        r.release()
+        # Within the limit, the same bomb inflates whole.
+        client2 = HTTPClient(2, 2, Limits(answer_bytes=64 << 20))
+        r = await client2.request("POST", url, {}, b"{}")
+        assert await r.read() == bytes(64 << 20)
+        r.release()
+        await client.close()
+        await client2.close()
+
+    run(with_server(handler, body))
+
+
+def test_connect_errors_name_no_address_but_their_detail_does() -> None:
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2)
+        refused_port = free_port()
+        with pytest.raises(ConnectError) as refused:
+            await client.request("POST", f"http://127.0.0.1:{refused_port}/x", {}, b"{}")
+        assert str(refused.value) == "connection refused"
+        assert f"127.0.0.1:{refused_port}" in refused.value.detail
+        port = url.split(":")[2].split("/")[0]
+        with pytest.raises(ConnectError) as tls:  # TLS to a plain HTTP server
+            await client.request("POST", f"https://127.0.0.1:{port}/x", {}, b"{}")
+        assert str(tls.value) == "TLS handshake failed" and f"127.0.0.1:{port}" in tls.value.detail
+        with pytest.raises(ConnectError) as bad_url:
+            await client.request("POST", "ftp://10.1.2.3:8000/v1?key=abc", {}, b"{}")
+        assert str(bad_url.value) == "unsupported upstream URL" and "10.1.2.3" in bad_url.value.detail
+        await client.close()
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    run(with_server(plain, body))
+
+
+def test_a_connect_timeout_names_no_address() -> None:
+    """A listener whose backlog is full drops new SYNs: connecting hangs until the timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):  # fill the accept queue (never accepted)
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+
+    async def body() -> None:
+        client = HTTPClient(0.3, 2)
+        with pytest.raises(ConnectError) as caught:
+            await client.request("POST", f"http://127.0.0.1:{port}/x", {}, b"{}")
+        assert str(caught.value) == "connecting timed out" and f"127.0.0.1:{port}" in caught.value.detail
+        await client.close()
+
+    try:
+        run(body())
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -3,7 +3,9 @@
 `GET /key` (the calling key: limits, usage by period, rate limits), `GET /credits` (its account's
 credits and usage; an admin key sees any account), `GET /activity` (usage per day x model x
 provider for the last 30 days: the calling key's, or every key's with an admin key),
-`GET /apps?model=` (the apps that used a model most, by tokens) and `GET /generation?id=`.
+`GET /apps?model=` (the apps that used a model most, by tokens) and `GET /generation?id=` (the
+calling key's own generations; an admin key sees any, with each attempt's `detail`: the hosts and
+addresses behind a failed attempt, which a user key never sees).
 Reads come from the in-memory key and account state and from the store's daily roll-ups.
 """
 
@@ -171,7 +173,8 @@ API_TYPES = {"openai": "completions", "anthropic": "messages", "responses": "res
              "completions": "completions", "embeddings": "embeddings"}
 
 
-def generation_json(rec: GenerationRecord) -> dict[str, Any]:
+def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, Any]:
+    attempts = rec.attempts if admin else [{k: v for k, v in a.items() if k != "detail"} for a in rec.attempts]
     return {
         "id": rec.id,
         "created_at": rec.created_at,
@@ -201,18 +204,18 @@ def generation_json(rec: GenerationRecord) -> dict[str, Any]:
         "error_message": rec.error_message,
         "app_title": rec.app_title,
         "app_referer": rec.app_referer,
-        "attempts": rec.attempts,
+        "attempts": attempts,
         "is_byok": False,
     }
 
 
 async def get_generation(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    key = authenticate(request.headers, rt.keys, check_limit=False)
+    caller = identify(request.headers, rt.keys, rt.admin)
     gen_id = request.query_params.get("id")
     if not gen_id:
         raise invalid("id", "the query parameter 'id' is required")
     rec = rt.accountant.recent(gen_id) or await asyncio.to_thread(rt.store.get_generation, gen_id)
-    if rec is None or rec.key_hash != key.hash:
+    if rec is None or (caller.key is not None and rec.key_hash != caller.key.hash):
         raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"generation {gen_id} not found", status=404)
-    return Response(orjson.dumps({"data": generation_json(rec)}), media_type="application/json")
+    return Response(orjson.dumps({"data": generation_json(rec, admin=caller.admin)}), media_type="application/json")

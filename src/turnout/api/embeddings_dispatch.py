@@ -64,9 +64,10 @@ class EmbeddingDispatcher:
                         failure=FailureClass.TRANSIENT,
                     )
             except UpstreamError as exc:
+                self._transport.scrub(exc)
                 self._note_failure(endpoint, exc)
                 attempts.append(Attempt(endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status,
-                                        exc.kind.value, _ms(started), endpoint.model_id, why))
+                                        exc.kind.value, _ms(started), endpoint.model_id, why, exc.detail))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
@@ -79,7 +80,7 @@ class EmbeddingDispatcher:
         if last is None:
             raise GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
         if len(attempts) > 1:
-            last.metadata["previous_errors"] = [a.to_wire() for a in attempts]
+            last.metadata["previous_errors"] = [a.public() for a in attempts]
         raise last
 
     def _note_failure(self, endpoint: Endpoint, exc: UpstreamError) -> None:
@@ -106,8 +107,12 @@ class EmbeddingDispatcher:
         up = adapter.build_embeddings_request(request, target)
         status, headers, body = await self._transport.fetch(up, target)
         if status >= 400:
-            raise adapter.parse_error(status, headers, body, target)
-        return adapter.parse_embeddings_response(body, target)
+            raise self._transport.error_answer(adapter.parse_error, status, headers, body, target, up)
+        try:
+            return adapter.parse_embeddings_response(body, target)
+        except GatewayError as exc:
+            self._transport.scrub(exc, up)
+            raise
 
 
 def _ms(started: float) -> float:

@@ -6,6 +6,10 @@ a stream that dies at once moves on to the next endpoint. After that, failures t
 as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault) is not retried.
 Attempts are bounded in number (`MAX_ATTEMPTS`, across model fallbacks too) and in time (the
 caller's deadline). Every outcome feeds the endpoint's health (core/health.py).
+
+Whatever an upstream says on an error path passes through the transport's scrubber before it
+is kept (core/transport.py); an attempt's `detail` (the host and address of a failed
+connection) is stored for admins but left out of what a client is shown (`Attempt.public`).
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from typing import Any
 
 from turnout.core.catalog import Endpoint
 from turnout.core.health import HealthTracker
-from turnout.core.transport import HTTPError, Transport, broken, timed_out
+from turnout.core.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure
 from turnout.providers.base import Adapter, InProcessProvider
-from turnout.providers.sse import SSEParser
+from turnout.providers.sse import SSEEvent, SSELimitExceeded
 
 MAX_ATTEMPTS = 6
 
@@ -38,8 +42,14 @@ class Attempt:
     ms: float
     model: str | None = None  # the catalog model id this attempt served
     reason: str | None = None  # why this endpoint was tried (the routing decision)
+    detail: str | None = None  # what went wrong, naming hosts and addresses: logs and admins only
 
     def to_wire(self) -> dict[str, Any]:
+        """The stored form (the generation record): with `detail`."""
+        return {**self.public(), "detail": self.detail}
+
+    def public(self) -> dict[str, Any]:
+        """What a client may see (`previous_errors`): no `detail`."""
         return {
             "provider": self.provider,
             "model": self.model,
@@ -86,7 +96,7 @@ class Dispatcher:
             self.health.failure(endpoint.key)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
-            _ms(started), endpoint.model_id, reason,
+            _ms(started), endpoint.model_id, reason, exc.detail,
         )
 
     def _succeeded(self, endpoint: Endpoint, started: float, reason: str) -> Attempt:
@@ -106,6 +116,7 @@ class Dispatcher:
             try:
                 result = await self._complete_one(request, endpoint)
             except UpstreamError as exc:
+                self._transport.scrub(exc)
                 attempts.append(self._failed(endpoint, exc, started, why))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
@@ -124,8 +135,12 @@ class Dispatcher:
         up = adapter.build_request(request, target)
         status, headers, body = await self._transport.fetch(up, target)
         if status >= 400:
-            raise adapter.parse_error(status, headers, body, target)
-        return adapter.parse_response(body, target)
+            raise self._transport.error_answer(adapter.parse_error, status, headers, body, target, up)
+        try:
+            return adapter.parse_response(body, target)
+        except GatewayError as exc:
+            self._transport.scrub(exc, up)
+            raise
 
     async def open_stream(
         self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
@@ -146,6 +161,7 @@ class Dispatcher:
                 first = StreamFailure(broken(endpoint.target, EOFError()))
             except UpstreamError as exc:
                 await events.aclose()
+                self._transport.scrub(exc)
                 attempts.append(self._failed(endpoint, exc, started, why))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
@@ -169,25 +185,29 @@ class Dispatcher:
             return
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
+        transport = self._transport
         # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
-        resp = await self._transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
+        resp = await transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
         finished = False
         ended = False  # the decoder gave its last event: the connection may be reused
         try:
             if resp.status >= 400:
                 try:
                     body = await resp.read()
+                except LimitExceeded as exc:
+                    raise transport.logged(exceeded(target, exc), target) from None
                 except HTTPError:
-                    body = b""
-                raise adapter.parse_error(resp.status, resp.headers, body, target)
+                    body = b""  # cut short: the status still says what failed
+                raise transport.error_answer(adapter.parse_error, resp.status, resp.headers, body, target, up)
             decoder = adapter.open_stream(request, target)
-            parser = SSEParser()
+            parser = transport.sse_parser()
             idle = 0.0
+            sses: list[SSEEvent]
             while True:
                 try:
                     chunk = await resp.readany(self._keepalive)
                 except HTTPError as exc:
-                    yield StreamFailure(broken(target, exc))
+                    yield StreamFailure(transport.logged(broken(target, exc), target))
                     return
                 if chunk is None:  # silence for a keep-alive interval
                     idle += self._keepalive
@@ -199,13 +219,27 @@ class Dispatcher:
                 if not chunk:
                     break
                 idle = 0.0
-                for sse in parser.feed(chunk):
+                try:
+                    sses = parser.feed(chunk)
+                except SSELimitExceeded as exc:  # the connection is dropped below, never pooled
+                    yield StreamFailure(transport.logged(exceeded(target, exc), target))
+                    return
+                for sse in sses:
                     for event in decoder.feed(sse):
                         if isinstance(event, (Finish, StreamFailure)):
                             ended = True
+                            if isinstance(event, StreamFailure):  # an upstream's words: scrubbed
+                                transport.scrub(event.error, up)
                         yield event
-            for sse in parser.flush():
+            try:
+                sses = parser.flush()
+            except SSELimitExceeded as exc:
+                yield StreamFailure(transport.logged(exceeded(target, exc), target))
+                return
+            for sse in sses:
                 for event in decoder.feed(sse):
+                    if isinstance(event, StreamFailure):
+                        transport.scrub(event.error, up)
                     yield event
             for event in decoder.close():
                 yield event
@@ -225,5 +259,5 @@ def _exhausted(last: UpstreamError | None, attempts: list[Attempt]) -> GatewayEr
     if last is None:
         return GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
     if len(attempts) > 1:
-        last.metadata["previous_errors"] = [a.to_wire() for a in attempts]
+        last.metadata["previous_errors"] = [a.public() for a in attempts]
     return last

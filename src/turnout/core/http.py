@@ -10,33 +10,74 @@ request; this one is a small fraction of it. What it does:
 - `Content-Length` and chunked answers (httptools decodes chunking), gzip/deflate bodies;
 - a request sent on a reused connection that the server had already closed is sent once more on
   a fresh connection, but only when no byte of an answer came back (the request was never read);
-- read timeouts per wait (headers, each body read), a connect timeout, back-pressure on big bodies.
+- read timeouts per wait (headers, each body read), a connect timeout, back-pressure on big bodies;
+- bounds on what an upstream can make it hold (`Limits`): the header count and size, the bytes
+  of status line, headers, chunk framing or trailers between two body bytes, and the body:
+  an answer and an error body separately, counted after decompression. A compressed body is
+  inflated lazily, a bounded piece per read, so a gzip bomb never sits in memory inflated.
 
-Errors are `HTTPError` (connection refused, reset, cut body) and `ReadTimeout`; nothing else
-leaves this module. It never logs request or response bodies, or headers (they carry keys).
+Errors are `HTTPError` (connection refused, reset, cut body), its `LimitExceeded` (names the
+limit) and `ReadTimeout`; nothing else leaves this module. An error's text never names the
+host, address or port (clients see it); `detail` does, for logs and admins. The module never
+logs request or response bodies, or headers (they carry keys).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import ssl
+import sys
 import time
 import zlib
 from collections import deque
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httptools
 
 IDLE_SECONDS = 30.0
 HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered and unread
+INFLATE_PIECE = 256 << 10  # most bytes one read inflates from a compressed body
+UNBOUNDED = sys.maxsize
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one answer may make the client hold; the names are the settings that set them."""
+
+    answer_bytes: int = 64 << 20  # upstream_max_answer_bytes: a whole (non-streamed) answer's body
+    error_bytes: int = 1 << 20  # upstream_max_error_bytes: an error answer's body (status >= 400)
+    headers: int = 256  # upstream_max_headers: header lines (trailers count too)
+    header_bytes: int = 64 << 10  # upstream_max_header_bytes: headers in all; also any run of non-body bytes
 
 
 class HTTPError(Exception):
-    """The exchange failed: could not connect, the connection broke, or the answer was malformed."""
+    """The exchange failed: could not connect, the connection broke, or the answer was malformed.
+
+    `str()` is safe to show a client; `detail` may name the host and address (logs, admins)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 class ConnectError(HTTPError):
     pass
+
+
+class LimitExceeded(HTTPError):
+    """The answer broke one of `Limits`; `setting` names it."""
+
+    def __init__(self, what: str, setting: str, limit: int, unit: str = "bytes") -> None:
+        super().__init__(f"{what} exceeded {setting} ({limit} {unit})")
+        self.setting = setting
+        self.limit = limit
+
+
+class _Stop(Exception):
+    """Raised in a parser callback to stop parsing; the response already holds its error."""
 
 
 class ReadTimeout(HTTPError, TimeoutError):
@@ -46,8 +87,9 @@ class ReadTimeout(HTTPError, TimeoutError):
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; carries one exchange at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: Limits) -> None:
         self.loop = loop
+        self.limits = limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
@@ -61,17 +103,31 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.response is None:  # bytes nobody asked for: the connection is unusable
+        r = self.response
+        if r is None:  # bytes nobody asked for: the connection is unusable
             self.close()
             return
-        self.response._got_bytes = True
+        r._got_bytes = True
+        chunks = len(r._chunks)  # nothing reads them while this runs
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self.response._fail(HTTPError("unexpected protocol upgrade"))
-        except httptools.HttpParserError as exc:
-            self.response._fail(HTTPError(f"malformed HTTP answer: {exc}"))
+            r._fail(HTTPError("unexpected protocol upgrade"))
             self.close()
+            return
+        except httptools.HttpParserError as exc:
+            r._fail(HTTPError(f"malformed HTTP answer: {exc}"))  # a no-op after a limit's error
+            self.close()
+            return
+        # httptools keeps a header line (or a trailer) it has not seen the end of: bound the bytes
+        # that arrive with no body byte among them, or an endless header is held whole.
+        if len(r._chunks) != chunks:
+            r._gap = 0
+        else:
+            r._gap += len(data)
+            if r._gap > self.limits.header_bytes and not r._complete:
+                r._fail(LimitExceeded("the answer's headers", "upstream_max_header_bytes", self.limits.header_bytes))
+                self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -91,12 +147,23 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.response is not None
-        self.response.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        r = self.response
+        assert r is not None
+        r.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        r._header_count += 1
+        r._header_size += len(name) + len(value) + 4
+        limits = self.limits
+        if r._header_count > limits.headers:
+            r._fail(LimitExceeded("the answer's header count", "upstream_max_headers", limits.headers, "headers"))
+            raise _Stop
+        if r._header_size > limits.header_bytes:
+            r._fail(LimitExceeded("the answer's headers", "upstream_max_header_bytes", limits.header_bytes))
+            raise _Stop
 
     def on_headers_complete(self) -> None:
         assert self.response is not None
-        self.response._headers_done(self.parser.get_status_code())
+        if not self.response._headers_done(self.parser.get_status_code()):
+            raise _Stop
 
     def on_body(self, body: bytes) -> None:
         assert self.response is not None
@@ -115,7 +182,7 @@ class _Connection(asyncio.Protocol):
 class Response:
     """An answer whose status and headers are in; the body is read with `read()` or `readany()`."""
 
-    def __init__(self, conn: _Connection, pool: Pool, read_timeout: float) -> None:
+    def __init__(self, conn: _Connection, pool: Pool, read_timeout: float, stream: bool = False) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
         self._conn = conn
@@ -131,22 +198,40 @@ class Response:
         self._got_bytes = False
         self._released = False
         self._decoder: zlib._Decompress | None = None
+        self._stream = stream  # a streamed answer has no total bound (its events are bounded)
+        self._limit = UNBOUNDED  # body bytes (inflated) allowed; set with the status
+        self._setting = ""  # the limit's name
+        self._received = 0  # body bytes (inflated) handed out
+        self._header_count = 0
+        self._header_size = 0
+        self._gap = 0  # bytes received since the last body byte (headers, chunk framing, trailers)
+        self._metered = False  # the body is inflated or counted: False for a plain stream, the fast path
 
     # fed by the connection
-    def _headers_done(self, status: int) -> None:
+    def _headers_done(self, status: int) -> bool:
+        """Take the status; False when the answer is already known to be too big."""
         self.status = status
+        limits = self._conn.limits
+        if status >= 400:
+            self._limit, self._setting = limits.error_bytes, "upstream_max_error_bytes"
+        elif not self._stream:
+            self._limit, self._setting = limits.answer_bytes, "upstream_max_answer_bytes"
+        length = self.headers.get("content-length")
+        if length is not None and self._limit != UNBOUNDED and length.isdigit() and int(length) > self._limit:
+            self._fail(self._too_big())
+            return False
         if self.headers.get("content-encoding", "").lower() in ("gzip", "deflate", "x-gzip"):
             self._decoder = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
+        self._metered = self._decoder is not None or self._limit != UNBOUNDED
         if not self._headers_ready.done():
             self._headers_ready.set_result(None)
+        return True
+
+    def _too_big(self) -> LimitExceeded:
+        what = "the error body" if self.status >= 400 else "the answer"
+        return LimitExceeded(what, self._setting, self._limit)
 
     def _feed(self, data: bytes) -> None:
-        if self._decoder is not None:
-            try:
-                data = self._decoder.decompress(data)
-            except zlib.error:
-                self._fail(HTTPError("the answer's compressed body is corrupt"))
-                return
         if data:
             self._chunks.append(data)
             self._buffered += len(data)
@@ -155,10 +240,6 @@ class Response:
         self._wake()
 
     def _finish(self, keep_alive: bool) -> None:
-        if self._decoder is not None:
-            rest = self._decoder.flush()
-            if rest:
-                self._chunks.append(rest)
         self._complete = True
         self._keep_alive = keep_alive
         self._wake()
@@ -193,30 +274,72 @@ class Response:
         asks again); without it, `ReadTimeout` after the read timeout. A timer is armed only when
         nothing is buffered, with `call_later` rather than a cancelling timeout scope: a stream
         of many small chunks pays for no timers at all while they arrive faster than it reads.
+        A body bigger than its limit raises `LimitExceeded` and closes the connection.
         """
-        while not self._chunks:
-            if self._error is not None:
+        while True:
+            if self._chunks:
+                data = self._chunks.popleft()
+                self._buffered -= len(data)
+                if self._buffered <= HIGH_WATER // 2 and self._conn.transport is not None and not self._complete:
+                    self._conn.transport.resume_reading()
+                if not self._metered:
+                    return data
+            elif self._error is not None:
                 raise self._error
-            if self._complete:
-                return b""
-            loop = self._conn.loop
-            waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(self._read_timeout if wait is None else wait, _expire, waiter)
-            try:
-                expired = await waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-            if expired and not self._chunks and self._error is None and not self._complete:
-                if wait is not None:
-                    return None
+            elif self._complete:
+                if self._decoder is None:
+                    return b""
+                data = b""  # the inflater's last bytes
+            elif await self._arrival(wait):
+                continue
+            else:
+                return None
+            if self._decoder is not None:
+                data = self._inflate(data)
+                if not data and self._decoder is not None:
+                    continue  # a gzip header, or input that inflates to nothing yet
+            self._received += len(data)
+            if self._received > self._limit:
+                error = self._error = self._too_big()
                 self.close()
-                raise ReadTimeout("the upstream went silent")
-        data = self._chunks.popleft()
-        self._buffered -= len(data)
-        if self._buffered <= HIGH_WATER // 2 and self._conn.transport is not None and not self._complete:
-            self._conn.transport.resume_reading()
-        return data
+                raise error
+            return data
+
+    async def _arrival(self, wait: float | None) -> bool:
+        """Wait for bytes, the end or an error: False after `wait` seconds of silence."""
+        loop = self._conn.loop
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(self._read_timeout if wait is None else wait, _expire, waiter)
+        try:
+            expired = await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        if expired and not self._chunks and self._error is None and not self._complete:
+            if wait is not None:
+                return False
+            self.close()
+            raise ReadTimeout("the upstream went silent")
+        return True
+
+    def _inflate(self, data: bytes) -> bytes:
+        """At most `INFLATE_PIECE` inflated bytes; unread input goes back to the front of the queue."""
+        decoder = self._decoder
+        assert decoder is not None
+        try:
+            if not data:  # the body's end
+                self._decoder = None
+                return decoder.flush()
+            out = decoder.decompress(data, INFLATE_PIECE)
+        except zlib.error:
+            self._error = HTTPError("the answer's compressed body is corrupt")
+            self.close()
+            raise self._error from None
+        tail = decoder.unconsumed_tail
+        if tail:
+            self._chunks.appendleft(tail)
+            self._buffered += len(tail)
+        return out
 
     @property
     def complete(self) -> bool:
@@ -225,8 +348,12 @@ class Response:
 
     async def read(self) -> bytes:
         parts = []
-        while chunk := await self.readany():
-            parts.append(chunk)
+        try:
+            while chunk := await self.readany():
+                parts.append(chunk)
+        except BaseException:
+            parts.clear()  # the traceback keeps this frame alive, and it must not keep the body too
+            raise
         return b"".join(parts)
 
     def release(self) -> None:
@@ -290,13 +417,15 @@ class Pool:
         try:
             async with asyncio.timeout(self._client.connect_timeout):
                 transport, conn = await loop.create_connection(
-                    lambda: _Connection(loop), self.host, self.port, ssl=self.ssl,
+                    lambda: _Connection(loop, self._client.limits), self.host, self.port, ssl=self.ssl,
                     server_hostname=self.host if self.ssl else None,
                 )
         except TimeoutError:
-            raise ConnectError(f"connecting to {self.host}:{self.port} timed out") from None
+            raise ConnectError("connecting timed out", f"connecting to {self.host}:{self.port} timed out") from None
         except OSError as exc:
-            raise ConnectError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
+            raise ConnectError(_why(exc), f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        except ValueError as exc:  # e.g. a host name IDNA cannot encode
+            raise ConnectError("invalid upstream address", f"cannot connect to {self.host!r}: {exc}") from None
         conn.transport = transport  # uvloop may call connection_made only after this returns
         return conn
 
@@ -306,10 +435,29 @@ class Pool:
         self._idle.clear()
 
 
+def _why(exc: OSError) -> str:
+    """What went wrong connecting, in words that name no host or address (asyncio's own messages
+    do: "Connect call failed ('10.1.2.3', 8000)")."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "TLS certificate verification failed"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve"
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == 111:
+        return "connection refused"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError)):
+        return "connection reset"
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return "connection failed"
+
+
 class HTTPClient:
-    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(self, connect_timeout: float, read_timeout: float, limits: Limits | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.limits = limits or Limits()
         self.ssl_context = ssl.create_default_context()
         self._pools: dict[tuple[str, str, int], Pool] = {}
         self._heads: dict[str, tuple[Pool, bytes]] = {}  # url -> (pool, request line + Host)
@@ -320,7 +468,7 @@ class HTTPClient:
             return cached
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConnectError(f"unsupported upstream URL {url!r}")
+            raise ConnectError("unsupported upstream URL", f"unsupported upstream URL {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         key = (parts.scheme, parts.hostname, port)
         pool = self._pools.get(key)
@@ -333,9 +481,13 @@ class HTTPClient:
         return pool, head
 
     async def request(
-        self, method: str, url: str, headers: dict[str, str], body: bytes, *, read_timeout: float | None = None
+        self, method: str, url: str, headers: dict[str, str], body: bytes, *,
+        read_timeout: float | None = None, stream: bool = False,
     ) -> Response:
-        """Send the request; return once the answer's status line and headers are in."""
+        """Send the request; return once the answer's status line and headers are in.
+
+        A `stream` answer's body has no total bound (the caller bounds its events); any other's
+        is bounded by `Limits.answer_bytes`, an error's by `Limits.error_bytes`."""
         pool, head = self._target(method, url)
         lines = [head]
         for name, value in headers.items():
@@ -345,7 +497,7 @@ class HTTPClient:
         timeout = self.read_timeout if read_timeout is None else read_timeout
         for _ in range(2):
             conn = pool._take() or await pool._connect()
-            response = Response(conn, pool, timeout)
+            response = Response(conn, pool, timeout, stream)
             conn.response = response
             conn.parser = httptools.HttpResponseParser(conn)
             assert conn.transport is not None

@@ -1,25 +1,66 @@
 """The network seam: one pooled HTTP client for every upstream, owned by the runtime.
 
-Connection errors and timeouts become `UpstreamError`s here; above this module only
-`core/http.py`'s `Response` (status, headers, `read`, `readany`, `release`, `close`) and its
-`HTTPError` are seen.
+Connection errors, timeouts and broken limits become `UpstreamError`s here; above this module
+only `core/http.py`'s `Response` (status, headers, `read`, `readany`, `release`, `close`) and its
+`HTTPError` are seen. It also owns what is done to anything an upstream says on an error path:
+error bodies and stream errors are scrubbed of secrets (core/scrub.py) before they are parsed,
+shown or stored, and the host, address and OS detail of a failed connection go to the log and
+to the error's `detail` (admins), never to its message (clients).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from turnout.core.http import ConnectError, HTTPClient, HTTPError, ReadTimeout, Response
-from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
+from turnout.core.http import ConnectError, HTTPClient, HTTPError, LimitExceeded, Limits, ReadTimeout, Response
+from turnout.core.scrub import Scrubber
+from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
+from turnout.providers.errors import bounded
+from turnout.providers.sse import SSELimitExceeded, SSEParser
+from turnout.settings import Settings
 
-__all__ = ["HTTPError", "Response", "Transport", "broken", "timed_out"]
+__all__ = ["HTTPError", "LimitExceeded", "Response", "Transport", "UpstreamLimits", "broken", "exceeded", "timed_out"]
+
+log = logging.getLogger("turnout.upstream")
+
+ParseError = Callable[[int, Mapping[str, str], bytes, Target], UpstreamError]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamLimits:
+    """What one upstream answer may make the gateway hold (docs/security.md, "Upstream limits")."""
+
+    answer_bytes: int = 64 << 20
+    error_bytes: int = 1 << 20
+    headers: int = 256
+    header_bytes: int = 64 << 10
+    sse_line_bytes: int = 16 << 20
+    sse_event_bytes: int = 16 << 20
+
+    @property
+    def http(self) -> Limits:
+        return Limits(self.answer_bytes, self.error_bytes, self.headers, self.header_bytes)
+
+
+def upstream_limits(settings: Settings) -> UpstreamLimits:
+    return UpstreamLimits(
+        settings.upstream_max_answer_bytes, settings.upstream_max_error_bytes, settings.upstream_max_headers,
+        settings.upstream_max_header_bytes, settings.upstream_max_sse_line_bytes, settings.upstream_max_sse_event_bytes,
+    )
 
 
 class Transport:
-    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
-        self._client = HTTPClient(connect_timeout, read_timeout)
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, *,
+        limits: UpstreamLimits | None = None, scrubber: Scrubber | None = None,
+    ) -> None:
+        self.limits = limits or UpstreamLimits()
+        self.scrubber = scrubber or Scrubber(())
+        self._client = HTTPClient(connect_timeout, read_timeout, self.limits.http)
 
     async def start(self) -> None:
         pass
@@ -30,35 +71,67 @@ class Transport:
     async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> Response:
         """Send the request and return once the status line and headers are in."""
         try:
-            return await self._client.request(up.method, up.url, dict(up.headers), up.body, read_timeout=read_timeout)
+            return await self._client.request(
+                up.method, up.url, dict(up.headers), up.body, read_timeout=read_timeout, stream=up.stream
+            )
         except ReadTimeout:
             raise timed_out(target) from None
         except ConnectError as exc:
-            raise UpstreamError(
+            raise self.logged(UpstreamError(
                 ErrorKind.PROVIDER_UNREACHABLE,
                 f"{target.provider_name} is unreachable: {exc}",
                 provider=target.provider_name,
                 failure=FailureClass.TRANSIENT,
-            ) from None
+                detail=exc.detail,
+            ), target) from None
         except HTTPError as exc:
-            raise broken(target, exc) from None
-
+            raise self.logged(broken(target, exc), target) from None
 
     async def fetch(self, up: UpstreamRequest, target: Target) -> tuple[int, Mapping[str, str], bytes]:
         """A whole exchange: status, headers and body; the connection goes back to the pool."""
         resp = await self.open(up, target)
         try:
-            body = await resp.read()
-        except ReadTimeout:
-            raise timed_out(target) from None
-        except HTTPError as exc:
-            raise broken(target, exc) from None
+            body = await self.read(resp, target)
         except asyncio.CancelledError:  # the client left or the deadline passed: drop, never pool, it
             resp.close()
             raise
         finally:
             resp.release()
         return resp.status, resp.headers, body
+
+    async def read(self, resp: Response, target: Target) -> bytes:
+        """A whole body, within its limit (the answer's or the error's)."""
+        try:
+            return await resp.read()
+        except ReadTimeout:
+            raise timed_out(target) from None
+        except HTTPError as exc:
+            raise self.logged(broken(target, exc), target) from None
+
+    def sse_parser(self) -> SSEParser:
+        return SSEParser(self.limits.sse_line_bytes, self.limits.sse_event_bytes)
+
+    def error_answer(
+        self, parse_error: ParseError, status: int, headers: Mapping[str, str], body: bytes,
+        target: Target, up: UpstreamRequest,
+    ) -> UpstreamError:
+        """An error answer as the adapter classifies it, with every secret scrubbed out of it:
+        from the raw body first (before any excerpt can cut a secret in two), then from what was
+        parsed (a JSON escape may have spelled a secret differently)."""
+        scrubber = self.scrubber.with_sent(up.headers)
+        exc = parse_error(status, headers, scrubber.data(body), target)
+        bounded(scrubber.error(exc))
+        return exc
+
+    def scrub(self, exc: GatewayError, up: UpstreamRequest | None = None) -> GatewayError:
+        """Any error that may carry an upstream's words (a stream's error event, a bad answer):
+        scrubbed of secrets, then cut to what a client can be shown (providers/errors.py)."""
+        return bounded((self.scrubber if up is None else self.scrubber.with_sent(up.headers)).error(exc))
+
+    def logged(self, exc: UpstreamError, target: Target) -> UpstreamError:
+        """Log what went wrong with its detail (addresses are for operators), scrubbed."""
+        log.warning("%s (%s): %s", target.provider, exc.kind.value, self.scrubber.text(exc.detail or exc.message))
+        return exc
 
 
 def timed_out(target: Target) -> UpstreamError:
@@ -71,9 +144,25 @@ def timed_out(target: Target) -> UpstreamError:
 
 
 def broken(target: Target, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, (LimitExceeded, SSELimitExceeded)):
+        return exceeded(target, exc)
     return UpstreamError(
         ErrorKind.PROVIDER_BAD_RESPONSE,
         f"the connection to {target.provider_name} failed: {exc or type(exc).__name__}",
         provider=target.provider_name,
         failure=FailureClass.TRANSIENT,
+        detail=exc.detail if isinstance(exc, HTTPError) else None,
     )
+
+
+def exceeded(target: Target, exc: LimitExceeded | SSELimitExceeded) -> UpstreamError:
+    """An answer that broke a limit: a 502 that names the limit (its setting) in the message and
+    in `metadata.limit`. The connection is already closed, never pooled."""
+    error = UpstreamError(
+        ErrorKind.PROVIDER_BAD_RESPONSE,
+        f"{target.provider_name} sent too much: {exc}",
+        provider=target.provider_name,
+        failure=FailureClass.TRANSIENT,
+    )
+    error.metadata["limit"] = exc.setting
+    return error

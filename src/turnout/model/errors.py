@@ -1,7 +1,8 @@
 """The closed vocabulary of failures, and the exceptions that carry them.
 
     GatewayError                 kind + HTTP status + message; rendered per dialect in api/
-     └── UpstreamError           + provider, upstream status, raw body excerpt, failure class
+     └── UpstreamError           + provider, upstream status, raw body excerpt, failure class,
+                                   and `detail`: what only logs and admins see (addresses)
 
 `ErrorKind` says whose fault it was (the prefix names the domain); `FailureClass` is only for
 core/dispatch.py to decide retry or fallback. Rendering lives in api/<dialect>/errors.py.
@@ -98,6 +99,7 @@ class UpstreamError(GatewayError):
         upstream_status: int | None = None,
         raw: Any = None,
         retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         metadata: dict[str, Any] = {"provider_name": provider, "error_type": kind.value}
         if raw is not None:
@@ -108,6 +110,7 @@ class UpstreamError(GatewayError):
         self.provider = provider
         self.failure = failure
         self.upstream_status = upstream_status
+        self.detail = detail  # never sent to a client: the upstream's host, address, the OS's words
 
 
 def invalid(param: str, message: str) -> GatewayError:

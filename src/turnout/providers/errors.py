@@ -1,7 +1,8 @@
 """Classifying an upstream's error answer by its HTTP status, shared by every HTTP adapter.
 
 Status first, always (Bifrost's rule); an adapter may refine with the provider's parsed error
-type (Anthropic's `overloaded_error`). Free text is never searched for "rate limit".
+type (Anthropic's `overloaded_error`). Free text is never searched for "rate limit". Whatever an
+upstream wrote into an error is `bounded` before it is shown or stored.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any
 
 import orjson
 
-from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
+from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 
 RAW_LIMIT = 2000  # characters of a non-JSON body kept in the error's metadata
+MESSAGE_LIMIT = 2000  # characters of an upstream's error message kept
+RAW_JSON_LIMIT = 64 << 10  # bytes of an error's JSON kept as JSON; bigger, it becomes a text excerpt
 
 
 def retry_after_of(headers: Mapping[str, str]) -> float | None:
@@ -90,3 +93,25 @@ def upstream_error(
         raw=raw,
         retry_after=retry_after_of(headers),
     )
+
+
+def bounded(exc: GatewayError) -> GatewayError:
+    """An error a client can be shown and a store can keep, whatever the upstream put in it: its
+    message cut to `MESSAGE_LIMIT` characters, its raw body kept as JSON only when it is small and
+    shallow enough to encode again (an encoder refuses deep nesting: that would be a 500 later)."""
+    if len(exc.message) > MESSAGE_LIMIT:
+        exc.message = exc.message[:MESSAGE_LIMIT] + "…"
+        exc.args = (exc.message,)
+    raw = exc.metadata.get("raw")
+    if isinstance(raw, str):
+        if len(raw) > RAW_LIMIT:
+            exc.metadata["raw"] = raw[:RAW_LIMIT]
+    elif raw is not None:
+        try:
+            text = orjson.dumps(raw)
+        except (orjson.JSONEncodeError, TypeError):
+            exc.metadata["raw"] = "(the upstream's error body is nested too deeply to show)"
+        else:
+            if len(text) > RAW_JSON_LIMIT:
+                exc.metadata["raw"] = text[:RAW_LIMIT].decode("utf-8", "replace")
+    return exc
