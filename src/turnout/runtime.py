@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,16 @@ def open_counters(settings: Settings, secret: bytes) -> Counters:
     return MemoryCounters()
 
 
+def date_models(catalog: Catalog, store: Store) -> None:
+    """Give the models whose catalog entry has no `created` the time this gateway first saw them
+    (OpenRouter's clients sort and filter on it); one store round trip, at start-up."""
+    undated = [m for m in catalog.models.values() if not m.created]
+    if undated:
+        seen = store.models_first_seen([m.id for m in undated], time.time())
+        for model in undated:
+            model.created = int(seen.get(model.id, time.time()))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -89,6 +100,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         catalog = build_catalog(settings.providers, settings.models, dict(os.environ))
         store = open_store(settings)
+        date_models(catalog, store)
         secret = load_secret(settings.data_dir)
         journal_root = settings.data_dir / "journal"
         recovered = recover(journal_root, store)  # a killed predecessor's records and unfinished reservations
@@ -138,6 +150,10 @@ class Runtime:
                 if start is not None:
                     self._tasks.append(asyncio.create_task(start(), name=f"turnout-{provider.dialect}-load"))
 
+        available = sorted(p.slug for p in self.catalog.providers.values() if p.availability()[0])
+        log.info("started: %d models, providers available: %s; store: %s", len(self.catalog.models),
+                 ", ".join(available) or "none", type(self.store).__name__)
+
     async def _refresh_keys(self) -> None:
         tick = 0
         while True:
@@ -172,3 +188,4 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        log.info("stopped: pending generation records written")

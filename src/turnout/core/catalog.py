@@ -15,7 +15,10 @@ from typing import Any
 
 import yaml
 
+from turnout.core.catalog_schema import check_model, check_provider
+from turnout.core.dialects import DialectError, dialect
 from turnout.core.pricing import Pricing
+from turnout.providers.openai import QUIRKS
 from turnout.providers.base import Target
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -37,6 +40,7 @@ class Provider:
     headers: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     data_policy: dict[str, Any] = field(default_factory=dict)
+    parameters: frozenset[str] = frozenset()  # what its dialect carries: an endpoint's default
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -213,19 +217,29 @@ def build_catalog(
     config_models: dict[str, Any] | None,
     env: dict[str, str] | None = None,
 ) -> Catalog:
+    """The catalog: the built-in one, then the config's providers and models over it.
+
+    Every unknown key or wrong type in the config's sections is reported at once (one line each,
+    with its path), before anything else is checked.
+    """
     env = dict(os.environ) if env is None else env
     builtin = load_builtin()
     raw_providers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in builtin["providers"].items()}
+    errors: list[str] = []
     for slug, override in (config_providers or {}).items():
-        if not isinstance(override, dict):
-            raise CatalogError(f"providers.{slug} must be a mapping")
-        raw_providers.setdefault(slug, {}).update(override)
-    providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
+        dialect_name = (override.get("dialect") if isinstance(override, dict) else None) or raw_providers.get(
+            slug, {}).get("dialect")
+        check_provider(slug, override, dialect_name, errors)
+        if isinstance(override, dict):
+            raw_providers.setdefault(slug, {}).update(override)
     raw_models: dict[str, dict[str, Any]] = dict(builtin["models"])
     for model_id, raw in (config_models or {}).items():
-        if not isinstance(raw, dict):
-            raise CatalogError(f"models.{model_id} must be a mapping")
-        raw_models[model_id] = raw
+        check_model(model_id, raw, errors)
+        if isinstance(raw, dict):
+            raw_models[model_id] = raw
+    if errors:
+        raise CatalogError("\n".join(errors))
+    providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
     models = {mid: _model(mid, raw, providers) for mid, raw in raw_models.items()}
     return Catalog(providers, models)
 
@@ -235,6 +249,14 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     for req in ("dialect", "base_url"):
         if not raw.get(req):
             raise CatalogError(f"{where}.{req} is required")
+    try:
+        spec = dialect(str(raw["dialect"]), f"{where}.dialect")
+        options = dict(raw.get("options") or {})
+        if "quirks" in options and options["quirks"] not in QUIRKS:
+            raise CatalogError(f"{where}.options.quirks: unknown preset {options['quirks']!r}; one of {', '.join(QUIRKS)}")
+        base_url = spec.normalize_base_url(expand_env(str(raw["base_url"]), env), f"{where}.base_url")
+    except DialectError as exc:
+        raise CatalogError(str(exc)) from None
     key_env = raw.get("key_env")
     api_key = raw.get("api_key")
     if isinstance(api_key, str):
@@ -244,20 +266,16 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     return Provider(
         slug=slug,
         name=str(raw.get("name") or slug),
-        dialect=str(raw["dialect"]),
-        base_url=expand_env(str(raw["base_url"]), env),
+        dialect=spec.name,
+        base_url=base_url,
         api_key=api_key,
         key_env=key_env,
         requires_key=bool(raw.get("requires_key", True)),
         headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
-        options=dict(raw.get("options") or {}),
+        options=options,
         data_policy=dict(raw.get("data_policy") or {}),
+        parameters=spec.parameters(options),
     )
-
-
-DEFAULT_PARAMETERS = frozenset(
-    {"max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed"}
-)
 
 
 def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -> Model:
@@ -285,7 +303,8 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
                 pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
-                supported_parameters=frozenset(params if params is not None else DEFAULT_PARAMETERS),
+                # Unless the catalog narrows it: what the provider's dialect carries.
+                supported_parameters=frozenset(params) if params is not None else providers[slug].parameters,
                 input_modalities=tuple(e.get("input_modalities") or inputs),
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),
@@ -297,7 +316,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
     return Model(
         id=model_id,
         name=str(raw.get("name") or model_id),
-        created=int(raw.get("created") or 0),
+        created=int(raw.get("created") or 0),  # 0: the gateway's store fills in when it first saw the model
         description=str(raw.get("description") or ""),
         context_length=context_length,
         input_modalities=inputs,
