@@ -119,3 +119,11 @@ def test_period_boundaries_are_utc_midnights() -> None:
     assert next_reset(ts, "monthly") == datetime(2026, 4, 1, tzinfo=UTC).timestamp()
     assert next_reset(datetime(2026, 12, 31, tzinfo=UTC).timestamp(), "monthly") == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
     assert next_reset(ts, None) is None
+
+
+def test_a_model_keeps_the_time_it_was_first_seen(store: Store) -> None:
+    assert store.models_first_seen(["acme/a", "acme/b"], 1000.0) == {"acme/a": 1000.0, "acme/b": 1000.0}
+    # A restart a day later with one more model: the old ones keep their time, the new one gets now.
+    later = store.models_first_seen(["acme/a", "acme/c"], 87400.0)
+    assert later == {"acme/a": 1000.0, "acme/c": 87400.0}
+    assert store.models_first_seen([], 1.0) == {}
