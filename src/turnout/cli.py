@@ -88,8 +88,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
         elif args.keys_command == "list":
             rows = []
             for k in store.list_keys():
-                limit = "none" if k.limit is None else money(k.limit) + (f"/{k.limit_reset}" if k.limit_reset else "")
-                rows.append((k.name, k.label, "disabled" if k.disabled else "active", money(k.usage), limit,
+                shown = "none" if k.limit is None else money(k.limit) + (f"/{k.limit_reset}" if k.limit_reset else "")
+                rows.append((k.name, k.label, "disabled" if k.disabled else "active", money(k.usage), shown,
                              k.account_id, k.hash))
             print_table(("NAME", "LABEL", "STATUS", "USAGE", "LIMIT", "ACCOUNT", "HASH"), rows)
         elif args.keys_command in ("disable", "enable"):

@@ -18,8 +18,8 @@ import yaml
 from turnout.core.catalog_schema import check_model, check_provider
 from turnout.core.dialects import DialectError, dialect
 from turnout.core.pricing import Pricing
-from turnout.providers.openai import QUIRKS
 from turnout.providers.base import Target
+from turnout.providers.openai import QUIRKS
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

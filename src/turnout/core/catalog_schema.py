@@ -17,7 +17,7 @@ from turnout.core.dialects import COMMON_OPTIONS, DIALECTS
 from turnout.core.pricing import PRICE_FIELDS
 
 Kind = type | tuple[type, ...]
-NUMBER: Kind = (int, float, str)  # prices: decimal strings, as OpenRouter publishes them (numbers accepted)
+NUMBER: tuple[type, ...] = (int, float, str)  # prices: decimal strings, as OpenRouter publishes them (numbers accepted)
 NULLABLE_INT: Kind = (int, type(None))
 NULLABLE_STR: Kind = (str, type(None))
 
