@@ -191,3 +191,11 @@ def test_config_check_lists_every_problem_with_the_file(tmp_path: Path) -> None:
     assert not ok
     assert text.splitlines()[0] == f"{config}: providers.acme.api-kee: unknown key (did you mean 'api_key'?)"
     assert text.splitlines()[1].startswith(f"{config}: providers.acme.verify_ssl: unknown key")
+
+
+def test_every_registered_dialect_has_its_catalog_entry() -> None:
+    """A new adapter in providers/registry.py needs its entry in core/dialects.py (parameters,
+    base_url form, options), or configs that use it are refused as an unknown dialect."""
+    from turnout.providers.registry import http_adapters
+
+    assert set(http_adapters()) | {"local"} <= set(DIALECTS)
