@@ -69,13 +69,33 @@ def load_checked(config: str | Path | None, env: dict[str, str] | None = None, *
     """Settings and the catalog they make, or a ConfigError with every problem, one per line,
     each naming the config file and the key's path (`providers.acme.api-kee`)."""
     env = dict(os.environ) if env is None else env
-    settings = load_settings(config, env, **overrides)
+    try:
+        settings = load_settings(config, env, **overrides)
+    except ConfigError as exc:
+        # Bad settings: still report what is wrong in the providers and models, all in one go.
+        raise ConfigError("\n".join([str(exc), *_catalog_errors(config, env)])) from None
     try:
         catalog = build_catalog(settings.providers, settings.models, env)
     except CatalogError as exc:
         where = f"{settings.config_path}: " if settings.config_path else ""
         raise ConfigError("\n".join(where + line for line in str(exc).splitlines())) from None
     return settings, catalog
+
+
+def _catalog_errors(config: str | Path | None, env: dict[str, str]) -> list[str]:
+    path = config or env.get("TURNOUT_CONFIG")
+    try:
+        raw = yaml.safe_load(Path(path).read_text("utf-8")) if path else None
+    except (OSError, yaml.YAMLError):
+        return []  # load_settings has said so already
+    if not isinstance(raw, dict):
+        return []
+    sections = [raw.get(name) if isinstance(raw.get(name), dict) else None for name in ("providers", "models")]
+    try:
+        build_catalog(sections[0], sections[1], env)
+    except CatalogError as exc:
+        return [f"{path}: {line}" for line in str(exc).splitlines()]
+    return []
 
 
 def check(config: str | None, env: dict[str, str] | None = None) -> tuple[bool, str]:

@@ -199,3 +199,10 @@ def test_every_registered_dialect_has_its_catalog_entry() -> None:
     from turnout.providers.registry import http_adapters
 
     assert set(http_adapters()) | {"local"} <= set(DIALECTS)
+
+
+def test_bad_settings_and_bad_providers_are_reported_together(tmp_path: Path) -> None:
+    config = tmp_path / "t.yaml"
+    config.write_text("colour: blue\nproviders:\n  acme: {dialect: openai, base_url: 'http://h:1', api-kee: x}\n")
+    ok, text = check(str(config), env={})
+    assert not ok and [line.split(": ", 2)[1] for line in text.splitlines()] == ["colour", "providers.acme.api-kee"]
