@@ -254,7 +254,9 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
         options = dict(raw.get("options") or {})
         if "quirks" in options and options["quirks"] not in QUIRKS:
             raise CatalogError(f"{where}.options.quirks: unknown preset {options['quirks']!r}; one of {', '.join(QUIRKS)}")
-        base_url = spec.normalize_base_url(expand_env(str(raw["base_url"]), env), f"{where}.base_url")
+        base_url = expand_env(str(raw["base_url"]), env)
+        if not str(raw.get("source", "")).startswith("models.dev"):  # curated data keeps its exact URL
+            base_url = spec.normalize_base_url(base_url, f"{where}.base_url")
     except DialectError as exc:
         raise CatalogError(str(exc)) from None
     key_env = raw.get("key_env")
