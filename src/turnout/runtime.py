@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -76,6 +77,16 @@ def open_counters(settings: Settings, secret: bytes) -> Counters:
     return MemoryCounters()
 
 
+def date_models(catalog: Catalog, store: Store) -> None:
+    """Give the models whose catalog entry has no `created` the time this gateway first saw them
+    (OpenRouter's clients sort and filter on it); one store round trip, at start-up."""
+    undated = [m for m in catalog.models.values() if not m.created]
+    if undated:
+        seen = store.models_first_seen([m.id for m in undated], time.time())
+        for model in undated:
+            model.created = int(seen.get(model.id, time.time()))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -98,7 +109,10 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         catalog = catalog_for(settings, dict(os.environ))
+        for warning in catalog.dataset.stale() if catalog.dataset is not None else ():
+            log.warning("catalog data is stale: %s", warning)  # also on GET /ready
         store = open_store(settings)
+        date_models(catalog, store)
         secret = load_secret(settings.data_dir)
         journal_root = settings.data_dir / "journal"
         recovered = recover(journal_root, store)  # a killed predecessor's records and unfinished reservations
@@ -167,6 +181,10 @@ class Runtime:
                 if start is not None:
                     self._tasks.append(asyncio.create_task(start(), name=f"turnout-{provider.dialect}-load"))
 
+        available = sorted(p.slug for p in self.catalog.providers.values() if p.availability()[0])
+        log.info("started: %d models, providers available: %s; store: %s", len(self.catalog.models),
+                 ", ".join(available) or "none", type(self.store).__name__)
+
     async def _refresh_keys(self) -> None:
         tick = 0
         while True:
@@ -204,3 +222,4 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        log.info("stopped: pending generation records written")

@@ -32,7 +32,7 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     # Money: budgets and holds (docs/security.md)
     request_timeout: float = 600.0  # seconds a whole request may take, streams included
-    log_level: str = "warning"
+    log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
     # Load the built-in local model at start-up rather than on first use; None: `turnout serve`
     # preloads, an embedded app (tests) loads lazily.
     preload_local: bool | None = None
@@ -70,6 +70,7 @@ class Settings:
 
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("providers", "models", "config_path")}
+_TOP_LEVEL = (*_SCALARS, "providers", "models", "server")  # what a config file's top level may hold
 
 
 def _bool(value: Any) -> bool:
@@ -88,6 +89,8 @@ def _names(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ",".join(str(v).strip() for v in value)
     return ",".join(v.strip() for v in str(value).split(",") if v.strip())
+
+
 def _positive(value: Any) -> int:
     number = int(value)
     if number < 1:
@@ -95,10 +98,17 @@ def _positive(value: Any) -> int:
     return number
 
 
+def _log_level(value: Any) -> str:
+    from turnout.logs import level_of
+
+    level_of(str(value))  # raises ValueError for a name logging does not know
+    return str(value).strip().lower()
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
-            "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
+            "max_body_bytes": int, "log_level": _log_level, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
             "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
             # Money: budgets and holds
@@ -113,9 +123,11 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        names: dict[Callable[[Any], Any], str] = {_bool: "a boolean", _positive: "a positive integer"}
-        what = names.get(kind) or getattr(kind, "__name__", "valid")
-        raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
+        names: dict[Callable[[Any], Any], str] = {
+            _bool: "a boolean", _positive: "a positive integer",
+            _log_level: "one of critical, error, warning, info, debug, trace"}
+        what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
+        raise ConfigError(f"{where} must be {what}, got {shown}") from None
 
 
 def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -132,16 +144,24 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         server = raw.pop("server", None) or {}
-        for section in (server, raw):
+        if not isinstance(server, dict):
+            raise ConfigError(f"{path}: server must be a mapping")
+        errors: list[str] = []
+        for prefix, section in (("server.", server), ("", raw)):
             for key, value in list(section.items()):
-                if key in ("providers", "models"):
+                if key in ("providers", "models") and not prefix:
                     if not isinstance(value, dict):
-                        raise ConfigError(f"{path}: {key} must be a mapping")
+                        errors.append(f"{path}: {key} must be a mapping")
                     values[key] = value
                 elif key in _SCALARS:
-                    values[key] = _coerce(key, value, str(path))
+                    try:
+                        values[key] = _coerce(key, value, f"{path}: {prefix}{key}")
+                    except ConfigError as exc:
+                        errors.append(str(exc))
                 else:
-                    raise ConfigError(f"{path}: unknown setting {key!r}")
+                    errors.append(f"{path}: {prefix}{key}: unknown setting (known: {', '.join(sorted(_TOP_LEVEL))})")
+        if errors:
+            raise ConfigError("\n".join(errors))
         values["config_path"] = path
     for name in _SCALARS:
         env_value = env.get(f"TURNOUT_{name.upper()}")

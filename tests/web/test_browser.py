@@ -108,15 +108,15 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     page.goto("/models/z-ai/glm-4.6?range=1h")
     perf = page.locator("#performance")
     latency, throughput = perf.locator("svg.chart").all()
-    assert latency.locator("circle.point[data-series='Z.AI']").count() >= 1
-    assert throughput.locator("circle.point[data-series='Z.AI']").count() >= 1
+    assert latency.locator("circle.point[data-series='Z.ai']").count() >= 1
+    assert throughput.locator("circle.point[data-series='Z.ai']").count() >= 1
     assert float(latency.locator("circle.point").first.get_attribute("data-value")) > 0
     # Activity: one bar for today holding every token of the model's requests.
     bars = page.locator("#activity svg.chart:visible rect.bar")
     assert bars.count() == 1
     assert float(bars.first.get_attribute("data-value")) == traffic.glm_tokens
     assert page.get_by_test_id("activity-total").inner_text() == f"{traffic.glm_tokens:,}"
-    # Uptime: the current hour's bar is green for Z.AI; older hours have no requests.
+    # Uptime: the current hour's bar is green for Z.ai; older hours have no requests.
     strip = page.locator("#uptime .uptime-row[data-provider=z-ai] rect.up")
     assert strip.count() == 72
     assert "good" in strip.last.get_attribute("class")
@@ -176,7 +176,7 @@ def test_playground_streams_an_answer_and_shows_its_cost(page: Any, web: WebGate
     assert m, text
     prompt, completion, shown = int(m.group(1)), int(m.group(2)), Decimal(m.group(3))
     assert shown == prompt * Decimal("0.00000043") + completion * Decimal("1.74e-6")
-    assert text.startswith("Z.AI · ") and stats.get_attribute("data-provider") == "Z.AI"
+    assert text.startswith("Z.ai · ") and stats.get_attribute("data-provider") == "Z.ai"
     # The answer went through the API as the user's key: it is in the key's records.
     record = web.wait_for_generation(lambda g: g["app_title"] == "turnout playground")
     assert Decimal(str(record["total_cost"])) == shown and record["model"] == "z-ai/glm-4.6"
@@ -230,7 +230,7 @@ def test_activity_dashboard(page: Any, web: WebGateway, traffic: Traffic) -> Non
     models = page.locator("#by-model tr td:first-child").all_inner_texts()
     assert "z-ai/glm-4.6" in models and "test/fallback" in models
     providers = page.locator("#by-provider tr td:first-child").all_inner_texts()
-    assert "Z.AI" in providers and "Fake Two" in providers
+    assert "Z.ai" in providers and "Fake Two" in providers
     # Today's bar is stacked by model (or by provider), and its segments add up to the totals.
     def segments(chart: str) -> dict[str, float]:
         rects = page.locator(f"#chart-{chart} svg rect.seg")

@@ -161,7 +161,7 @@ def _stats(**kw: object) -> ModelStats:
 
 def test_live_health_prefers_the_tracker_and_falls_back_to_records() -> None:
     endpoint = CATALOG.models["z-ai/glm-4.6"].endpoints[0]
-    records = _stats(live=[Bucket("Z.AI", 0, 10, 10, 120.0, 50.0)], live_uptime=[Bucket("z-ai", 0, 10, 8, None, None)])
+    records = _stats(live=[Bucket("Z.ai", 0, 10, 10, 120.0, 50.0)], live_uptime=[Bucket("z-ai", 0, 10, 8, None, None)])
     # No tracker: the last 30 minutes of records; 80 % success is degraded.
     runtime = SimpleNamespace(dispatcher=_Dispatcher())
     h = live_health(runtime, endpoint, records)

@@ -18,8 +18,11 @@ import orjson
 import yaml
 
 from turnout.catalog.dataset import Dataset
+from turnout.core.catalog_schema import check_model, check_provider
+from turnout.core.dialects import DialectError, dialect
 from turnout.core.pricing import Pricing
 from turnout.providers.base import Target
+from turnout.providers.openai import QUIRKS
 from turnout.settings import Settings
 
 log = logging.getLogger("turnout.catalog")
@@ -44,6 +47,7 @@ class Provider:
     options: dict[str, Any] = field(default_factory=dict)
     data_policy: dict[str, Any] = field(default_factory=dict)
     source: str = "builtin"  # builtin | config | models.dev:<id>
+    parameters: frozenset[str] = frozenset()  # what its dialect carries: an endpoint's default
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -292,20 +296,24 @@ def build_catalog(
             merged["key_env"] = _env_names(raw.get("key_env")) + [
                 n for n in _env_names(from_data.get("key_env")) if n not in _env_names(raw.get("key_env"))]
         raw_providers[slug] = merged
+    errors: list[str] = []  # every unknown key or wrong type of the config, at once (one line each)
     for slug, override in (config_providers or {}).items():
-        if not isinstance(override, dict):
-            raise CatalogError(f"providers.{slug} must be a mapping")
-        target = raw_providers.setdefault(slug, {"source": "config"})
-        target.update(override)
-    providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
+        dialect_name = (override.get("dialect") if isinstance(override, dict) else None) or raw_providers.get(
+            slug, {}).get("dialect")
+        check_provider(slug, override, dialect_name, errors)
+        if isinstance(override, dict):
+            raw_providers.setdefault(slug, {"source": "config"}).update(override)
     raw_models: dict[str, tuple[str, dict[str, Any]]] = {}
     if dataset is not None:
         raw_models.update((mid, ("dataset", raw)) for mid, raw in dataset.models.items())
     raw_models.update((mid, ("builtin", raw)) for mid, raw in builtin["models"].items())
     for model_id, raw in (config_models or {}).items():
-        if not isinstance(raw, dict):
-            raise CatalogError(f"models.{model_id} must be a mapping")
-        raw_models[model_id] = ("config", raw)
+        check_model(model_id, raw, errors)
+        if isinstance(raw, dict):
+            raw_models[model_id] = ("config", raw)
+    if errors:
+        raise CatalogError("\n".join(errors))
+    providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
     models = {mid: _model(mid, raw, providers, origin) for mid, (origin, raw) in raw_models.items()}
     return Catalog(providers, models, dataset)
 
@@ -319,15 +327,13 @@ def catalog_for(settings: Settings, env: dict[str, str] | None = None) -> Catalo
     `turnout serve` builds it to fail fast on a bad config before it binds, then the app builds
     it again from the same settings: the second call gets the first's (immutable) catalog."""
     env = dict(os.environ) if env is None else env
-    if _last_built and _last_built[0][0] is settings and _last_built[0][1] == env:
+    if _last_built and _last_built[0][0] == settings and _last_built[0][1] == env:
         return _last_built[0][2]
     dataset = None
     if settings.catalog_dataset:
         from turnout.catalog.dataset import load_dataset
 
         dataset = load_dataset()
-        for warning in dataset.stale():
-            log.warning("catalog data is stale: %s", warning)
     catalog = build_catalog(settings.providers, settings.models, env, dataset)
     if dataset is not None:
         dataset.release_raw()  # the built catalog has everything; keep only versions, dates, unsupported
@@ -346,6 +352,16 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     for req in ("dialect", "base_url"):
         if not raw.get(req):
             raise CatalogError(f"{where}.{req} is required")
+    try:
+        spec = dialect(str(raw["dialect"]), f"{where}.dialect")
+        options = dict(raw.get("options") or {})
+        if "quirks" in options and options["quirks"] not in QUIRKS:
+            raise CatalogError(f"{where}.options.quirks: unknown preset {options['quirks']!r}; one of {', '.join(QUIRKS)}")
+        base_url = expand_env(str(raw["base_url"]), env)
+        if not str(raw.get("source", "")).startswith("models.dev"):  # curated data keeps its exact URL
+            base_url = spec.normalize_base_url(base_url, f"{where}.base_url")
+    except DialectError as exc:
+        raise CatalogError(str(exc)) from None
     names = _env_names(raw.get("key_env"))
     api_key = raw.get("api_key")
     if isinstance(api_key, str):
@@ -359,15 +375,16 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     return Provider(
         slug=slug,
         name=str(raw.get("name") or slug),
-        dialect=str(raw["dialect"]),
-        base_url=expand_env(str(raw["base_url"]), env),
+        dialect=spec.name,
+        base_url=base_url,
         api_key=api_key,
         key_env=key_env,
         requires_key=bool(raw.get("requires_key", True)),
         headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
-        options=dict(raw.get("options") or {}),
+        options=options,
         data_policy=dict(raw.get("data_policy") or {}),
         source=str(raw.get("source") or "builtin"),
+        parameters=spec.parameters(options),
     )
 
 
@@ -375,11 +392,6 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
 # translators map for every reasoning dialect (docs/dialects.md), off unless asked for.
 REASONING: dict[str, Any] = {"supported_efforts": ["high", "medium", "low", "minimal"], "default_effort": "medium",
                              "default_enabled": False, "mandatory": False}
-
-DEFAULT_PARAMETERS = frozenset(
-    {"max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed"}
-)
-
 
 _PARAMETER_SETS: dict[frozenset[str], frozenset[str]] = {}
 
@@ -414,7 +426,8 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], o
                 pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere, e.get("pricing_tiers")),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
-                supported_parameters=_interned(frozenset(params if params is not None else DEFAULT_PARAMETERS)),
+                # Unless the catalog narrows it: what the provider's dialect carries.
+                supported_parameters=_interned(frozenset(params)) if params is not None else providers[slug].parameters,
                 input_modalities=tuple(e.get("input_modalities") or inputs),
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),
@@ -427,7 +440,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], o
     return Model(
         id=model_id,
         name=str(raw.get("name") or model_id),
-        created=int(raw.get("created") or 0),
+        created=int(raw.get("created") or 0),  # 0: the gateway's store fills in when it first saw the model
         description=str(raw.get("description") or ""),
         context_length=context_length,
         input_modalities=inputs,

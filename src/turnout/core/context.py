@@ -18,14 +18,17 @@ from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
+from turnout.logs import safe
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import GatewayError
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord
 
+log = logging.getLogger("turnout.requests")
+
 ZERO = Decimal(0)
 NO_PROMPT = PromptEstimate(0, 0)
-log = logging.getLogger("turnout.accounting")
+accounting_log = logging.getLogger("turnout.accounting")
 
 
 def new_generation_id() -> str:
@@ -91,7 +94,7 @@ class RequestContext:
         cost = self.endpoint.pricing.cost(usage)
         worst = self.reservation.worst if self.reservation is not None else None
         if worst is not None and cost > worst.amount:
-            log.warning("%s: usage priced at %s is above its worst case %s; charged the worst case",
+            accounting_log.warning("%s: usage priced at %s is above its worst case %s; charged the worst case",
                         self.id, cost, worst.amount)
             cost = worst.amount
         self.cost = cost
@@ -141,34 +144,50 @@ class RequestContext:
         now = time.perf_counter()
         ep = self.endpoint
         err = self.error
-        self.accountant.record(
-            GenerationRecord(
-                id=self.id,
-                created_at=time.time(),
-                key_hash=self.key.hash if self.key else None,
-                model=self.model_id,
-                provider=ep.provider.name if ep else None,
-                upstream_model=ep.upstream_model if ep else None,
-                dialect_in=self.dialect_in,
-                dialect_out=ep.provider.dialect if ep else None,
-                streamed=self.streamed,
-                status=status,
-                finish_reason=self.finish_reason if status == "ok" else ("error" if status == "error" else None),
-                native_finish_reason=self.native_finish_reason,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                usage_estimated=usage.estimated,
-                cost=self.cost,
-                latency_ms=None if self.first_token_at is None else (self.first_token_at - self.started) * 1000,
-                generation_time_ms=(now - self.started) * 1000,
-                error_code=err.status if err else (499 if status == "cancelled" else None),
-                error_message=err.message if err else ("client disconnected" if status == "cancelled" else None),
-                app_title=self.app_title,
-                app_referer=self.app_referer,
-                attempts=[a.to_wire() for a in self.attempts],
-            ),
-            self.reservation,
+        record = GenerationRecord(
+            id=self.id,
+            created_at=time.time(),
+            key_hash=self.key.hash if self.key else None,
+            model=self.model_id,
+            provider=ep.provider.name if ep else None,
+            upstream_model=ep.upstream_model if ep else None,
+            dialect_in=self.dialect_in,
+            dialect_out=ep.provider.dialect if ep else None,
+            streamed=self.streamed,
+            status=status,
+            finish_reason=self.finish_reason if status == "ok" else ("error" if status == "error" else None),
+            native_finish_reason=self.native_finish_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            cost=self.cost,
+            latency_ms=None if self.first_token_at is None else (self.first_token_at - self.started) * 1000,
+            generation_time_ms=(now - self.started) * 1000,
+            error_code=err.status if err else (499 if status == "cancelled" else None),
+            error_message=err.message if err else ("client disconnected" if status == "cancelled" else None),
+            app_title=self.app_title,
+            app_referer=self.app_referer,
+            attempts=[a.to_wire() for a in self.attempts],
         )
+        self.accountant.record(record, self.reservation)
+        if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
+            log_request(record, self.key, ep.provider.slug if ep else None)
+
+
+REQUEST_LINE = "%s key=%s model=%s provider=%s status=%s latency_ms=%.0f tokens=%d+%d cost=%s"
+
+
+def log_request(r: GenerationRecord, key: KeyState | None, provider: str | None) -> None:
+    """One line per request: what an operator greps for. No prompt, answer or key (only its label).
+
+    Made and handled directly rather than through `log.info`, which would also walk the stack
+    to find the caller's file and line: a third of the line's cost, for a location that is
+    always this function.
+    """
+    status = r.status if r.error_code is None else f"{r.status} {r.error_code}"
+    args = (r.id, key.label if key else "-", safe(r.model), provider or "-", status, r.generation_time_ms,
+            r.prompt_tokens, r.completion_tokens, format(r.cost, "f"))
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, REQUEST_LINE, args, None, "log_request"))

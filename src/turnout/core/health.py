@@ -13,6 +13,7 @@ and a success closes the circuit.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +26,8 @@ BREAKER_THRESHOLD = 5
 BASE_BACKOFF = 5.0
 MAX_BACKOFF = 300.0
 SAMPLES = 4096  # per endpoint, bounded whatever the traffic
+
+log = logging.getLogger("turnout.health")
 
 
 @dataclass(slots=True)
@@ -71,6 +74,8 @@ class HealthTracker:
         if ttft_ms is not None:
             h.ttft_ms.append((now, ttft_ms))
         h.consecutive_failures = 0
+        if h.open_until:
+            log.info("circuit closed for %s: a probe succeeded", key)
         h.open_until = 0.0
         h.backoff = BASE_BACKOFF
         h.probing = False
@@ -87,6 +92,9 @@ class HealthTracker:
         if h.probing or h.consecutive_failures >= BREAKER_THRESHOLD:
             if h.probing:
                 h.backoff = min(h.backoff * 2, MAX_BACKOFF)
+            if h.probing or not h.open_until:  # a change of state, not one more failure while open
+                log.warning("circuit open for %s after %d consecutive failures; next probe in %.0fs",
+                            key, h.consecutive_failures, h.backoff)
             h.open_until = now + h.backoff
             h.probing = False
 

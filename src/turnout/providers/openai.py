@@ -145,6 +145,18 @@ _SCALARS = (
 )
 
 
+# The request parameters (OpenRouter's `supported_parameters` names) this dialect carries; a
+# preset whose `reasoning_style` is None drops `reasoning`. Unknown request fields pass through too.
+SUPPORTED_PARAMETERS = frozenset(
+    {*(n for n in _SCALARS if n != "user"), "max_tokens", "response_format", "structured_outputs", "tools",
+     "tool_choice", "reasoning", "include_reasoning"}
+)
+
+
+def supported_parameters(quirks: Quirks) -> frozenset[str]:
+    return SUPPORTED_PARAMETERS if quirks.reasoning_style is not None else SUPPORTED_PARAMETERS - {"reasoning"}
+
+
 def to_openai_body(request: ChatRequest, target: Target, quirks: Quirks) -> JSON:
     body: JSON = dict(request.extra)  # unknown fields first, so modelled ones win
     body["model"] = target.upstream_model

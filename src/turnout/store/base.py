@@ -10,6 +10,7 @@ generation id: crash recovery replays journalled records that may already be in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -149,6 +150,11 @@ class Store(Protocol):
         ...
 
     def list_keys(self, include_deleted: bool = False) -> list[KeyRecord]: ...
+
+    # models
+    def models_first_seen(self, model_ids: Sequence[str], now: float) -> dict[str, float]:
+        """When each model first appeared in this gateway (`now` for the ones new here); start-up only."""
+        ...
 
     def get_key(self, hash: str) -> KeyRecord | None:
         """A key that is not deleted."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -163,6 +163,14 @@ class PostgresStore:
     def get_account(self, id: str) -> AccountRecord | None:
         rows = self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1", id)
         return _account(rows[0]) if rows else None
+
+    def models_first_seen(self, model_ids: Sequence[str], now: float) -> dict[str, float]:
+        async def body(conn: Any) -> list[Any]:
+            await conn.executemany("INSERT INTO models_seen (model_id, first_seen) VALUES ($1, $2)"
+                                   " ON CONFLICT (model_id) DO NOTHING", [(m, now) for m in model_ids])
+            return list(await conn.fetch("SELECT model_id, first_seen FROM models_seen WHERE model_id = ANY($1::text[])",
+                                         list(model_ids)))
+        return {r[0]: float(r[1]) for r in self._tx(body)}
 
     def list_accounts(self) -> list[AccountRecord]:
         return [_account(r) for r in self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")]

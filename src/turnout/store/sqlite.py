@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from importlib import resources
@@ -176,6 +176,14 @@ class SQLiteStore:
     def get_account(self, id: str) -> AccountRecord | None:
         rows = self._all(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (id,))
         return _account(rows[0]) if rows else None
+
+    def models_first_seen(self, model_ids: Sequence[str], now: float) -> dict[str, float]:
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO models_seen (model_id, first_seen) VALUES (?, ?)",
+                           [(m, now) for m in model_ids])
+            rows = db.execute("SELECT model_id, first_seen FROM models_seen").fetchall()
+        wanted = set(model_ids)
+        return {m: float(t) for m, t in rows if m in wanted}
 
     def list_accounts(self) -> list[AccountRecord]:
         return [_account(r) for r in self._all(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")]

@@ -135,3 +135,11 @@ def test_presets_are_versioned_archived_and_changed_since(store: Store) -> None:
     assert [(r.slug, r.archived) for r in store.presets_changed_since(25.0)] == [("p", True)]
     again = store.save_preset("p", "P", "anthropic", {"max_tokens": 5}, None, 40.0)
     assert again.version == 3 and not store.preset_versions("p")[0].archived
+
+
+def test_a_model_keeps_the_time_it_was_first_seen(store: Store) -> None:
+    assert store.models_first_seen(["acme/a", "acme/b"], 1000.0) == {"acme/a": 1000.0, "acme/b": 1000.0}
+    # A restart a day later with one more model: the old ones keep their time, the new one gets now.
+    later = store.models_first_seen(["acme/a", "acme/c"], 87400.0)
+    assert later == {"acme/a": 1000.0, "acme/c": 87400.0}
+    assert store.models_first_seen([], 1.0) == {}
