@@ -109,14 +109,16 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from turnout.core.availability import Availability
     from turnout.core.catalog import build_catalog
     from turnout.core.pricing import money
 
     settings = _settings(args)
     catalog = build_catalog(settings.providers, settings.models)
+    availability = Availability.for_settings(settings)  # the same answer the API and the web give
     for model in catalog.models.values():
         for e in model.endpoints:
-            ok, why = e.provider.availability()
+            ok, why = availability(e)
             p = e.pricing
             price = f"${money(p.prompt * 1_000_000)}/M in, ${money(p.completion * 1_000_000)}/M out"
             status = "available" if ok else f"unavailable ({why})"
