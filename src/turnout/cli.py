@@ -21,11 +21,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
-    if settings.preload_local is None:
-        settings = dataclasses.replace(settings, preload_local=True)
+    from turnout.core.availability import Availability
     from turnout.core.catalog import build_catalog
+    from turnout.runtime import local_model_plan
 
-    build_catalog(settings.providers, settings.models)  # fail fast on a bad config, before binding
+    catalog = build_catalog(settings.providers, settings.models)  # fail fast on a bad config, before binding
+    preload, plan = local_model_plan(settings.preload_local, catalog, Availability.for_settings(settings))
+    settings = dataclasses.replace(settings, preload_local=preload)
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
     sys.setswitchinterval(0.0005)
@@ -45,11 +47,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["TURNOUT_CONFIG"] = str(settings.config_path)
         os.environ["TURNOUT_DATA_DIR"] = str(settings.data_dir)
         os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
+        print(plan, flush=True)
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     else:
         from turnout.app import create_app
 
         print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
+        print(plan, flush=True)
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     return 0
 

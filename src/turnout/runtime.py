@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.core.accounting import Accountant
+from turnout.core.availability import Availability
 from turnout.core.catalog import Catalog, build_catalog
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
@@ -28,6 +29,7 @@ from turnout.store.sqlite import SQLiteStore
 
 log = logging.getLogger("turnout")
 
+LOCAL_DIALECT = "local"  # the built-in in-process provider (providers/local.py)
 KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
@@ -66,6 +68,31 @@ def open_counters(settings: Settings, secret: bytes) -> Counters:
 
         return RedisCounters(settings.redis_url, prefix=redis_namespace(secret) + "rl:")
     return MemoryCounters()
+
+
+def local_model_plan(preload: bool | None, catalog: Catalog, availability: Availability) -> tuple[bool, str]:
+    """Whether `turnout serve` loads the built-in local chat model at start-up, and the line saying so.
+
+    Loaded, it holds about 350 MB more than the rest of the gateway, so by default (``preload`` None)
+    it loads at start-up only when it is the only chat model that can answer (no provider key,
+    no other configured endpoint); otherwise on its first request (which then waits ~2 s).
+    ``preload_local: true`` / ``false`` in the settings decides it outright.
+    """
+    local = [e for m in catalog.models.values() if m.kind == "chat" for e in m.endpoints
+             if e.provider.dialect == LOCAL_DIALECT]
+    if not local:
+        return False, "built-in local model: not in the catalog"
+    ok, why = availability(local[0])
+    if not ok:
+        return False, f"built-in local model: unavailable ({why})"
+    if preload is not None:
+        when = "at start-up" if preload else "on first use"
+        return preload, f"built-in local model: loads {when} (preload_local: {str(preload).lower()})"
+    others = availability.chat_models(catalog, excluding=(LOCAL_DIALECT,))
+    if not others:
+        return True, "built-in local model: loads at start-up, it is the only chat model that can answer"
+    shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    return False, f"built-in local model: loads on first use ({len(others)} other chat models can answer: {shown})"
 
 
 @dataclass

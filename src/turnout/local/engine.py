@@ -21,8 +21,8 @@ disconnect, task cancelled, generator closed), the next streaming callback retur
 ``True``, which makes llama.cpp cancel the task and free the slot (measured: < 0.1 s).
 
 Loading: :meth:`LocalEngine.load` (or ``await start()``) loads once; :meth:`stream` loads
-lazily if nobody did. xllamacpp's constructor holds the GIL for the ~2 s load, so the
-gateway should load at start-up rather than on a first request.
+lazily if nobody did. xllamacpp's constructor holds the GIL for the ~2 s load, so a gateway
+that needs the model should load it at start-up rather than on a first request.
 """
 
 from __future__ import annotations
