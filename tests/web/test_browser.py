@@ -314,3 +314,51 @@ def test_dark_mode(browser: Any, web: WebGateway, traffic: Traffic) -> None:
         screenshot(pg, "model-glm-4.6-dark")
     finally:
         context.close()
+
+
+def test_playground_opens_on_a_model_that_can_answer(browser: Any, bare_web: WebGateway) -> None:
+    """With no Z.ai key the playground once opened on z-ai/glm-4.6, which cannot answer."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=bare_web.url)
+    context.add_init_script(f"localStorage.setItem('turnout.key', {bare_web.key!r});")
+    try:
+        pg = context.new_page()
+        pg.goto("/chat")
+        select = pg.locator(".column .model-select")
+        chosen = select.input_value()
+        assert chosen != "z-ai/glm-4.6"
+        assert select.locator(f"option[value='{chosen}']").get_attribute("data-unavailable") is None
+        assert pg.locator(".column p.unavailable").is_hidden()
+        # The models that cannot answer are marked, grouped, and say what is missing.
+        glm = select.locator("option[value='z-ai/glm-4.6']")
+        assert glm.get_attribute("data-unavailable") == "true"
+        assert "unavailable" in glm.inner_text() and "ZAI_API_KEY" in (glm.get_attribute("title") or "")
+        assert glm.evaluate("o => o.parentElement.label") == "Unavailable"
+        assert select.locator(f"option[value='{chosen}']").evaluate("o => o.parentElement.label") == "Available"
+        select.select_option("z-ai/glm-4.6")
+        note = pg.locator(".column p.unavailable")
+        assert note.is_visible() and "ZAI_API_KEY" in note.inner_text()
+        # Asked for by name, an unavailable model is still opened, with the reason shown.
+        pg.goto("/chat?model=z-ai/glm-4.6v")
+        assert pg.locator(".model-select").input_value() == "z-ai/glm-4.6v"
+        assert "ZAI_API_KEY" in pg.locator(".column p.unavailable").inner_text()
+        # "Compare a model" adds a model that can answer.
+        pg.locator("#add-column").click()
+        second = pg.locator(".column").nth(1).locator(".model-select").input_value()
+        assert pg.locator(f".model-select >> nth=1 >> option[value='{second}']").get_attribute("data-unavailable") is None
+        screenshot(pg, "chat-unavailable-marked")
+        # The catalog marks them too, with the variable to set; a free EmpirioLabs/Z.ai model as well.
+        pg.goto("/models")
+        card = pg.locator("li.card[data-model='z-ai/glm-4.6']")
+        assert card.get_attribute("data-available") == "false"
+        assert card.locator(".badge").inner_text() == "Unavailable"
+        assert "ZAI_API_KEY" in card.locator("p.unavailable").inner_text()
+        flash = pg.locator("li.card[data-model='z-ai/glm-4.6v-flash'] p.unavailable").inner_text()
+        assert "ZAI_API_KEY" in flash and "EMPIRIOLABS_API_KEY" in flash
+        echo = pg.locator("li.card[data-model='test/echo']")
+        assert echo.get_attribute("data-available") == "true" and echo.locator("p.unavailable").count() == 0
+        screenshot(pg, "catalog-unavailable-marked")
+        # And the model page.
+        pg.goto("/models/z-ai/glm-4.6")
+        assert "ZAI_API_KEY" in pg.locator("p.unavailable").first.inner_text()
+    finally:
+        context.close()

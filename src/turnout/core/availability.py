@@ -19,7 +19,7 @@ router asks on every request, and that must stay a dictionary lookup.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from turnout.core.catalog import Endpoint
@@ -29,9 +29,21 @@ if TYPE_CHECKING:
     from turnout.core.catalog import Catalog, Model
     from turnout.settings import Settings
 
-__all__ = ["Availability"]
+__all__ = ["Availability", "Verdict", "model_verdict"]
 
 Verdict = tuple[bool, str | None]
+
+
+def model_verdict(model: Model, availability: Callable[[Endpoint], Verdict]) -> Verdict:
+    """A model can answer when any of its endpoints can; else the reasons its endpoints cannot."""
+    reasons: list[str] = []
+    for endpoint in model.endpoints:
+        ok, why = availability(endpoint)
+        if ok:
+            return True, None
+        if why and why not in reasons:
+            reasons.append(why)
+    return False, "; ".join(reasons) or "it has no endpoint"
 
 
 class Availability:
@@ -66,14 +78,8 @@ class Availability:
         return provider.availability()
 
     def model(self, model: Model) -> Verdict:
-        """A model can answer when any of its endpoints can; else the first endpoint's reason."""
-        reasons = []
-        for endpoint in model.endpoints:
-            ok, why = self(endpoint)
-            if ok:
-                return True, None
-            reasons.append(why)
-        return False, next((r for r in reasons if r), "it has no endpoint")
+        """Whether the model can answer (see :func:`model_verdict`)."""
+        return model_verdict(model, self)
 
     def chat_models(self, catalog: Catalog, *, excluding: Iterable[str] = ()) -> list[str]:
         """Ids of the chat models that can answer, in catalog order, leaving out ``excluding`` dialects."""

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from turnout.core.catalog import Catalog, Model
+from turnout.core.availability import Verdict, model_verdict
+from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.web.layout import day, esc, per_million, short_tokens
+
+Judge = Callable[[Endpoint], Verdict]  # the runtime's availability (core/availability.py)
 
 MODALITIES = ("text", "image", "video", "file", "audio")
 CONTEXTS = ((0, "Any"), (32_000, "≥ 32K"), (64_000, "≥ 64K"), (128_000, "≥ 128K"), (200_000, "≥ 200K"))
@@ -90,11 +93,21 @@ class Filters:
         return True
 
 
-def render_list(models: list[Model]) -> str:
+def unavailable_note(verdict: Verdict) -> str:
+    """An "Unavailable" badge and what to set or install, or "" for a model that can answer."""
+    ok, why = verdict
+    if ok:
+        return ""
+    return (f'<span class="badge off">Unavailable</span>'
+            f'<p class="unavailable small">Unavailable: {esc(why)}</p>')
+
+
+def render_list(models: list[Model], judge: Judge) -> str:
     if not models:
         return '<p class="muted" id="no-models">No models match these filters.</p>'
     cards = []
     for m in models:
+        verdict = model_verdict(m, judge)
         top = m.top_endpoint
         if top is None:
             price = "—"
@@ -105,8 +118,9 @@ def render_list(models: list[Model]) -> str:
         providers = ", ".join(sorted({e.provider.name for e in m.endpoints}))
         blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
         cards.append(
-            f'<li class="card" data-model="{esc(m.id)}"><a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
-            f'<code class="small">{esc(m.id)}</code><p>{esc(blurb)}</p>'
+            f'<li class="card" data-model="{esc(m.id)}" data-available="{str(verdict[0]).lower()}">'
+            f'<a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
+            f'<code class="small">{esc(m.id)}</code>{unavailable_note(verdict)}<p>{esc(blurb)}</p>'
             f'<div class="meta"><span>{short_tokens(m.context_length)} context</span><span>{price}</span>'
             f'<span>{esc(" + ".join(m.input_modalities))} → {esc(" + ".join(m.output_modalities))}</span>'
             f"<span>{esc(providers)}</span><span>{day(m.created)}</span></div></li>"
@@ -114,8 +128,8 @@ def render_list(models: list[Model]) -> str:
     return f'<ul class="cards" id="model-list">{"".join(cards)}</ul>'
 
 
-def render_results(models: list[Model]) -> str:
-    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(models)}'
+def render_results(models: list[Model], judge: Judge) -> str:
+    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(models, judge)}'
 
 
 def matching(catalog: Catalog, f: Filters) -> list[Model]:
@@ -129,7 +143,7 @@ def _options(pairs: tuple[tuple[object, str], ...], chosen: object) -> str:
     )
 
 
-def render_catalog(catalog: Catalog, f: Filters) -> str:
+def render_catalog(catalog: Catalog, f: Filters, judge: Judge) -> str:
     models = matching(catalog, f)
     providers = (("", "Any provider"), *((slug, p.name) for slug, p in sorted(catalog.providers.items())))
     mods = "".join(
@@ -156,4 +170,4 @@ def render_catalog(catalog: Catalog, f: Filters) -> str:
   </div>
   <noscript><button type="submit">Filter</button></noscript>
 </form>
-<div id="results">{render_results(models)}</div>"""
+<div id="results">{render_results(models, judge)}</div>"""
