@@ -362,3 +362,41 @@ def test_playground_opens_on_a_model_that_can_answer(browser: Any, bare_web: Web
         assert "ZAI_API_KEY" in pg.locator("p.unavailable").first.inner_text()
     finally:
         context.close()
+
+
+GLYPHS = """(el) => {
+  // Draw a character with the element's fonts; a glyph no font has is drawn as the same box as
+  // any other missing one (here: two private-use code points no font maps).
+  const family = getComputedStyle(el).fontFamily;
+  const draw = (ch) => {
+    const c = document.createElement("canvas");
+    c.width = 64; c.height = 64;
+    const g = c.getContext("2d");
+    g.font = `48px ${family}`;
+    g.fillText(ch, 4, 52);
+    return c.toDataURL();
+  };
+  return { comma: draw("\\u3001"), han: draw("\\u6a21"), box: draw("\\u{10FFFD}"), box2: draw("\\u{10FFFC}") };
+}"""
+
+
+def test_descriptions_render_markdown_and_cjk_glyphs(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.5v")
+    desc = page.locator(".description")
+    assert desc.locator("code").all_inner_texts() == ["reasoning", "enabled"]
+    link = desc.locator("a")
+    assert link.inner_text() == "Learn more in our docs"
+    assert link.get_attribute("href", timeout=1000).startswith("https://openrouter.ai/docs/")
+    assert link.get_attribute("rel") == "noopener nofollow"
+    assert "`" not in desc.inner_text() and "](" not in desc.inner_text()
+    # GLM 4.6's description quotes the ideographic comma: it is drawn, not a box.
+    page.goto("/models/z-ai/glm-4.6")
+    desc = page.locator(".description")
+    assert "Claude Code、Cline" in desc.inner_text()
+    drawn = desc.evaluate(GLYPHS)
+    assert drawn["box"] == drawn["box2"], "the reference boxes differ: the comparison means nothing"
+    assert drawn["comma"] != drawn["box"], "、 is drawn as a box: no font in the stack covers CJK"
+    assert drawn["han"] != drawn["box"], "模 is drawn as a box: no font in the stack covers CJK"
+    family = desc.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "Noto Sans CJK SC" in family
+    screenshot(page, "model-glm-4.6-description", full_page=False)

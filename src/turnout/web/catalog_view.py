@@ -15,6 +15,7 @@ from typing import Any
 from turnout.core.availability import Verdict, model_verdict
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.web.layout import day, esc, per_million, short_tokens
+from turnout.web.markdown import markdown_text
 
 Judge = Callable[[Endpoint], Verdict]  # the runtime's availability (core/availability.py)
 
@@ -116,7 +117,8 @@ def render_list(models: list[Model], judge: Judge) -> str:
         else:
             price = f"{per_million(top.pricing.prompt)}/M input · {per_million(top.pricing.completion)}/M output"
         providers = ", ".join(sorted({e.provider.name for e in m.endpoints}))
-        blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
+        text = " ".join(markdown_text(m.description).split())
+        blurb = text if len(text) <= 220 else text[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
         cards.append(
             f'<li class="card" data-model="{esc(m.id)}" data-available="{str(verdict[0]).lower()}">'
             f'<a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
