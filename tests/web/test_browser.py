@@ -108,15 +108,15 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     page.goto("/models/z-ai/glm-4.6?range=1h")
     perf = page.locator("#performance")
     latency, throughput = perf.locator("svg.chart").all()
-    assert latency.locator("circle.point[data-series='Z.AI']").count() >= 1
-    assert throughput.locator("circle.point[data-series='Z.AI']").count() >= 1
+    assert latency.locator("circle.point[data-series='Z.ai']").count() >= 1
+    assert throughput.locator("circle.point[data-series='Z.ai']").count() >= 1
     assert float(latency.locator("circle.point").first.get_attribute("data-value")) > 0
     # Activity: one bar for today holding every token of the model's requests.
     bars = page.locator("#activity svg.chart:visible rect.bar")
     assert bars.count() == 1
     assert float(bars.first.get_attribute("data-value")) == traffic.glm_tokens
     assert page.get_by_test_id("activity-total").inner_text() == f"{traffic.glm_tokens:,}"
-    # Uptime: the current hour's bar is green for Z.AI; older hours have no requests.
+    # Uptime: the current hour's bar is green for Z.ai; older hours have no requests.
     strip = page.locator("#uptime .uptime-row[data-provider=z-ai] rect.up")
     assert strip.count() == 72
     assert "good" in strip.last.get_attribute("class")
@@ -176,7 +176,7 @@ def test_playground_streams_an_answer_and_shows_its_cost(page: Any, web: WebGate
     assert m, text
     prompt, completion, shown = int(m.group(1)), int(m.group(2)), Decimal(m.group(3))
     assert shown == prompt * Decimal("0.00000043") + completion * Decimal("1.74e-6")
-    assert text.startswith("Z.AI · ") and stats.get_attribute("data-provider") == "Z.AI"
+    assert text.startswith("Z.ai · ") and stats.get_attribute("data-provider") == "Z.ai"
     # The answer went through the API as the user's key: it is in the key's records.
     record = web.wait_for_generation(lambda g: g["app_title"] == "turnout playground")
     assert Decimal(str(record["total_cost"])) == shown and record["model"] == "z-ai/glm-4.6"
@@ -230,7 +230,7 @@ def test_activity_dashboard(page: Any, web: WebGateway, traffic: Traffic) -> Non
     models = page.locator("#by-model tr td:first-child").all_inner_texts()
     assert "z-ai/glm-4.6" in models and "test/fallback" in models
     providers = page.locator("#by-provider tr td:first-child").all_inner_texts()
-    assert "Z.AI" in providers and "Fake Two" in providers
+    assert "Z.ai" in providers and "Fake Two" in providers
     # Today's bar is stacked by model (or by provider), and its segments add up to the totals.
     def segments(chart: str) -> dict[str, float]:
         rects = page.locator(f"#chart-{chart} svg rect.seg")
@@ -400,3 +400,47 @@ def test_descriptions_render_markdown_and_cjk_glyphs(page: Any, web: WebGateway)
     family = desc.evaluate("el => getComputedStyle(el).fontFamily")
     assert "Noto Sans CJK SC" in family
     screenshot(page, "model-glm-4.6-description", full_page=False)
+
+
+def test_activity_buttons_fit_a_1280px_screen(browser: Any, web: WebGateway, traffic: Traffic) -> None:
+    """At 1280x800 the activity page's buttons (Show, each generation's Record) are on screen."""
+    # Long names in the records, as real traffic has them (a long app title and referer, a long model id).
+    before = web.activity()["totals"]["requests"]
+    r = web.chat("z-ai/glm-4.6v-flash", "wide", headers={
+        "x-title": "A Rather Long Application Title From A Real Client App",
+        "http-referer": "https://a-long-subdomain.example-company.example/with/a/long/path"})
+    assert r.status_code == 200
+    web.chat("sentence-transformers/all-minilm-l6-v2", "not a chat model")  # recorded as an error
+    web.wait_for_records(before + 2)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=web.url)
+    context.add_init_script(f"localStorage.setItem('turnout.key', {web.key!r});")
+    try:
+        pg = context.new_page()
+        pg.goto("/activity")
+        pg.locator("#activity:not([hidden])").wait_for()
+        table = pg.evaluate("(() => { const t = document.getElementById('generations');"
+                            " return [t.scrollWidth, t.parentElement.clientWidth]; })()")
+        assert table[0] <= table[1], f"the generations table is {table[0]}px wide in {table[1]}px"
+        buttons = pg.locator("button:visible")
+        assert buttons.count() > traffic.requests  # Show, and one Record per generation
+        outside = []
+        for i in range(buttons.count()):
+            b = buttons.nth(i)
+            # Scroll the page vertically only: a button reachable only by scrolling the table sideways is off screen.
+            pg.evaluate("(y) => window.scrollTo(0, y)", b.evaluate("el => el.getBoundingClientRect().top + scrollY - 300"))
+            box = b.bounding_box()
+            assert box is not None
+            # Inside the viewport, and not clipped by a scrolling table around it.
+            visible = b.evaluate("""(el) => {
+              const r = el.getBoundingClientRect();
+              const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+              return hit === el || el.contains(hit);
+            }""")
+            if box["x"] < 0 or box["x"] + box["width"] > 1280 or box["y"] < 0 or box["y"] + box["height"] > 800 or not visible:
+                outside.append((b.inner_text(), box))
+        assert not outside, f"buttons off screen at 1280x800: {outside[:3]}"
+        overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+        screenshot(pg, "activity-1280")
+    finally:
+        context.close()

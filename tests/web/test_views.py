@@ -223,7 +223,7 @@ def _stats(**kw: object) -> ModelStats:
 
 def test_live_health_prefers_the_tracker_and_falls_back_to_records() -> None:
     endpoint = CATALOG.models["z-ai/glm-4.6"].endpoints[0]
-    records = _stats(live=[Bucket("Z.AI", 0, 10, 10, 120.0, 50.0)], live_uptime=[Bucket("z-ai", 0, 10, 8, None, None)])
+    records = _stats(live=[Bucket("Z.ai", 0, 10, 10, 120.0, 50.0)], live_uptime=[Bucket("z-ai", 0, 10, 8, None, None)])
     # No tracker: the last 30 minutes of records; 80 % success is degraded.
     runtime = SimpleNamespace(dispatcher=_Dispatcher())
     h = live_health(runtime, endpoint, records)
@@ -239,3 +239,18 @@ def test_live_health_prefers_the_tracker_and_falls_back_to_records() -> None:
     dispatcher.health = _Tracker({"status": 0, "uptime_last_30m": None})  # type: ignore[attr-defined]
     h = live_health(SimpleNamespace(dispatcher=dispatcher), endpoint, _stats())
     assert dispatcher.health.asked == [endpoint.key] and h["status"] == 0 and h["uptime"] is None  # type: ignore[attr-defined]
+
+
+ZAI_SPELLINGS = re.compile(r"\b[Zz][. _]?[Aa][Ii]\b(?![/_-])")  # not the z-ai slug, not ZAI_API_KEY
+
+
+def test_provider_names_are_spelled_one_way(web: WebGateway) -> None:
+    """Z.ai was "Z.AI" as a provider and on the exacto variant, "Z.ai" on the other models."""
+    texts = [p.name for p in CATALOG.providers.values()]
+    texts += [f"{m.name} {m.description}" for m in CATALOG.models.values()]
+    assert set(ZAI_SPELLINGS.findall(" ".join(texts))) == {"Z.ai"}
+    with httpx.Client(base_url=web.url, timeout=10) as client:
+        for path in ("/models", "/models/z-ai/glm-4.6", "/models/z-ai/glm-4.6:exacto", "/models/z-ai/glm-4.6v-flash",
+                     "/chat"):
+            page = client.get(path).text
+            assert set(ZAI_SPELLINGS.findall(page)) == {"Z.ai"}, path

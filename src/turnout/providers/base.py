@@ -24,7 +24,7 @@ class Target:
     """One concrete place to send a request: a provider, its upstream model name, credentials."""
 
     provider: str  # provider slug, e.g. "z-ai"
-    provider_name: str  # display name, e.g. "Z.AI"
+    provider_name: str  # display name, e.g. "Z.ai"
     dialect: str
     upstream_model: str
     base_url: str
