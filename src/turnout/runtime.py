@@ -134,7 +134,7 @@ class Runtime:
             keepalive_interval=settings.keepalive_interval,
             read_timeout=settings.read_timeout,
         )
-        router = Router(catalog, dispatcher.availability, dispatcher.health)
+        router = Router(catalog, dispatcher.judge, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher), [],
