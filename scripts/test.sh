@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
-# Chromium for the web UI's browser tests (Playwright drives Debian's build; its own download does not work here).
-if ! command -v chromium >/dev/null 2>&1; then
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+# Chromium for the web UI's browser tests (Playwright drives Debian's build; its own download does not work here),
+# and a font that covers Chinese, Japanese and Korean (the browser tests check that CJK text is not drawn as boxes).
+APT_NEEDS=""
+command -v chromium >/dev/null 2>&1 || APT_NEEDS="$APT_NEEDS chromium"
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || APT_NEEDS="$APT_NEEDS fonts-noto-cjk"
+if [ -n "$APT_NEEDS" ]; then
+    # shellcheck disable=SC2086  # a list of package names
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $APT_NEEDS >/dev/null
 fi
 
 # PostgreSQL and Redis for the shared-store backends: start them if the machine has them but they are down.

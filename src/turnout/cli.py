@@ -22,12 +22,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from turnout.config_check import load_checked
+    from turnout.core.availability import Availability
     from turnout.logs import configure
+    from turnout.runtime import local_model_plan
 
     # Fail fast on a bad config (every unknown key, with its path), before binding.
-    settings, _ = load_checked(getattr(args, "config", None), None, host=args.host, port=args.port, workers=args.workers)
-    if settings.preload_local is None:
-        settings = dataclasses.replace(settings, preload_local=True)
+    settings, catalog = load_checked(getattr(args, "config", None), None, host=args.host, port=args.port,
+                                     workers=args.workers)
+    preload, plan = local_model_plan(settings.preload_local, catalog, Availability.for_settings(settings))
+    settings = dataclasses.replace(settings, preload_local=preload)
     configure(settings.log_level)
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
@@ -49,12 +52,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["TURNOUT_DATA_DIR"] = str(settings.data_dir)
         os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
         os.environ["TURNOUT_LOG_LEVEL"] = settings.log_level
+        print(plan, flush=True)
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     else:
         from turnout.app import create_app
 
         print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
               "Ctrl-C stops it", flush=True)
+        print(plan, flush=True)
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     return 0
 
@@ -117,12 +122,14 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from turnout.config_check import load_checked
+    from turnout.core.availability import Availability
 
     settings, catalog = load_checked(getattr(args, "config", None))
+    availability = Availability.for_settings(settings)  # the same answer the API and the web give
     rows = []
     for model in catalog.listed(everything=args.all or settings.list_all_models):
         for e in model.endpoints:
-            ok, why = e.provider.availability()
+            ok, why = availability(e)
             p = e.pricing
             rows.append((model.id, e.provider.name, f"{e.context_length:,}", per_million(p.prompt),
                          per_million(p.completion), "available" if ok else f"unavailable ({why})"))

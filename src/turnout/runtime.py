@@ -16,6 +16,7 @@ import orjson
 
 from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
+from turnout.core.availability import Availability
 from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
@@ -37,6 +38,7 @@ from turnout.store.sqlite import SQLiteStore
 
 log = logging.getLogger("turnout")
 
+LOCAL_DIALECT = "local"  # the built-in in-process provider (providers/local.py)
 KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
@@ -87,6 +89,31 @@ def date_models(catalog: Catalog, store: Store) -> None:
             model.created = int(seen.get(model.id, time.time()))
 
 
+def local_model_plan(preload: bool | None, catalog: Catalog, availability: Availability) -> tuple[bool, str]:
+    """Whether `turnout serve` loads the built-in local chat model at start-up, and the line saying so.
+
+    Loaded, it holds about 350 MB more than the rest of the gateway, so by default (``preload`` None)
+    it loads at start-up only when it is the only chat model that can answer (no provider key,
+    no other configured endpoint); otherwise on its first request (which then waits ~2 s).
+    ``preload_local: true`` / ``false`` in the settings decides it outright.
+    """
+    local = [e for m in catalog.models.values() if m.kind == "chat" for e in m.endpoints
+             if e.provider.dialect == LOCAL_DIALECT]
+    if not local:
+        return False, "built-in local model: not in the catalog"
+    ok, why = availability(local[0])
+    if not ok:
+        return False, f"built-in local model: unavailable ({why})"
+    if preload is not None:
+        when = "at start-up" if preload else "on first use"
+        return preload, f"built-in local model: loads {when} (preload_local: {str(preload).lower()})"
+    others = availability.chat_models(catalog, excluding=(LOCAL_DIALECT,))
+    if not others:
+        return True, "built-in local model: loads at start-up, it is the only chat model that can answer"
+    shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    return False, f"built-in local model: loads on first use ({len(others)} other chat models can answer: {shown})"
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -134,7 +161,7 @@ class Runtime:
             keepalive_interval=settings.keepalive_interval,
             read_timeout=settings.read_timeout,
         )
-        router = Router(catalog, dispatcher.availability, dispatcher.health)
+        router = Router(catalog, dispatcher.judge, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher, request_timeout=settings.request_timeout,

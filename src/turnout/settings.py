@@ -33,8 +33,9 @@ class Settings:
     # Money: budgets and holds (docs/security.md)
     request_timeout: float = 600.0  # seconds a whole request may take, streams included
     log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
-    # Load the built-in local model at start-up rather than on first use; None: `turnout serve`
-    # preloads, an embedded app (tests) loads lazily.
+    # Load the built-in local model at start-up (true) or on first use (false). None: `turnout serve`
+    # loads it at start-up only when it is the only chat model that can answer (runtime.local_model_plan);
+    # an embedded app (tests) loads it on first use.
     preload_local: bool | None = None
     admin_key: str | None = field(default=None, repr=False)  # TURNOUT_ADMIN_KEY; also `turnout admin-key`
     require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover

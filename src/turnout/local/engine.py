@@ -21,8 +21,8 @@ disconnect, task cancelled, generator closed), the next streaming callback retur
 ``True``, which makes llama.cpp cancel the task and free the slot (measured: < 0.1 s).
 
 Loading: :meth:`LocalEngine.load` (or ``await start()``) loads once; :meth:`stream` loads
-lazily if nobody did. xllamacpp's constructor holds the GIL for the ~2 s load, so the
-gateway should load at start-up rather than on a first request.
+lazily if nobody did. xllamacpp's constructor holds the GIL for the ~2 s load, so a gateway
+that needs the model should load it at start-up rather than on a first request.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ class SamplingParams:
     """Sampler settings; ``None`` keeps llama.cpp's default.
 
     ``temperature=0`` samples greedily (deterministic); a fixed ``seed`` makes sampling at
-    any temperature repeatable (with ``parallel=1``).
+    any temperature repeatable (with ``parallel=1``). Both hold from the first request on:
+    such requests never reuse an earlier request's prompt cache (see ``_payload``).
     """
 
     max_tokens: int | None = None
@@ -143,6 +144,11 @@ class SamplingParams:
     presence_penalty: float | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
+
+    @property
+    def reproducible(self) -> bool:
+        """True when the caller asked for a repeatable answer: greedy (``temperature=0``) or a fixed seed."""
+        return self.temperature == 0 or self.seed is not None
 
     def validate(self) -> None:
         """Raise :class:`LocalBadRequestError` for out-of-range values."""
@@ -421,7 +427,14 @@ class LocalEngine:
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": s.max_tokens or self.config.default_max_tokens,
-            "cache_prompt": True,
+            # A reproducible request (greedy, or a fixed seed) never reuses the KV cache an earlier
+            # request left in the slot: llama.cpp's matrix kernels round differently for a batch of
+            # 5 tokens than for the same tokens inside a batch of 119, so a partly cached prompt
+            # gives slightly different logits, and a near tie flips the greedy choice. The first
+            # answer after start-up (nothing cached) then differed from every later one. Processing
+            # the whole prompt every time makes the answer depend on the request alone; random
+            # sampling keeps the cache (its ~10x faster prompt step).
+            "cache_prompt": not s.reproducible,
         }
         optional = {
             "temperature": s.temperature,

@@ -7,7 +7,8 @@ canonical stream events (`TextDelta`, `ToolCallDelta`, `UsageReport`, `Finish`).
 Embeddings (`sentence-transformers/all-minilm-l6-v2`, upstream ``all-minilm-l6-v2``): NumPy.
 
 The model is loaded once, at start-up when the runtime calls :meth:`LocalProvider.start`,
-otherwise on the first request (the load holds the GIL for ~2 s, so start-up is better).
+otherwise on the first request (the load holds the GIL for ~2 s, but the model holds ~350 MB:
+`turnout serve` preloads it only when no other chat model can answer, see runtime.local_model_plan).
 Engine settings come from the ``local`` provider's ``options`` in the catalog/config
 (``threads``, ``poll``, ``n_ctx``, ``parallel``, ``max_queue``, ``queue_timeout``,
 ``default_max_tokens``), else from ``TURNOUT_LOCAL_<NAME>`` environment variables.

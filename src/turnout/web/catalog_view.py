@@ -13,8 +13,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from turnout.core.catalog import Catalog, Model
+from turnout.core.availability import Verdict, model_verdict
+from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.web.layout import day, esc, per_million, short_tokens
+from turnout.web.markdown import markdown_text
+
+Judge = Callable[[Endpoint], Verdict]  # the runtime's availability (core/availability.py)
 
 MODALITIES = ("text", "image", "video", "file", "audio")
 CONTEXTS = ((0, "Any"), (32_000, "≥ 32K"), (64_000, "≥ 64K"), (128_000, "≥ 128K"), (200_000, "≥ 200K"))
@@ -110,11 +114,21 @@ class Filters:
         return True
 
 
-def render_list(models: list[Model]) -> str:
+def unavailable_note(verdict: Verdict) -> str:
+    """An "Unavailable" badge and what to set or install, or "" for a model that can answer."""
+    ok, why = verdict
+    if ok:
+        return ""
+    return (f'<span class="badge off">Unavailable</span>'
+            f'<p class="unavailable small">Unavailable: {esc(why)}</p>')
+
+
+def render_list(models: list[Model], judge: Judge) -> str:
     if not models:
         return '<p class="muted" id="no-models">No models match these filters.</p>'
     cards = []
     for m in models:
+        verdict = model_verdict(m, judge)
         top = m.top_endpoint
         if top is None:
             price = "—"
@@ -123,10 +137,12 @@ def render_list(models: list[Model]) -> str:
         else:
             price = f"{per_million(top.pricing.prompt)}/M input · {per_million(top.pricing.completion)}/M output"
         providers = ", ".join(sorted({e.provider.name for e in m.endpoints}))
-        blurb = m.description if len(m.description) <= 220 else m.description[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
+        text = " ".join(markdown_text(m.description).split())
+        blurb = text if len(text) <= 220 else text[:217].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
         cards.append(
-            f'<li class="card" data-model="{esc(m.id)}"><a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
-            f'<code class="small">{esc(m.id)}</code><p>{esc(blurb)}</p>'
+            f'<li class="card" data-model="{esc(m.id)}" data-available="{str(verdict[0]).lower()}">'
+            f'<a class="card-title" href="/models/{esc(m.id)}">{esc(m.name)}</a>'
+            f'<code class="small">{esc(m.id)}</code>{unavailable_note(verdict)}<p>{esc(blurb)}</p>'
             f'<div class="meta"><span>{short_tokens(m.context_length)} context</span><span>{price}</span>'
             f'<span>{esc(" + ".join(m.input_modalities))} → {esc(" + ".join(m.output_modalities))}</span>'
             f"<span>{esc(providers)}</span><span>{day(m.created)}</span></div></li>"
@@ -137,7 +153,7 @@ def render_list(models: list[Model]) -> str:
 PAGE_SIZE = 60
 
 
-def render_results(models: list[Model], f: Filters | None = None) -> str:
+def render_results(models: list[Model], judge: Judge, f: Filters | None = None) -> str:
     """One page of the matching models (thousands are paged on the server, never all sent)."""
     f = f or Filters()
     pages = max((len(models) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
@@ -148,7 +164,7 @@ def render_results(models: list[Model], f: Filters | None = None) -> str:
         prev = f'<a rel="prev" href="{esc(f.link(page - 1))}">← Previous</a>' if page > 1 else ""
         nxt = f'<a rel="next" href="{esc(f.link(page + 1))}">Next →</a>' if page < pages else ""
         nav = f'<nav class="pager" id="pager">{prev}<span>Page {page} of {pages}</span>{nxt}</nav>'
-    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(shown)}{nav}'
+    return f'<p class="count" id="model-count">{len(models)} shown</p>{render_list(shown, judge)}{nav}'
 
 
 def matching(catalog: Catalog, f: Filters) -> list[Model]:
@@ -162,7 +178,7 @@ def _options(pairs: tuple[tuple[object, str], ...], chosen: object) -> str:
     )
 
 
-def render_catalog(catalog: Catalog, f: Filters) -> str:
+def render_catalog(catalog: Catalog, f: Filters, judge: Judge) -> str:
     models = matching(catalog, f)
     providers = (("", "Any provider"), *((slug, p.name) for slug, p in sorted(catalog.providers.items())))
     mods = "".join(
@@ -190,4 +206,4 @@ def render_catalog(catalog: Catalog, f: Filters) -> str:
   </div>
   <noscript><button type="submit">Filter</button></noscript>
 </form>
-<div id="results">{render_results(models, f)}</div>"""
+<div id="results">{render_results(models, judge, f)}</div>"""

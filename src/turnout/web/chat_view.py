@@ -11,23 +11,29 @@ from typing import Any
 
 import orjson
 
+from turnout.core.availability import model_verdict
 from turnout.core.catalog import Catalog, Model
+from turnout.web.catalog_view import Judge
 from turnout.web.layout import esc
 from turnout.web.variants import suffix_variant
 
-DEFAULT_MODEL = "z-ai/glm-4.6"
+DEFAULT_MODEL = "z-ai/glm-4.6"  # when it can answer; else the first chat model that can
 
 
-def chat_models(catalog: Catalog, extra: Model | None = None) -> list[dict[str, Any]]:
+def chat_models(catalog: Catalog, judge: Judge, extra: Model | None = None) -> list[dict[str, Any]]:
+    """The picker's models, each with whether it can answer and, if not, what to set or install."""
     out = []
     for m in [*catalog.models.values(), *([extra] if extra else [])]:
         if m.kind != "chat":
             continue
         top = m.top_endpoint
+        ok, why = model_verdict(m, judge)
         out.append(
             {
                 "id": m.id,
                 "name": m.name,
+                "available": ok,
+                "unavailable_reason": why,
                 "input_modalities": list(m.input_modalities),
                 "supported_parameters": m.supported_parameters,
                 "default_parameters": m.default_parameters or {},
@@ -44,12 +50,22 @@ def _json_script(element_id: str, data: object) -> str:
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
-def render_chat(catalog: Catalog, chosen: str | None) -> str:
+def initial_model(models: list[dict[str, Any]], chosen: str | None) -> str:
+    """The model asked for (`?model=`, even one that cannot answer: the page says why), else the
+    default if it can answer, else the first that can, else the first."""
+    if chosen and any(m["id"] == chosen for m in models):
+        return chosen
+    ready = [m["id"] for m in models if m["available"]]
+    if DEFAULT_MODEL in ready:
+        return DEFAULT_MODEL
+    return ready[0] if ready else (models[0]["id"] if models else "")
+
+
+def render_chat(catalog: Catalog, chosen: str | None, judge: Judge) -> str:
     # A suffix variant (`z-ai/glm-4.6v-flash:free`) linked from its page joins the list.
     extra = suffix_variant(catalog, chosen) if chosen and chosen not in catalog.models else None
-    models = chat_models(catalog, extra)
-    ids = {m["id"] for m in models}
-    first = chosen if chosen in ids else DEFAULT_MODEL if DEFAULT_MODEL in ids else (models[0]["id"] if models else "")
+    models = chat_models(catalog, judge, extra)
+    first = initial_model(models, chosen)
     return f"""
 {_json_script("chat-models", models)}
 <div class="chat" data-initial-model="{esc(first)}">
@@ -87,6 +103,7 @@ def render_chat(catalog: Catalog, chosen: str | None) -> str:
   <div class="column">
     <div class="column-head"><select class="model-select" aria-label="Model"></select>
       <button type="button" class="remove" title="Remove">✕</button></div>
+    <p class="unavailable small" hidden></p>
     <div class="messages"></div>
   </div>
 </template>"""

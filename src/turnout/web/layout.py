@@ -8,16 +8,16 @@ the network; the only assets are the package's own files under /ui/static/.
 from __future__ import annotations
 
 import html
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from starlette.responses import HTMLResponse
 
+from turnout.web.markdown import render_markdown
+
 STATIC = "/ui/static"
-ASSET_VERSION = "1"  # bump to bust browser caches when static files change
+ASSET_VERSION = "3"  # bump to bust browser caches when static files change
 NAV = (("/models", "Models"), ("/chat", "Chat"), ("/activity", "Activity"))
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
 MILLION = Decimal(1_000_000)
 
 
@@ -26,15 +26,8 @@ def esc(value: object) -> str:
 
 
 def render_description(text: str) -> str:
-    """Escaped text with markdown links `[label](https://...)` made into anchors, as catalog
-    descriptions use them; nothing else of markdown is interpreted."""
-    out, last = [], 0
-    for m in _MD_LINK.finditer(text):
-        out.append(esc(text[last : m.start()]))
-        out.append(f'<a href="{esc(m.group(2))}" rel="noopener nofollow">{esc(m.group(1))}</a>')
-        last = m.end()
-    out.append(esc(text[last:]))
-    return "".join(out)
+    """A catalog description's Markdown as safe HTML (see web/markdown.py for the subset)."""
+    return render_markdown(text)
 
 
 def per_million(price: Decimal | None) -> str:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from turnout.core.availability import model_verdict
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.web import charts
+from turnout.web.catalog_view import unavailable_note
 from turnout.web.layout import day, esc, grouped, per_million, render_description, short_tokens
 from turnout.web.queries import Bucket, DayUsage, Share, Stats
 from turnout.web.sample_code import render_api
@@ -175,6 +177,7 @@ def render_model(model: Model, catalog: Catalog, runtime: Any, st: ModelStats, b
 <div class="crumbs"><a href="/models">Models</a> / <a href="/models?q={quote(author)}">{esc(author)}</a></div>
 <h1 class="model-name">{esc(model.name)}</h1>
 <p class="model-id"><code>{esc(model.id)}</code>{chat_link}</p>
+{unavailable_note(model_verdict(model, runtime.dispatcher.availability))}
 {links}
 <p class="summary">{summary}</p>
 <div class="description">{render_description(model.description)}</div>

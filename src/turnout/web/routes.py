@@ -43,9 +43,10 @@ def api_base(request: Request) -> str:
 async def catalog_page(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     filters = Filters.parse(request.query_params, {k: request.query_params.getlist(k) for k in ("modality", "param")})
+    judge = rt.dispatcher.availability
     if request.query_params.get("partial"):
-        return HTMLResponse(render_results(matching(rt.catalog, filters), filters))
-    return page("Models", render_catalog(rt.catalog, filters), active="/models", scripts=("catalog.js",))
+        return HTMLResponse(render_results(matching(rt.catalog, filters), judge, filters))
+    return page("Models", render_catalog(rt.catalog, filters, judge), active="/models", scripts=("catalog.js",))
 
 
 async def model_page(request: Request) -> Response:
@@ -64,7 +65,7 @@ async def model_page(request: Request) -> Response:
 
 async def chat_page(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = render_chat(rt.catalog, request.query_params.get("model"))
+    body = render_chat(rt.catalog, request.query_params.get("model"), rt.dispatcher.availability)
     return page("Chat", body, active="/chat", scripts=("chat.js",))
 
 

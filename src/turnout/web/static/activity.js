@@ -30,10 +30,13 @@
     for (const g of items) {
       const open = cell("button", "Record", "ghost small");
       open.type = "button";
+      // Names (model, provider, app) wrap, so the row fits the page and its button stays on screen.
       const tr = row("td", [
-        g.when, g.model, g.provider_name || "—", cell("td", g.status, "status-" + g.status),
+        g.when, cell("td", g.model, "wrap"), cell("td", g.provider_name || "—", "wrap"),
+        cell("td", g.status, "status-" + g.status),
         `${num(g.tokens_prompt)} + ${num(g.tokens_completion)}`, g.cost_display,
-        g.latency == null ? "—" : Math.round(g.latency) + " ms", g.app_title || g.app_referer || "—", cell("td", ""),
+        g.latency == null ? "—" : Math.round(g.latency) + " ms", cell("td", g.app_title || g.app_referer || "—", "wrap"),
+        cell("td", ""),
       ]);
       tr.dataset.generation = g.id;
       tr.lastChild.append(open);

@@ -39,18 +39,38 @@
     for (const c of columns) c.remove.hidden = columns.length < 2;
   }
 
+  // Models that can answer first; the others in their own group, each saying what it lacks.
+  const ready = models.filter((m) => m.available);
+  function fillPicker(select) {
+    for (const [label, group] of [["Available", ready], ["Unavailable", models.filter((m) => !m.available)]]) {
+      if (!group.length) continue;
+      const g = el("optgroup");
+      g.label = label;
+      for (const m of group) {
+        const o = el("option", "", m.available ? `${m.name} (${m.id})` : `${m.name} (${m.id}) · unavailable`);
+        o.value = m.id;
+        if (!m.available) { o.title = m.unavailable_reason || ""; o.dataset.unavailable = "true"; }
+        g.append(o);
+      }
+      select.append(g);
+    }
+  }
+
+  function showAvailability(col) {
+    const m = byId.get(col.model);
+    col.note.hidden = !m || m.available;
+    col.note.textContent = m && !m.available ? "Unavailable: " + (m.unavailable_reason || "no endpoint can answer") : "";
+  }
+
   function addColumn(modelId) {
     const node = template.content.firstElementChild.cloneNode(true);
     const select = node.querySelector(".model-select");
-    for (const m of models) {
-      const o = el("option", "", `${m.name} (${m.id})`);
-      o.value = m.id;
-      select.append(o);
-    }
-    select.value = byId.has(modelId) ? modelId : models[0]?.id;
+    fillPicker(select);
+    select.value = byId.has(modelId) ? modelId : (ready[0] || models[0])?.id;
     const col = { model: select.value, history: [], node, messages: node.querySelector(".messages"),
-                  remove: node.querySelector(".remove") };
-    select.addEventListener("change", () => { col.model = select.value; updateAttach(); });
+                  remove: node.querySelector(".remove"), note: node.querySelector(".unavailable") };
+    showAvailability(col);
+    select.addEventListener("change", () => { col.model = select.value; showAvailability(col); updateAttach(); });
     col.remove.addEventListener("click", () => {
       columns.splice(columns.indexOf(col), 1);
       node.remove();
@@ -219,8 +239,9 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
   });
   $("add-column").addEventListener("click", () => {
+    const pool = ready.length ? ready : models;
     const last = columns[columns.length - 1]?.model;
-    const next = models[(models.findIndex((m) => m.id === last) + 1) % models.length]?.id;
+    const next = pool[(pool.findIndex((m) => m.id === last) + 1) % pool.length]?.id;
     addColumn(next);
   });
   $("clear").addEventListener("click", () => {
