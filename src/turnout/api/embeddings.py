@@ -24,7 +24,7 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
-from turnout.api.openai.protocol import mapping, string
+from turnout.api.openai.protocol import int64, mapping, string
 from turnout.core.context import RequestContext
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest
@@ -64,7 +64,7 @@ def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
     if encoding not in ("float", "base64"):
         raise invalid("encoding_format", "'encoding_format' must be float or base64")
     dimensions = body.get("dimensions")
-    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
+    if dimensions is not None and (not int64(dimensions) or dimensions < 1):
         raise invalid("dimensions", "'dimensions' must be a positive integer")
     request = EmbeddingRequest(
         model=model,

@@ -15,11 +15,16 @@ from turnout.core.dispatch import Attempt
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.model.chat import ChatRequest
-from turnout.model.errors import GatewayError
+from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord
 
 ZERO = Decimal(0)
+
+
+def internal_error() -> GatewayError:
+    """What a failure that is the gateway's own fault is recorded (and answered) as."""
+    return GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error")
 
 
 def new_generation_id() -> str:
@@ -86,7 +91,11 @@ class RequestContext:
             self.record("error", None)
             exc.generation_id = self.id
             raise
-        except BaseException:
+        except Exception:  # a bug of ours (answered 500), not the client leaving
+            self.fail(internal_error())
+            self.record("error", None)
+            raise
+        except BaseException:  # cancelled: the client went away
             self.record("cancelled", None)
             raise
 
