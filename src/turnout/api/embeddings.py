@@ -100,7 +100,7 @@ async def embeddings(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
-    embedding, encoding = to_embedding_request(body)
+    embedding, encoding = await rt.limiter.parsing(key, lambda: to_embedding_request(body))
     ctx = RequestContext(
         accountant=rt.accountant,
         key=key,
@@ -112,6 +112,7 @@ async def embeddings(request: Request) -> Response:
     )
     dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
     with ctx.recording_failures():
+        await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         stand_in = routing_stand_in(embedding)
         route = rt.gateway.router.resolve(stand_in, kind="embedding")
         ctx.prompt_estimate = estimate_tokens(embedding)

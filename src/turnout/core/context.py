@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from turnout.core import bounds
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
@@ -53,6 +54,12 @@ class RequestContext:
     cost: Decimal = ZERO
     recorded: bool = False
     reservation: Reservation | None = None
+    rate_limited: bool = False  # counted against the key's rate limits (once)
+
+    def __post_init__(self) -> None:
+        # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
+        self.app_title = bounds.app_title(self.app_title)
+        self.app_referer = bounds.origin(self.app_referer)
 
     def mark_first_token(self) -> None:
         if self.first_token_at is None:
@@ -69,12 +76,20 @@ class RequestContext:
             self.accountant.note_usage(self.id, self.endpoint, usage, self.cost)
         return self.cost
 
+    async def rate_limit(self) -> None:
+        """Count this request against its key's rate limits, or raise a 429; before the model is
+        resolved, so that refused requests (an unknown model) count too."""
+        if not self.rate_limited:
+            await self.accountant.limiter.admit(self.key)
+            self.rate_limited = True
+
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
-        """Rate limits (429), then reserve the worst-case cost (402); `record` settles the reservation."""
-        await self.accountant.limiter.admit(self.key)
+        """Rate limits (429, unless counted already), then reserve the worst-case cost (402);
+        `record` settles the reservation."""
+        await self.rate_limit()
         self.reservation = self.accountant.reserve(
             self.id, self.key, request, endpoints, self.prompt_estimate,
-            {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
+            {"model": bounds.clip(self.model_id, bounds.MAX_ID), "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
@@ -115,7 +130,7 @@ class RequestContext:
         ep = self.endpoint
         err = self.error
         self.accountant.record(
-            GenerationRecord(
+            bounds.bounded(GenerationRecord(
                 id=self.id,
                 created_at=time.time(),
                 key_hash=self.key.hash if self.key else None,
@@ -142,6 +157,6 @@ class RequestContext:
                 app_title=self.app_title,
                 app_referer=self.app_referer,
                 attempts=[a.to_wire() for a in self.attempts],
-            ),
+            )),
             self.reservation,
         )

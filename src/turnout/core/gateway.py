@@ -47,6 +47,7 @@ class Gateway:
         chain = model_chain(request)
         request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
         admitted = False
+        await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         for i, model_id in enumerate(chain):
             try:
                 route = self.router.resolve(request, model_id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from turnout.core.bounds import MAX_ID, clip
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.core.health import HealthTracker
 from turnout.model.chat import ChatRequest, Reasoning
@@ -83,7 +84,7 @@ class Router:
                 model = self._catalog.get(base)
         if model is None:
             raise GatewayError(
-                ErrorKind.CALLER_MODEL_UNKNOWN, f"{model_id} is not a valid model ID", param="model",
+                ErrorKind.CALLER_MODEL_UNKNOWN, f"{clip(model_id, MAX_ID)} is not a valid model ID", param="model",
                 metadata={"param": "model"},
             )
         if model.kind != kind:

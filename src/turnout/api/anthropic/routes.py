@@ -34,7 +34,7 @@ async def messages(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
-    chat = to_chat_request(body)
+    chat = await rt.limiter.parsing(key, lambda: to_chat_request(body))
     ctx = RequestContext(
         accountant=rt.accountant,
         key=key,

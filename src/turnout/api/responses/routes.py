@@ -52,12 +52,16 @@ async def responses(request: Request) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
     store = response_store(request)
-    history = None
-    if isinstance(body, dict):
-        previous = string(body.get("previous_response_id"), "previous_response_id")
-        if previous is not None:
-            history = list(store.get(previous, key.hash).messages)
-    rr = to_responses_request(body, history)
+
+    def parse() -> ResponsesRequest:
+        history = None
+        if isinstance(body, dict):
+            previous = string(body.get("previous_response_id"), "previous_response_id")
+            if previous is not None:
+                history = list(store.get(previous, key.hash).messages)
+        return to_responses_request(body, history)
+
+    rr = await rt.limiter.parsing(key, parse)
     chat = rr.chat
     ctx = RequestContext(
         accountant=rt.accountant,
