@@ -39,6 +39,11 @@ class Settings:
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
     rate_limit_tpm: int | None = None  # per key, tokens per minute
     redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
+    # Stored data (docs/security.md): responses kept for previous_response_id, per key and in all
+    responses_per_key: int = 1_000
+    responses_bytes_per_key: int = 32 * 1024 * 1024
+    responses_max: int = 10_000
+    responses_max_bytes: int = 256 * 1024 * 1024
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +77,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
-            "preload_local": _bool}
+            "preload_local": _bool,
+            # stored data
+            "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
+            "responses_max_bytes": int}
     kind = kinds[name]
     try:
         return kind(value)

@@ -79,3 +79,18 @@ def test_refused_requests_count_against_the_rate_limit(start_gateway: Callable[.
     again = httpx.post(f"{acct.api}/messages", json={"model": "test/echo", "messages": []},
                        headers={"x-api-key": key}, timeout=10)
     assert again.status_code == 429, again.text
+
+
+def test_one_key_cannot_evict_another_keys_stored_responses(start_gateway: Callable[..., Acct]) -> None:
+    acct = start_gateway(responses_per_key=2, responses_max=5)
+    alice, mallory = new_key(acct, "alice"), new_key(acct, "mallory")
+
+    def respond(key: str, **body: object) -> httpx.Response:
+        return acct.call("POST", "/responses", key, json={"model": "test/echo", "input": "hello", **body})
+
+    first = respond(alice)
+    assert first.status_code == 200, first.text
+    for _ in range(8):  # more than the whole store holds
+        assert respond(mallory).status_code == 200
+    again = respond(alice, previous_response_id=first.json()["id"])
+    assert again.status_code == 200, again.text

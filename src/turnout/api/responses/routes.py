@@ -42,7 +42,10 @@ def response_store(request: Request) -> ResponseStore:
     state = request.app.state
     store: ResponseStore | None = getattr(state, "responses_store", None)
     if store is None:
-        store = state.responses_store = ResponseStore()
+        settings = state.runtime.settings
+        store = state.responses_store = ResponseStore(
+            capacity=settings.responses_max, max_bytes=settings.responses_max_bytes,
+            per_key=settings.responses_per_key, per_key_bytes=settings.responses_bytes_per_key)
     return store
 
 
