@@ -19,6 +19,9 @@ class ConfigError(ValueError):
     """The config file or an environment variable is invalid; the message names the setting."""
 
 
+MIN_ADMIN_KEY = 32  # characters: an admin key manages every key and credit
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -47,6 +50,11 @@ class Settings:
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.admin_key is not None and len(self.admin_key) < MIN_ADMIN_KEY:
+            # a short admin key can be guessed; the key itself is never echoed
+            raise ConfigError(f"admin_key must be at least {MIN_ADMIN_KEY} characters (`turnout admin-key` mints one)")
 
     @property
     def sqlite_path(self) -> Path:
