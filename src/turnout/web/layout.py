@@ -15,7 +15,7 @@ from decimal import Decimal
 from starlette.responses import HTMLResponse
 
 STATIC = "/ui/static"
-ASSET_VERSION = "1"  # bump to bust browser caches when static files change
+ASSET_VERSION = "2"  # bump to bust browser caches when static files change
 NAV = (("/models", "Models"), ("/chat", "Chat"), ("/activity", "Activity"))
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
 MILLION = Decimal(1_000_000)
