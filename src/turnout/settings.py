@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import yaml
@@ -42,6 +43,11 @@ class Settings:
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
     rate_limit_tpm: int | None = None  # per key, tokens per minute
     redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
+    # Web UI (docs/security.md): the base URL the model pages' code samples show. `public_url` when
+    # set; else the request's Host when it is on `public_hosts` ("host" for any port, or
+    # "host:port"); else this server's own address. Never an arbitrary Host header.
+    public_url: str | None = None
+    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     # Stored data (docs/security.md): responses kept for previous_response_id, per key and in all
     responses_per_key: int = 1_000
     responses_bytes_per_key: int = 32 * 1024 * 1024
@@ -80,12 +86,32 @@ def _bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _url(value: Any) -> str:
+    """An http(s) base URL without a query or fragment, kept without its trailing slash."""
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(value)
+    return text.rstrip("/")
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    """Host names (or host:port) from a YAML list or a comma-separated string, lower-cased."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    hosts = tuple(str(h).strip().lower() for h in items if str(h).strip())
+    if any(not h.isprintable() or " " in h or "/" in h for h in hosts):
+        raise ValueError(value)
+    return hosts
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
             "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
             "preload_local": _bool,
+            # web UI
+            "public_url": _url, "public_hosts": _hosts,
             # stored data
             "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
             "responses_max_bytes": int}
@@ -94,7 +120,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        what = "a boolean" if kind is _bool else getattr(kind, "__name__", "valid")
+        what = {_bool: "a boolean", _url: "an http(s) URL", _hosts: "a list of host names"}.get(
+            kind, getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 

@@ -38,7 +38,18 @@ def stats_of(request: Request) -> Stats:
 
 
 def api_base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/api/v1"
+    """The API's base URL for the code samples: never an arbitrary Host header (a spoofed one would
+    put an attacker's address into the samples a user copies)."""
+    settings = request.app.state.runtime.settings
+    if settings.public_url:
+        return f"{settings.public_url}/api/v1"
+    host = request.headers.get("host", "").strip().lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if host and (host in settings.public_hosts or name in settings.public_hosts):
+        return f"{request.url.scheme}://{host}/api/v1"
+    own = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    own = f"[{own}]" if ":" in own else own
+    return f"http://{own}:{settings.port}/api/v1"
 
 
 async def catalog_page(request: Request) -> Response:
