@@ -120,8 +120,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        what = {_bool: "a boolean", _url: "an http(s) URL", _hosts: "a list of host names"}.get(
-            kind, getattr(kind, "__name__", "valid"))
+        names: dict[Callable[[Any], Any], str] = {_bool: "a boolean", _url: "an http(s) URL",
+                                                  _hosts: "a list of host names"}
+        what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 

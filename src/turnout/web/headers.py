@@ -10,11 +10,12 @@ link to another site (a page URL can hold a model id or filters, nothing for thi
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Send
 
 from turnout.api.openai.errors import error_response
 from turnout.model.errors import GatewayError
@@ -55,8 +56,8 @@ class Secured:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        async def sending(message: dict[str, Any]) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        async def sending(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 names = {k for k, _ in _RAW}
                 message["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names] + _RAW
