@@ -94,3 +94,18 @@ def test_one_key_cannot_evict_another_keys_stored_responses(start_gateway: Calla
         assert respond(mallory).status_code == 200
     again = respond(alice, previous_response_id=first.json()["id"])
     assert again.status_code == 200, again.text
+
+
+def test_a_stored_response_counts_what_it_echoes(start_gateway: Callable[..., Acct]) -> None:
+    """The stored response object echoes the request's metadata, tools and instructions: they count."""
+    acct = start_gateway(responses_bytes_per_key=50_000)
+    key = new_key(acct, "echoer")
+    big = acct.call("POST", "/responses", key,
+                    json={"model": "test/echo", "input": "hi", "metadata": {"note": "x" * 60_000}})
+    assert big.status_code == 200, big.text
+    follow = acct.call("POST", "/responses", key, json={"model": "test/echo", "input": "again",
+                                                       "previous_response_id": big.json()["id"]})
+    assert follow.status_code == 404  # larger than the key's whole quota: not kept
+    small = acct.call("POST", "/responses", key, json={"model": "test/echo", "input": "hi", "instructions": "short"})
+    stored = acct.call("GET", f"/responses/{small.json()['id']}", key)
+    assert stored.status_code == 200 and stored.json()["id"] == small.json()["id"]

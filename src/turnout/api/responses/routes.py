@@ -108,4 +108,4 @@ async def response_by_id(request: Request) -> Response:
         store.delete(response_id)
         return Response(orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
                         media_type="application/json")
-    return Response(orjson.dumps(item.response), media_type="application/json")
+    return Response(item.response or b"null", media_type="application/json")

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from turnout.model.chat import Message
 from turnout.model.errors import ErrorKind, GatewayError
 
@@ -50,7 +52,7 @@ class StoredResponse:
     messages: tuple[Message, ...]  # the whole conversation, answer included, without instructions
     stored_at: float
     size: int
-    response: dict[str, Any] | None = None  # the response object as answered, for GET /responses/{id}
+    response: bytes | None = None  # the response object as answered (JSON), for GET /responses/{id}
 
 
 @dataclass(slots=True)
@@ -89,8 +91,11 @@ class ResponseStore:
         response: dict[str, Any] | None = None,
     ) -> None:
         self._evict()
-        size = approximate_size(messages) + (approximate_size(messages[-1:]) if response is not None else 0)
-        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, response)
+        # The response object echoes what the request sent (instructions, tools, metadata): kept as
+        # its JSON, and counted at its real size.
+        blob = None if response is None else orjson.dumps(response)
+        size = approximate_size(messages) + (len(blob) if blob is not None else 0)
+        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, blob)
         if item.size > self._per_key_bytes:
             return  # larger than a key's whole quota: continuing it needs the full input again
         self._drop(response_id)
