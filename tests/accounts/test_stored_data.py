@@ -98,10 +98,10 @@ def test_one_key_cannot_evict_another_keys_stored_responses(start_gateway: Calla
 
 def test_a_stored_response_counts_what_it_echoes(start_gateway: Callable[..., Acct]) -> None:
     """The stored response object echoes the request's metadata, tools and instructions: they count."""
-    acct = start_gateway(responses_bytes_per_key=50_000)
+    acct = start_gateway(responses_bytes_per_key=2_000)
     key = new_key(acct, "echoer")
-    big = acct.call("POST", "/responses", key,
-                    json={"model": "test/echo", "input": "hi", "metadata": {"note": "x" * 60_000}})
+    metadata = {f"k{i}": "x" * 500 for i in range(5)}  # within OpenAI's limits, 2,500 characters
+    big = acct.call("POST", "/responses", key, json={"model": "test/echo", "input": "hi", "metadata": metadata})
     assert big.status_code == 200, big.text
     follow = acct.call("POST", "/responses", key, json={"model": "test/echo", "input": "again",
                                                        "previous_response_id": big.json()["id"]})

@@ -257,6 +257,18 @@ def to_reasoning(raw: Any) -> tuple[Reasoning | None, str | None]:
     return reasoning, summary
 
 
+def to_metadata(raw: Any) -> JSON:
+    """Up to 16 string pairs (keys up to 64 characters, values up to 512), as OpenAI documents:
+    echoed in the response object, and kept with it when stored."""
+    metadata = mapping(raw, "metadata") or {}
+    if len(metadata) > 16 or not all(
+        len(k) <= 64 and isinstance(v, str) and len(v) <= 512 for k, v in metadata.items()
+    ):
+        raise invalid("metadata", "'metadata' holds at most 16 string values of at most 512 characters, "
+                                  "with keys of at most 64")
+    return metadata
+
+
 def to_responses_request(body: Any, history: list[Message] | None = None) -> ResponsesRequest:
     """`history` is the stored conversation of `previous_response_id`, when there is one."""
     if not isinstance(body, dict):
@@ -276,7 +288,7 @@ def to_responses_request(body: Any, history: list[Message] | None = None) -> Res
     max_tokens = body.get("max_output_tokens")
     if max_tokens is not None and (not int64(max_tokens) or max_tokens < 1):
         raise invalid("max_output_tokens", "'max_output_tokens' must be a positive integer")
-    metadata = mapping(body.get("metadata"), "metadata") or {}
+    metadata = to_metadata(body.get("metadata"))
     chat = ChatRequest(
         model=model,
         messages=messages,
