@@ -72,6 +72,7 @@ def escaped(text: str) -> str:
 def cmd_keys(args: argparse.Namespace) -> int:
     from turnout.core.keys import hash_key, load_secret, mint_key
     from turnout.core.pricing import usd
+    from turnout.core.ratelimit import MAX_RATE
     from turnout.runtime import open_store
     from turnout.store.base import KeyExists
 
@@ -85,6 +86,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     limit = usd(args.limit)
                 except ValueError as exc:
                     print(f"--limit {exc}, got {escaped(args.limit)}", file=sys.stderr)
+                    return 2
+            for flag, rate in (("--rpm", args.rpm), ("--tpm", args.tpm)):
+                if rate is not None and not 0 <= rate <= MAX_RATE:
+                    print(f"{flag} must be from 0 (unlimited) to {MAX_RATE:,}", file=sys.stderr)
                     return 2
             if not args.name.strip() or len(args.name) > 200 or not args.name.isprintable():
                 print("--name must be 1 to 200 printable characters (no control characters)", file=sys.stderr)

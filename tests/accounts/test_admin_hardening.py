@@ -83,6 +83,9 @@ def test_the_cli_prints_key_names_with_control_characters_escaped(tmp_path: Path
     assert done.stdout.startswith("evil\\n\\x1b[2Jforged\\tline\t")
     refused = run_cli(tmp_path, "keys", "create", "--name", "bad\x1bname")
     assert refused.returncode == 2 and "\x1b" not in refused.stderr
+    for args in (("--limit", "1e50000000"), ("--rpm", str(2**64))):
+        refused = run_cli(tmp_path, "keys", "create", "--name", "big", *args)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
 
 
 def test_a_disabled_key_gets_401_everywhere(start_gateway: Callable[..., Acct]) -> None:

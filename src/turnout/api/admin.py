@@ -26,12 +26,12 @@ from turnout.api.body import read_json
 from turnout.api.openai.encode import cost_number
 from turnout.core.keys import hash_key, load_secret, mint_key
 from turnout.core.pricing import usd
+from turnout.core.ratelimit import MAX_RATE
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 from turnout.store.base import CREDIT_KINDS, DEFAULT_ACCOUNT, LIMIT_RESETS, KeyExists, KeyRecord
 
 PAGE = 100
-MAX_RATE = 1_000_000_000  # requests or tokens per minute: past this a limit means nothing, and must fit a column
 
 
 def _runtime(request: Request) -> Runtime:

@@ -20,6 +20,7 @@ from turnout.model.errors import ErrorKind, GatewayError
 from turnout.store.base import Counters
 
 WINDOW = 60
+MAX_RATE = 1_000_000_000  # requests or tokens per minute: past this a limit means nothing, and must fit a column
 T = TypeVar("T")
 
 
