@@ -7,7 +7,6 @@ import dataclasses
 import os
 import sys
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from turnout.cli_format import money, per_million, print_table, quiet_broken_pipe
@@ -64,8 +63,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def escaped(text: str) -> str:
+    """`text` for a terminal: control characters (newlines, tabs, escape sequences) written as
+    `\\n`, `\\x1b`, ... so that a key's name can neither forge lines nor drive the terminal."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for c in text:
+        if c == "\\":
+            out.append("\\\\")
+        elif c.isprintable():
+            out.append(c)
+        else:
+            out.append(repr(c)[1:-1] if c in "\n\r\t" else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+    return "".join(out)
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from turnout.core.keys import hash_key, load_secret, mint_key
+    from turnout.core.pricing import usd
+    from turnout.core.ratelimit import MAX_RATE
     from turnout.runtime import open_store
     from turnout.store.base import KeyExists
 
@@ -76,19 +93,26 @@ def cmd_keys(args: argparse.Namespace) -> int:
             limit = None
             if args.limit is not None:
                 try:
-                    limit = Decimal(args.limit)
-                except InvalidOperation:
-                    print(f"--limit must be a number of USD, got {args.limit!r}", file=sys.stderr)
+                    limit = usd(args.limit)
+                except ValueError as exc:
+                    print(f"--limit {exc}, got {escaped(args.limit)}", file=sys.stderr)
                     return 2
+            for flag, rate in (("--rpm", args.rpm), ("--tpm", args.tpm)):
+                if rate is not None and not 0 <= rate <= MAX_RATE:
+                    print(f"{flag} must be from 0 (unlimited) to {MAX_RATE:,}", file=sys.stderr)
+                    return 2
+            if not args.name.strip() or len(args.name) > 200 or not args.name.isprintable():
+                print("--name must be 1 to 200 printable characters (no control characters)", file=sys.stderr)
+                return 2
             clear, label = mint_key()
             try:
                 store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
                                  account_id=args.account, limit_reset=None if args.limit_reset == "none" else args.limit_reset,
                                  rate_limit_rpm=args.rpm, rate_limit_tpm=args.tpm)
             except KeyExists:
-                print(f"a key named {args.name!r} already exists", file=sys.stderr)
+                print(f"a key named {escaped(args.name)} already exists", file=sys.stderr)
                 return 1
-            print(f"created key {args.name!r} ({label}); it is shown only once:")
+            print(f"created key '{escaped(args.name)}' ({label}); it is shown only once:")
             print(clear)
         elif args.keys_command == "list":
             rows = []
@@ -100,9 +124,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         elif args.keys_command in ("disable", "enable"):
             disabled = args.keys_command == "disable"
             if not store.set_key_disabled(args.name, disabled, time.time()):
-                print(f"no key named {args.name!r}", file=sys.stderr)
+                print(f"no key named {escaped(args.name)}", file=sys.stderr)
                 return 1
-            print(f"{args.keys_command}d key {args.name!r}")
+            print(f"{args.keys_command}d key '{escaped(args.name)}'")
     finally:
         store.close()
     return 0

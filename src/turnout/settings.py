@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import yaml
@@ -17,6 +18,9 @@ import yaml
 
 class ConfigError(ValueError):
     """The config file or an environment variable is invalid; the message names the setting."""
+
+
+MIN_ADMIN_KEY = 32  # characters: an admin key manages every key and credit
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +60,24 @@ class Settings:
     upstream_max_header_bytes: int = 64 << 10  # all headers of one answer
     upstream_max_sse_line_bytes: int = 16 << 20  # one line of an event stream
     upstream_max_sse_event_bytes: int = 16 << 20  # one event's data lines together
+    # Web UI (docs/security.md): the base URL the model pages' code samples show. `public_url` when
+    # set; else the request's Host when it is on `public_hosts` ("host" for any port, or
+    # "host:port"); else this server's own address. Never an arbitrary Host header.
+    public_url: str | None = None
+    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    # Stored data (docs/security.md): responses kept for previous_response_id, per key and in all
+    responses_per_key: int = 1_000
+    responses_bytes_per_key: int = 32 * 1024 * 1024
+    responses_max: int = 10_000
+    responses_max_bytes: int = 256 * 1024 * 1024
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.admin_key is not None and len(self.admin_key) < MIN_ADMIN_KEY:
+            # a short admin key can be guessed; the key itself is never echoed
+            raise ConfigError(f"admin_key must be at least {MIN_ADMIN_KEY} characters (`turnout admin-key` mints one)")
 
     @property
     def sqlite_path(self) -> Path:
@@ -106,6 +125,24 @@ def _log_level(value: Any) -> str:
     return str(value).strip().lower()
 
 
+def _url(value: Any) -> str:
+    """An http(s) base URL without a query or fragment, kept without its trailing slash."""
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(value)
+    return text.rstrip("/")
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    """Host names (or host:port) from a YAML list or a comma-separated string, lower-cased."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    hosts = tuple(str(h).strip().lower() for h in items if str(h).strip())
+    if any(not h.isprintable() or " " in h or "/" in h for h in hosts):
+        raise ValueError(value)
+    return hosts
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
@@ -118,14 +155,19 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             # Upstream limits
             "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
             "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,
-            "upstream_max_sse_line_bytes": _positive, "upstream_max_sse_event_bytes": _positive}
+            "upstream_max_sse_line_bytes": _positive, "upstream_max_sse_event_bytes": _positive,
+            # web UI
+            "public_url": _url, "public_hosts": _hosts,
+            # stored data
+            "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
+            "responses_max_bytes": int}
     kind = kinds[name]
     try:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
         names: dict[Callable[[Any], Any], str] = {
-            _bool: "a boolean", _positive: "a positive integer",
+            _bool: "a boolean", _positive: "a positive integer", _url: "an http(s) URL", _hosts: "a list of host names",
             _log_level: "one of critical, error, warning, info, debug, trace"}
         what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where} must be {what}, got {shown}") from None

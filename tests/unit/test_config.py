@@ -172,7 +172,7 @@ def test_a_base_url_that_is_no_url_is_refused_with_the_expected_form() -> None:
 
 def test_config_check_shows_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
     config = tmp_path / "t.yaml"
-    config.write_text("admin_key: adm-secret\nredis_url: redis://u:pw-secret@127.0.0.1:6379/0\nproviders:\n"
+    config.write_text("admin_key: adm-secret-0123456789abcdefghijklmnop\nredis_url: redis://u:pw-secret@127.0.0.1:6379/0\nproviders:\n"
                       "  acme: {dialect: openai, base_url: 'http://h:1', api_key: sk-secret, headers: {X-Token: hdr-secret}}\n")
     ok, text = check(str(config), env={"ZAI_API_KEY": "zai-secret"})
     assert ok and text.startswith(f"OK: {config}\n")

@@ -155,10 +155,12 @@ def page(browser: Any, web: WebGateway) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Every page runs under the UI's Content-Security-Policy: anything it blocks is a bug of the page.
+    pg.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    assert not errors, f"script errors or CSP violations on the page: {errors}"
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:

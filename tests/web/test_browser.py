@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from tests.web.conftest import Traffic, WebGateway, screenshot
 
 pytestmark = pytest.mark.browser
@@ -124,7 +125,7 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     # Apps: ranked by tokens, from X-Title / HTTP-Referer.
     apps = page.locator("#apps table tbody tr")
     assert [apps.nth(i).locator("td b").inner_text() for i in range(apps.count())] == ["Seed Tester", "Other App"]
-    assert page.locator("#apps a[href='https://seed.example/']").count() == 1
+    assert page.locator("#apps a").count() == 0  # a public page: titles only, no tenant's referer
     screenshot(page, "model-glm-4.6")
     # A model whose cheaper endpoint always fails: its uptime bar is red, the other's green.
     page.goto("/models/test/fallback")
@@ -142,13 +143,14 @@ def test_catalog_search_and_filters(page: Any, web: WebGateway) -> None:
     page.goto("/")
     assert page.locator("li.card[data-model='z-ai/glm-4.6']").count() == 1
     page.locator("input[name=modality][value=image]").check()
-    page.wait_for_function("!document.querySelector(\"li.card[data-model='z-ai/glm-4.6']\")")
+    # locators, not wait_for_function: the UI's CSP forbids the eval that a polled predicate needs
+    page.locator("li.card[data-model='z-ai/glm-4.6']").wait_for(state="detached")
     shown = set(page.locator("li.card").evaluate_all("els => els.map(e => e.dataset.model)"))
     assert {"z-ai/glm-4.6v", "z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"} <= shown
     assert all("glm-4.6:" not in m and m != "z-ai/glm-4.6" for m in shown)
     assert "modality=image" in page.url
     page.locator("select[name=price]").select_option("free")
-    page.wait_for_function("document.querySelectorAll('li.card').length === 1")
+    expect(page.locator("li.card")).to_have_count(1)
     assert page.locator("li.card").get_attribute("data-model") == "z-ai/glm-4.6v-flash"
     page.goto("/models?q=exacto")
     assert page.locator("li.card").evaluate_all("els => els.map(e => e.dataset.model)") == ["z-ai/glm-4.6:exacto"]
@@ -157,7 +159,7 @@ def test_catalog_search_and_filters(page: Any, web: WebGateway) -> None:
     assert shown == {"z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"}
     page.goto("/models")
     page.locator("input[type=search]").fill("vision-language")
-    page.wait_for_function("document.querySelectorAll('li.card').length === 1")
+    expect(page.locator("li.card")).to_have_count(1)
     assert page.locator("#model-count").inner_text() == "1 shown"
     page.goto("/models")
     screenshot(page, "catalog")

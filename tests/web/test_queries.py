@@ -108,8 +108,9 @@ def test_top_apps_rank_by_tokens(records: Records, stats: SQLiteStats) -> None:
     records.add(app_referer="https://anon.example/", prompt_tokens=50, completion_tokens=50)
     records.add()  # no app: not listed
     apps = stats.top_apps("a/m", T0 - 10, 10)
-    assert [(a.name, a.tokens) for a in apps] == [("Big", 1000), ("https://anon.example/", 100), ("Small", 2)]
-    assert apps[0].detail == "https://big.example/"
+    # public: by title only; an app that sent only a referer is not listed, and no referer is shown
+    assert [(a.name, a.tokens) for a in apps] == [("Big", 1000), ("Small", 2)]
+    assert all(a.detail is None for a in apps)
     assert len(stats.top_apps("a/m", T0 - 10, 1)) == 1
 
 

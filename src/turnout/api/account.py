@@ -12,6 +12,7 @@ Reads come from the in-memory key and account state and from the store's daily r
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate, identify
 from turnout.api.openai.encode import cost_number
+from turnout.core.bounds import origin
 from turnout.core.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
@@ -150,9 +152,11 @@ async def get_activity(request: Request) -> Response:
 
 
 async def get_apps(request: Request) -> Response:
-    """The apps (by HTTP-Referer, else X-Title) that used a model most in the last 30 days, by tokens."""
+    """The apps (by HTTP-Referer origin, else X-Title) that used a model most in the last 30 days, by
+    tokens. A key sees its own apps in full and other keys' apps only by the title they set (never
+    their referer); an admin key sees every app in full."""
     rt: Runtime = request.app.state.runtime
-    identify(request.headers, rt.keys, rt.admin)
+    caller = identify(request.headers, rt.keys, rt.admin)
     q = request.query_params
     try:
         limit = int(q.get("limit", "20"))
@@ -161,11 +165,16 @@ async def get_apps(request: Request) -> Response:
     if not 1 <= limit <= 100:
         raise invalid("limit", "'limit' must be between 1 and 100")
     since = (datetime.now(UTC).date() - timedelta(days=ACTIVITY_DAYS)).isoformat()
-    rows = await asyncio.to_thread(rt.store.top_apps, q.get("model") or None, since, limit)
-    return _json({"data": [
-        {"app": r.app, "title": r.title, "referer": r.referer, "requests": r.requests, "total_tokens": r.tokens}
-        for r in rows
-    ]})
+    rows = await asyncio.to_thread(functools.partial(
+        rt.store.top_apps, q.get("model") or None, since, limit,
+        viewer=caller.key.hash if caller.key is not None else None, admin=caller.admin))
+    data = []
+    for r in rows:
+        # Rows recorded before referers were cut to their origin are cut on the way out.
+        referer = origin(r.referer)
+        app = referer if r.referer is not None and r.app == r.referer else r.app
+        data.append({"app": app, "title": r.title, "referer": referer, "requests": r.requests, "total_tokens": r.tokens})
+    return _json({"data": data})
 
 
 # OpenRouter names the API a request came through: chat "completions", "embeddings", ...

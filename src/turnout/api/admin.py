@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +25,8 @@ from turnout.api.auth import require_admin
 from turnout.api.body import read_json
 from turnout.api.openai.encode import cost_number
 from turnout.core.keys import hash_key, load_secret, mint_key
+from turnout.core.pricing import usd
+from turnout.core.ratelimit import MAX_RATE
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 from turnout.store.base import CREDIT_KINDS, DEFAULT_ACCOUNT, LIMIT_RESETS, KeyExists, KeyRecord
@@ -63,21 +64,14 @@ def parse_key_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
     out: dict[str, Any] = {}
     if "name" in body or creating:
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise invalid("name", "'name' is required: a non-empty string of at most 200 characters")
-        out["name"] = name.strip()
+        out["name"] = label_text(body.get("name"), "name", required=True)
     if "limit" in body:
         limit = body["limit"]
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int | float | str):
-                raise invalid("limit", "'limit' must be a number of USD or null")
             try:
-                limit = Decimal(str(limit))
-            except InvalidOperation:
-                raise invalid("limit", "'limit' must be a number of USD or null") from None
-            if not limit.is_finite() or limit < 0:
-                raise invalid("limit", "'limit' must be zero or more")
+                limit = usd(limit)
+            except ValueError as exc:
+                raise invalid("limit", f"'limit' {exc} (or null for no limit)") from None
         out["limit"] = limit
     if "limit_reset" in body:
         reset = body["limit_reset"]
@@ -93,15 +87,22 @@ def parse_key_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     for field in ("rate_limit_rpm", "rate_limit_tpm"):
         if field in body:
             v = body[field]
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise invalid(field, f"'{field}' must be a non-negative integer (0: unlimited) or null (the default)")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_RATE):
+                raise invalid(field, f"'{field}' must be an integer from 0 (unlimited) to {MAX_RATE:,}, or null (the default)")
             out[field] = v
     if creating and "account" in body:
-        account = body["account"]
-        if not isinstance(account, str) or not account.strip() or len(account) > 200:
-            raise invalid("account", "'account' must be a non-empty string")
-        out["account"] = account.strip()
+        out["account"] = label_text(body["account"], "account", required=True)
     return out
+
+
+def label_text(value: Any, name: str, *, required: bool, limit: int = 200) -> str:
+    """A name, an account id or a note: a string of printable characters (no newlines or terminal
+    escapes that would garble `turnout keys list`), at most `limit` long."""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        raise invalid(name, f"'{name}' must be a {'non-empty ' if required else ''}string of at most {limit} characters")
+    if not value.isprintable():
+        raise invalid(name, f"'{name}' must not contain control characters")
+    return value.strip()
 
 
 async def list_keys(request: Request) -> Response:
@@ -188,22 +189,19 @@ async def add_credits(request: Request) -> Response:
     unknown = sorted(set(body) - {"amount", "kind", "account", "note"})
     if unknown:
         raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
-    raw = body.get("amount")
     try:
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise InvalidOperation
-        amount = Decimal(str(raw))
-    except InvalidOperation:
-        raise invalid("amount", "'amount' is required: a number of USD") from None
+        amount = usd(body.get("amount"), negative=True)
+    except ValueError as exc:
+        raise invalid("amount", f"'amount' is required and {exc}") from None
     kind = body.get("kind", "grant")
     if kind not in CREDIT_KINDS:
         raise invalid("kind", "'kind' must be one of grant, purchase, adjustment")
-    if not amount.is_finite() or amount == 0 or (amount < 0 and kind != "adjustment"):
+    if amount == 0 or (amount < 0 and kind != "adjustment"):
         raise invalid("amount", "'amount' must be positive (only an adjustment may be negative)")
-    account = body.get("account", DEFAULT_ACCOUNT)
+    account = label_text(body.get("account", DEFAULT_ACCOUNT), "account", required=True)
     note = body.get("note")
-    if not isinstance(account, str) or not account or (note is not None and not isinstance(note, str)):
-        raise invalid("account", "'account' and 'note' must be strings")
+    if note is not None:
+        note = label_text(note, "note", required=False, limit=1000)
     entry = await asyncio.to_thread(rt.store.add_credits, account, kind, amount, note, time.time())
     record = await asyncio.to_thread(rt.store.get_account, account)
     if record is not None:

@@ -1,6 +1,7 @@
 """Who is calling: the key in the request headers (Bearer or x-api-key), checked against the key
 cache (user keys) or the admin keys. User keys may not manage keys (403); admin keys may not run
-inference (they are not user keys, so the inference routes answer 401 for them)."""
+inference (they are not user keys, so the inference routes answer 401 for them). A disabled key
+gets 401 on every route, admin routes included."""
 
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ def require_admin(headers: Mapping[str, str], keys: KeyCache, admin: AdminKeys) 
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "Missing Authentication header")
     if admin.is_admin(token):
         return
-    if keys.lookup(token) is not None:
+    state = keys.lookup(token)
+    if state is not None and state.disabled:  # 401 as everywhere: a 403 would confirm the key exists
+        raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "This API key is disabled")
+    if state is not None:
         raise GatewayError(ErrorKind.POLICY_FORBIDDEN, ADMIN_ONLY)
     if not admin:
         raise GatewayError(ErrorKind.POLICY_FORBIDDEN,

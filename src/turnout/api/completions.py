@@ -99,7 +99,7 @@ async def completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
-    chats, echo = to_chat_requests(body)
+    chats, echo = await rt.limiter.parsing(key, lambda: to_chat_requests(body))
     contexts = [new_context(rt, key, request, c) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):
         chat.generation_id = ctx.id

@@ -24,7 +24,7 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
-from turnout.api.openai.protocol import mapping, string
+from turnout.api.openai.protocol import int64, mapping, string
 from turnout.core.context import RequestContext
 from turnout.core.estimate import estimate_embedding
 from turnout.model.chat import ChatRequest, Message
@@ -65,7 +65,7 @@ def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
     if encoding not in ("float", "base64"):
         raise invalid("encoding_format", "'encoding_format' must be float or base64")
     dimensions = body.get("dimensions")
-    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
+    if dimensions is not None and (not int64(dimensions) or dimensions < 1):
         raise invalid("dimensions", "'dimensions' must be a positive integer")
     request = EmbeddingRequest(
         model=model,
@@ -97,7 +97,7 @@ async def embeddings(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
-    embedding, encoding = to_embedding_request(body)
+    embedding, encoding = await rt.limiter.parsing(key, lambda: to_embedding_request(body))
     ctx = RequestContext(
         accountant=rt.accountant,
         key=key,
@@ -109,6 +109,7 @@ async def embeddings(request: Request) -> Response:
     )
     dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
     async with rt.gateway.upstream_phase(ctx):  # the request's deadline; failures recorded
+        await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         stand_in = routing_stand_in(embedding)
         route = rt.gateway.router.resolve(stand_in, kind="embedding")
         ctx.prompt = estimate_embedding(embedding)

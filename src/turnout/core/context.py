@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from turnout.core import bounds
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
@@ -20,7 +21,7 @@ from turnout.core.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
 from turnout.logs import safe
 from turnout.model.chat import ChatRequest
-from turnout.model.errors import GatewayError
+from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord
 
@@ -29,6 +30,11 @@ log = logging.getLogger("turnout.requests")
 ZERO = Decimal(0)
 NO_PROMPT = PromptEstimate(0, 0)
 accounting_log = logging.getLogger("turnout.accounting")
+
+
+def internal_error() -> GatewayError:
+    """What a failure that is the gateway's own fault is recorded (and answered) as."""
+    return GatewayError(ErrorKind.GATEWAY_INTERNAL, "Internal error")
 
 
 def new_generation_id() -> str:
@@ -61,6 +67,12 @@ class RequestContext:
     deadline: float = math.inf  # perf_counter time the whole request must end by (`request_timeout`)
     cache: CachePolicy | None = None  # response caching, when the request opted in
     cache_source: str | None = None  # a cache hit: the generation whose answer this replays
+    rate_limited: bool = False  # counted against the key's rate limits (once)
+
+    def __post_init__(self) -> None:
+        # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
+        self.app_title = bounds.app_title(self.app_title)
+        self.app_referer = bounds.origin(self.app_referer)
 
     def response_headers(self) -> dict[str, str]:
         if self.cache_source is None:
@@ -102,13 +114,21 @@ class RequestContext:
             self.accountant.note_usage(self.id, self.endpoint, usage, self.cost)
         return self.cost
 
+    async def rate_limit(self) -> None:
+        """Count this request against its key's rate limits, or raise a 429; before the model is
+        resolved, so that refused requests (an unknown model) count too."""
+        if not self.rate_limited:
+            await self.accountant.limiter.admit(self.key)
+            self.rate_limited = True
+
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
-        """Rate limits (429), then reserve the worst-case cost (402); `record` settles the reservation."""
-        await self.accountant.limiter.admit(self.key)
+        """Rate limits (429, unless counted already), then reserve the worst-case cost (402);
+        `record` settles the reservation."""
+        await self.rate_limit()
         self.request = request
         self.reservation = self.accountant.reserve(
             self.id, self.key, request, endpoints, self.prompt,
-            {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
+            {"model": bounds.clip(self.model_id, bounds.MAX_ID), "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
@@ -125,7 +145,11 @@ class RequestContext:
             self.record("error", None)
             exc.generation_id = self.id
             raise
-        except BaseException:
+        except Exception:  # a bug of ours (answered 500), not the client leaving
+            self.fail(internal_error())
+            self.record("error", None)
+            raise
+        except BaseException:  # cancelled: the client went away
             self.record("cancelled", None)
             raise
 
@@ -144,7 +168,7 @@ class RequestContext:
         now = time.perf_counter()
         ep = self.endpoint
         err = self.error
-        record = GenerationRecord(
+        record = bounds.bounded(GenerationRecord(
             id=self.id,
             created_at=time.time(),
             key_hash=self.key.hash if self.key else None,
@@ -171,7 +195,7 @@ class RequestContext:
             app_title=self.app_title,
             app_referer=self.app_referer,
             attempts=[a.to_wire() for a in self.attempts],
-        )
+        ))
         self.accountant.record(record, self.reservation)
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
             log_request(record, self.key, ep.provider.slug if ep else None)

@@ -77,6 +77,7 @@ class Gateway:
         request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
         ctx.prompt = estimate_prompt(request)  # once: every model's context check and the hold use it
         admitted = False
+        await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         for i, model_id in enumerate(chain):
             try:
                 route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)

@@ -127,3 +127,30 @@ def _s(d: Decimal) -> str:
 
 def money(d: Decimal) -> str:
     return _s(d)
+
+
+MAX_USD = Decimal(1_000_000_000)  # a limit or a credit beyond a billion dollars is a typo or an attack
+USD_PLACES = 12  # the precision every price and cost is kept at
+
+
+def usd(raw: object, *, negative: bool = False) -> Decimal:
+    """A USD amount from a number or a string, within what can be stored and shown: finite, at most
+    `MAX_USD` in size, at most `USD_PLACES` decimal places (`1e50000000` would print as 50 MB of
+    digits and overflow PostgreSQL's NUMERIC). Raises ValueError with the reason."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
+        raise ValueError("must be a number of USD")
+    if isinstance(raw, str) and len(raw) > 64:
+        raise ValueError("must be a number of USD")
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError:
+        raise ValueError("must be a number of USD") from None
+    if not value.is_finite():
+        raise ValueError("must be a finite number of USD")
+    if value < 0 and not negative:
+        raise ValueError("must be zero or more")
+    if value.adjusted() > MAX_USD.adjusted() or abs(value) > MAX_USD:  # adjusted() first: abs() may overflow
+        raise ValueError(f"must be at most {MAX_USD:,} USD")
+    if value != value.quantize(Decimal(1).scaleb(-USD_PLACES)):
+        raise ValueError(f"may have at most {USD_PLACES} decimal places")
+    return value

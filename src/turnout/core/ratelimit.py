@@ -3,7 +3,8 @@
 Counting uses a sliding window approximated from two fixed windows (the previous minute weighed
 by how much of it still overlaps the last 60 seconds), kept in a `Counters` store: in memory for
 one process, or Redis so that replicas share the counts. Requests are counted when admitted;
-tokens are counted when a request settles, so a token limit stops the requests after the one
+requests refused after authentication (an invalid body, an unknown model) are counted
+too; tokens are counted when a request settles, so a token limit stops the requests after the one
 that crossed it. A key's own `rate_limit_rpm`/`rate_limit_tpm` overrides the server default;
 0 means unlimited. A key with no limit costs nothing here (no counter is touched).
 """
@@ -11,12 +12,16 @@ that crossed it. A key's own `rate_limit_rpm`/`rate_limit_tpm` overrides the ser
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from turnout.core.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.store.base import Counters
 
 WINDOW = 60
+MAX_RATE = 1_000_000_000  # requests or tokens per minute: past this a limit means nothing, and must fit a column
+T = TypeVar("T")
 
 
 def estimate(cur: int, prev: int, now: float) -> float:
@@ -66,6 +71,16 @@ class RateLimiter:
             if estimate(cur, prev, now) > rpm:
                 await self.counters.add(name, -1, WINDOW, now)
                 raise _limited(f"{rpm} requests per minute", retry_after(cur - 1, prev, rpm - 1, now))
+
+    async def parsing(self, key: KeyState, parse: Callable[[], T]) -> T:
+        """`parse()` of an authenticated request; if it refuses the request (a 400), the refusal
+        counts against the key's request rate too (a 429 instead once over the limit), so that
+        invalid requests cannot be sent faster than valid ones."""
+        try:
+            return parse()
+        except GatewayError:
+            await self.admit(key)
+            raise
 
     def count_tokens(self, key: KeyState | None, tokens: int) -> None:
         if key is None or tokens <= 0:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from turnout.core.bounds import MAX_ID, clip
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.core.estimate import estimate_prompt
 from turnout.core.health import HealthTracker
@@ -86,7 +87,7 @@ class Router:
                 model = self._catalog.get(base)
         if model is None:
             raise GatewayError(
-                ErrorKind.CALLER_MODEL_UNKNOWN, f"{model_id} is not a valid model ID", param="model",
+                ErrorKind.CALLER_MODEL_UNKNOWN, f"{clip(model_id, MAX_ID)} is not a valid model ID", param="model",
                 metadata={"param": "model"},
             )
         if model.kind != kind:
@@ -295,7 +296,7 @@ def parse_preferences(raw: dict[str, Any] | None) -> Preferences:
     if isinstance(sort, dict):
         sort = sort.get("by")
     if sort is not None:
-        if sort not in SORTS:
+        if not isinstance(sort, str) or sort not in SORTS:
             raise invalid("provider.sort", f"'provider.sort' must be one of {sorted(SORTS)}")
         p.sort = sort
     mp = raw.get("max_price")
@@ -306,7 +307,12 @@ def parse_preferences(raw: dict[str, Any] | None) -> Preferences:
             if k not in ("prompt", "completion", "request", "image"):
                 raise invalid(f"provider.max_price.{k}", f"unknown max_price field {k!r}")
             try:
-                p.max_price[k] = Decimal(str(v))
+                if isinstance(v, bool) or not isinstance(v, int | float | str):
+                    raise ArithmeticError
+                price = Decimal(str(v))
+                if not price.is_finite():  # NaN cannot be compared: a 500 later, not a 400 here
+                    raise ArithmeticError
+                p.max_price[k] = price
             except ArithmeticError:
                 raise invalid(f"provider.max_price.{k}", f"'provider.max_price.{k}' must be a number") from None
     return p

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
-from turnout.core.context import RequestContext
+from turnout.core.context import RequestContext, internal_error
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import Usage
 from turnout.model.stream import (
@@ -100,6 +100,10 @@ async def guarded(
             yield finish
     except asyncio.CancelledError:
         status = "cancelled"
+        raise
+    except Exception:  # a bug of ours mid-stream: an error, not a client disconnect
+        status = "error"
+        ctx.fail(internal_error())
         raise
     finally:
         await_close = getattr(rest, "aclose", None)

@@ -208,7 +208,12 @@ class Store(Protocol):
 
     def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]: ...
 
-    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]: ...
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
+                 admin: bool = False) -> list[AppRow]:
+        """The apps that used a model most, by tokens. An admin sees every app in full; anyone else
+        (`viewer`: their key hash, or None) sees their own apps in full and others' by title only,
+        and only those that set one (never another key's referer)."""
+        ...
 
     def save_preset(self, slug: str, name: str, dialect: str, config: dict[str, Any], system_prompt: str | None,
                     now: float) -> PresetRecord:

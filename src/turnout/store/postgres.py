@@ -234,7 +234,8 @@ class PostgresStore:
                 [(*k, u.requests, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cost)
                  for k, u in r_up.usage.items()])
             await conn.executemany(
-                "INSERT INTO app_usage_daily VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (day, model, app) DO UPDATE"
+                "INSERT INTO app_usage_daily (day, model, key_hash, app, title, referer, requests, tokens)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (day, model, key_hash, app) DO UPDATE"
                 " SET requests = app_usage_daily.requests + excluded.requests,"
                 " tokens = app_usage_daily.tokens + excluded.tokens,"
                 " title = COALESCE(excluded.title, app_usage_daily.title),"
@@ -272,15 +273,23 @@ class PostgresStore:
         return [ActivityRow(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), Decimal(r[8]))
                 for r in rows]
 
-    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]:
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
+                 admin: bool = False) -> list[AppRow]:
+        args: list[Any] = [since_day]
+        if admin:
+            shown, referer, where = "app", "referer", ""
+        else:  # the viewer's own apps in full; everyone else's by title only, and only when they set one
+            args.append(viewer)
+            shown, referer = "(CASE WHEN key_hash = $2 THEN app ELSE title END)", "CASE WHEN key_hash = $2 THEN referer END"
+            where = " AND (key_hash = $2 OR title IS NOT NULL)"
         if model:
-            rows = self._fetch(
-                "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= $1"
-                " AND model = $2 GROUP BY app ORDER BY SUM(tokens) DESC, app COLLATE \"C\" LIMIT $3", since_day, model, limit)
-        else:
-            rows = self._fetch(
-                "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= $1"
-                " GROUP BY app ORDER BY SUM(tokens) DESC, app COLLATE \"C\" LIMIT $2", since_day, limit)
+            args.append(model)
+            where += f" AND model = ${len(args)}"
+        args.append(limit)
+        rows = self._fetch(
+            f"SELECT {shown}, MAX(title), MAX({referer}), SUM(requests), SUM(tokens) FROM app_usage_daily"
+            f' WHERE day >= $1{where} GROUP BY {shown} ORDER BY SUM(tokens) DESC, {shown} COLLATE "C" LIMIT ${len(args)}',
+            *args)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
     def drop_schema(self) -> None:

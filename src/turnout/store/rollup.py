@@ -33,7 +33,7 @@ class Rollup:
     key_spend: dict[str, Decimal] = field(default_factory=dict)
     account_spend: dict[str, Decimal] = field(default_factory=dict)
     usage: dict[tuple[str, str, str, str], UsageSum] = field(default_factory=dict)
-    apps: dict[tuple[str, str, str], AppSum] = field(default_factory=dict)
+    apps: dict[tuple[str, str, str, str], AppSum] = field(default_factory=dict)  # (day, model, key_hash, app)
 
 
 def rollup(records: list[GenerationRecord], owners: dict[str, str]) -> Rollup:
@@ -56,7 +56,7 @@ def rollup(records: list[GenerationRecord], owners: dict[str, str]) -> Rollup:
         u.cost += r.cost
         app = r.app_referer or r.app_title
         if app:
-            a = out.apps.setdefault((day, r.model, app), AppSum(r.app_title, r.app_referer))
+            a = out.apps.setdefault((day, r.model, r.key_hash or "", app), AppSum(r.app_title, r.app_referer))
             a.requests += 1
             a.tokens += r.prompt_tokens + r.completion_tokens
     return out

@@ -284,11 +284,25 @@ class SQLiteStore:
         rows = self._all(sql + " ORDER BY day DESC, model, provider", args)
         return [ActivityRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(r[8])) for r in rows]
 
-    def top_apps(self, model: str | None, since_day: str, limit: int = 20) -> list[AppRow]:
-        sql = ("SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= ?"
-               + (" AND model = ?" if model else "") + " GROUP BY app ORDER BY SUM(tokens) DESC, app LIMIT ?")
-        args = (since_day, model, limit) if model else (since_day, limit)
-        return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, args)]
+    def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
+                 admin: bool = False) -> list[AppRow]:
+        args: list[Any] = []
+        if admin:
+            sql = "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= ?"
+        else:  # the viewer's own apps in full; everyone else's by title only, and only when they set one
+            sql = ("SELECT CASE WHEN key_hash = ? THEN app ELSE title END AS shown, MAX(title),"
+                   " MAX(CASE WHEN key_hash = ? THEN referer END), SUM(requests), SUM(tokens) FROM app_usage_daily"
+                   " WHERE day >= ? AND (key_hash = ? OR title IS NOT NULL)")
+            args += [viewer, viewer]
+        args.append(since_day)
+        if not admin:
+            args.append(viewer)
+        if model:
+            sql += " AND model = ?"
+            args.append(model)
+        sql += " GROUP BY 1 ORDER BY SUM(tokens) DESC, 1 LIMIT ?"
+        args.append(limit)
+        return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, tuple(args))]
 
     # presets
 
@@ -341,11 +355,12 @@ def _merge_rollups(db: sqlite3.Connection, r: Rollup) -> None:
                        " reasoning_tokens = ?, cost = ? WHERE day = ? AND key_hash = ? AND model = ? AND provider = ?",
                        (row[0] + u.requests, row[1] + u.prompt_tokens, row[2] + u.completion_tokens,
                         row[3] + u.reasoning_tokens, str(Decimal(row[4]) + u.cost), day, key_hash, model, provider))
-    for (day, model, app), a in r.apps.items():
-        db.execute("INSERT INTO app_usage_daily VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, model, app) DO UPDATE"
+    for (day, model, key_hash, app), a in r.apps.items():
+        db.execute("INSERT INTO app_usage_daily (day, model, key_hash, app, title, referer, requests, tokens)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, model, key_hash, app) DO UPDATE"
                    " SET requests = requests + excluded.requests, tokens = tokens + excluded.tokens,"
                    " title = COALESCE(excluded.title, title), referer = COALESCE(excluded.referer, referer)",
-                   (day, model, app, a.title, a.referer, a.requests, a.tokens))
+                   (day, model, key_hash, app, a.title, a.referer, a.requests, a.tokens))
 
 
 def _text(d: Decimal | None) -> str | None:

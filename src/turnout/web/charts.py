@@ -18,6 +18,7 @@ from turnout.web.layout import esc
 H = 220  # every chart is this tall in viewBox units; widths vary with the space a chart gets
 RIGHT, TOP, BOTTOM = 12, 12, 28
 CHAR = 8.5  # width of a label character in viewBox units, at the largest (phone) font size
+# Series colours; turnout.css repeats them as classes c0..c6 (a CSP without inline styles).
 PALETTE = ("#6366f1", "#0ea5e9", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#64748b")
 
 Fmt = Callable[[float], str]
@@ -111,7 +112,7 @@ def line_chart(series: Mapping[str, Sequence[Point]], t0: float, t1: float, fmt:
                 f'<circle class="point" data-series="{esc(name)}" data-value="{p.value:g}" cx="{x:.1f}" cy="{y:.1f}"'
                 f' r="3.5" fill="{color}"><title>{esc(tip)}</title></circle>'
             )
-        legend.append(f'<span class="key"><i style="background:{color}"></i>{esc(name)}</span>')
+        legend.append(f'<span class="key"><i class="c{i % len(PALETTE)}"></i>{esc(name)}</span>')
     return f'<figure class="chart-box">{ax.svg(label, parts, not values)}<figcaption>{"".join(legend)}</figcaption></figure>'
 
 
@@ -152,18 +153,17 @@ def stacked_bar_chart(stacks: Mapping[str, Mapping[float, float]], t0: float, t1
     base: dict[float, float] = {}
     legend = []
     for i, (name, values) in enumerate(stacks.items()):
-        color = PALETTE[i % len(PALETTE)]
         for start, v in sorted(values.items()):
             below = base.get(start, 0.0)
             base[start] = below + v
             y_top, y_bottom = ax.y(below + v), ax.y(below)
             tip = f"{datetime.fromtimestamp(start, UTC):%b %d} · {name}: {fmt(v)}"
             parts.append(
-                f'<rect class="bar seg" data-series="{esc(name)}" data-value="{v:g}" style="fill:{color}"'
+                f'<rect class="bar seg c{i % len(PALETTE)}" data-series="{esc(name)}" data-value="{v:g}"'
                 f' x="{ax.x((start - t0) / span) + 1:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}"'
                 f' height="{max(y_bottom - y_top, 0.5):.1f}"><title>{esc(tip)}</title></rect>'
             )
-        legend.append(f'<span class="key"><i style="background:{color}"></i>{esc(name)}</span>')
+        legend.append(f'<span class="key"><i class="c{i % len(PALETTE)}"></i>{esc(name)}</span>')
     return f'<figure class="chart-box">{ax.svg(label, parts, not totals)}<figcaption>{"".join(legend)}</figcaption></figure>'
 
 

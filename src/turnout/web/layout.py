@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 from turnout.web.markdown import render_markdown
 
 STATIC = "/ui/static"
-ASSET_VERSION = "3"  # bump to bust browser caches when static files change
+ASSET_VERSION = "4"  # bump to bust browser caches when static files change
 NAV = (("/models", "Models"), ("/chat", "Chat"), ("/activity", "Activity"))
 MILLION = Decimal(1_000_000)
 

@@ -319,12 +319,11 @@ def _activity(st: ModelStats) -> str:
 
 def _apps(st: ModelStats) -> str:
     if not st.apps:
-        return ("<p class=muted>No app has identified itself yet. Apps appear here when they send "
-                "<code>HTTP-Referer</code> or <code>X-Title</code> headers.</p>")
+        return ("<p class=muted>No app has identified itself yet. Apps appear here when they send an "
+                "<code>X-Title</code> header.</p>")
+    # Titles only: this page is public, and an app's referer is its own key's business.
     rows = "".join(
         f'<tr><td>{i}</td><td><b>{esc(a.name)}</b>'
-        + (f'<div class="small"><a href="{esc(a.detail)}" rel="noopener nofollow">{esc(a.detail)}</a></div>'
-           if a.detail and a.detail.startswith(("http://", "https://")) else "")
         + f"</td><td>{short_tokens(a.tokens)}</td><td>{grouped(a.requests)}</td></tr>"
         for i, a in enumerate(st.apps, 1)
     )

@@ -81,7 +81,7 @@ class Share:
     """Usage attributed to one name: an app, a model or a provider."""
 
     name: str
-    detail: str | None  # an app's referer URL; None otherwise
+    detail: str | None  # unused for apps (public pages show no referer); None otherwise
     requests: int
     tokens: int
     cost: Decimal
@@ -109,7 +109,9 @@ class Stats(Protocol):
 
     def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]: ...
 
-    def top_apps(self, model: str, since: float, limit: int) -> list[Share]: ...
+    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+        """Apps that set a title (X-Title), by tokens: public, so no referer and no untitled app."""
+        ...
 
     def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]: ...
 
@@ -196,14 +198,15 @@ class SQLiteStats:
         return [DayUsage(d, n, int(p or 0), int(c or 0), _money(cost)) for d, n, p, c, cost in rows]
 
     def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+        # A public page: apps by the title they chose to show, never by another tenant's referer.
         rows = self._rows(
-            f"""SELECT COALESCE(app_title, app_referer), MAX(app_referer), COUNT(*), SUM({_TOKENS}), {_COST_SUM}
+            f"""SELECT app_title, COUNT(*), SUM({_TOKENS}), {_COST_SUM}
                 FROM generations
-                WHERE model = ? AND created_at >= ? AND (app_title IS NOT NULL OR app_referer IS NOT NULL)
-                GROUP BY 1 ORDER BY 4 DESC, 3 DESC LIMIT ?""",
+                WHERE model = ? AND created_at >= ? AND app_title IS NOT NULL
+                GROUP BY 1 ORDER BY 3 DESC, 2 DESC LIMIT ?""",
             (model, since, limit),
         )
-        return [Share(name, ref, n, int(tok or 0), _money(cost)) for name, ref, n, tok, cost in rows]
+        return [Share(name, None, n, int(tok or 0), _money(cost)) for name, n, tok, cost in rows]
 
     def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:
         assert column in ("model", "provider")  # a column name, never caller input

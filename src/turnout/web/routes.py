@@ -20,6 +20,7 @@ from turnout.runtime import Runtime
 from turnout.web.activity_view import MAX_DAYS, load_activity, render_activity_page
 from turnout.web.catalog_view import Filters, matching, render_catalog, render_results
 from turnout.web.chat_view import render_chat
+from turnout.web.headers import Secured, secured
 from turnout.web.layout import not_found, page
 from turnout.web.model_view import DEFAULT_RANGE, RANGES, load_model_stats, render_model
 from turnout.web.queries import Stats, open_stats
@@ -37,7 +38,18 @@ def stats_of(request: Request) -> Stats:
 
 
 def api_base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/api/v1"
+    """The API's base URL for the code samples: never an arbitrary Host header (a spoofed one would
+    put an attacker's address into the samples a user copies)."""
+    settings = request.app.state.runtime.settings
+    if settings.public_url:
+        return f"{settings.public_url}/api/v1"
+    host = request.headers.get("host", "").strip().lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if host and (host in settings.public_hosts or name in settings.public_hosts):
+        return f"{request.url.scheme}://{host}/api/v1"
+    own = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    own = f"[{own}]" if ":" in own else own
+    return f"http://{own}:{settings.port}/api/v1"
 
 
 async def catalog_page(request: Request) -> Response:
@@ -85,12 +97,13 @@ async def activity_data(request: Request) -> Response:
 
 
 def web_routes() -> list[BaseRoute]:
+    """Every UI route, each response with the security headers (web/headers.py)."""
     return [
-        Route("/", catalog_page, methods=["GET"]),
-        Route("/models", catalog_page, methods=["GET"]),
-        Route("/models/{author}/{slug}", model_page, methods=["GET"]),
-        Route("/chat", chat_page, methods=["GET"]),
-        Route("/activity", activity_page, methods=["GET"]),
-        Route("/ui/api/activity", activity_data, methods=["GET"]),
-        Mount("/ui/static", app=StaticFiles(packages=[("turnout.web", "static")]), name="ui-static"),
+        Route("/", secured(catalog_page), methods=["GET"]),
+        Route("/models", secured(catalog_page), methods=["GET"]),
+        Route("/models/{author}/{slug}", secured(model_page), methods=["GET"]),
+        Route("/chat", secured(chat_page), methods=["GET"]),
+        Route("/activity", secured(activity_page), methods=["GET"]),
+        Route("/ui/api/activity", secured(activity_data), methods=["GET"]),
+        Mount("/ui/static", app=Secured(StaticFiles(packages=[("turnout.web", "static")])), name="ui-static"),
     ]

@@ -197,3 +197,25 @@ def test_store_byte_budget() -> None:
         store.put(f"r{i}", "k", "m", [Message(role="user", content="x" * 300)])
     assert len(store) == 2  # 364 characters each, so two fit in 1000
     assert store.get("r4", "k") and store.get("r3", "k")
+
+
+def test_one_key_cannot_evict_another_keys_responses() -> None:
+    store = ResponseStore(capacity=10, max_bytes=10_000, per_key=3, per_key_bytes=1_000)
+    store.put("victim", "alice", "m", [Message(role="user", content="keep me")])
+    for i in range(50):  # far more than the whole store holds, in count and in bytes
+        store.put(f"flood{i}", "mallory", "m", [Message(role="user", content="x" * 300)])
+    assert store.get("victim", "alice").messages[0].content == "keep me"
+    count, size = store.held("mallory")
+    assert count <= 3 and size <= 1_000
+    assert store.get("flood49", "mallory")  # mallory's newest stay, her oldest went first
+
+
+def test_the_global_bound_takes_from_the_heaviest_key() -> None:
+    store = ResponseStore(capacity=4, max_bytes=100_000, per_key=3, per_key_bytes=10_000)
+    store.put("a1", "alice", "m", [Message(role="user", content="a")])
+    for i in range(3):
+        store.put(f"b{i}", "bob", "m", [Message(role="user", content="b" * 100)])
+    store.put("c1", "carol", "m", [Message(role="user", content="c")])  # five in a store of four
+    assert len(store) == 4
+    assert store.get("a1", "alice") and store.get("c1", "carol")
+    assert store.held("bob")[0] == 2

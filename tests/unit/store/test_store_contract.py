@@ -105,9 +105,27 @@ def test_rollups_activity_periods_and_apps(store: Store) -> None:
     periods = store.period_usage(now)
     assert periods["k1"].daily == Decimal("0.3") and periods["k1"].monthly == Decimal("0.3")
     assert periods["k2"].daily == Decimal("0.3")  # the 40-day-old request is in no current period
-    apps = store.top_apps("m/a", since)
-    assert [(a.app, a.title, a.requests, a.tokens) for a in apps] == [("https://cool.example", "Cool App", 2, 120)]
-    assert [a.app for a in store.top_apps(None, since)] == ["https://cool.example", "Other"]
+    apps = store.top_apps("m/a", since, admin=True)
+    assert [(a.app, a.title, a.referer, a.requests, a.tokens) for a in apps] == [
+        ("https://cool.example", "Cool App", "https://cool.example", 2, 120)]
+    assert [a.app for a in store.top_apps(None, since, admin=True)] == ["https://cool.example", "Other"]
+    # k1 sees its own app in full; k2 and the public see it by its title, without its referer
+    assert [(a.app, a.referer) for a in store.top_apps("m/a", since, viewer="k1")] == [
+        ("https://cool.example", "https://cool.example")]
+    for viewer in ("k2", None):
+        assert [(a.app, a.title, a.referer, a.requests) for a in store.top_apps("m/a", since, viewer=viewer)] == [
+            ("Cool App", "Cool App", None, 2)]
+
+
+def test_apps_without_a_title_are_shown_to_their_own_key_only(store: Store) -> None:
+    now = time.time()
+    store.create_key("k1", "one", "l", None, now)
+    store.write_generations([gen("a", "k1", "0.1", app=(None, "https://private.example"))])
+    since = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
+    assert [a.app for a in store.top_apps("m/a", since, viewer="k1")] == ["https://private.example"]
+    assert store.top_apps("m/a", since, viewer="k2") == []
+    assert store.top_apps("m/a", since) == []
+    assert [a.referer for a in store.top_apps("m/a", since, admin=True)] == ["https://private.example"]
 
 
 def test_period_boundaries_are_utc_midnights() -> None:

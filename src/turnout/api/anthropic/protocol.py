@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, boolean, mapping, string
+from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, string
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -62,6 +62,8 @@ def bounded(body: JSON, name: str, low: float, high: float | None, *, integer: b
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid(name, f"{name}: must be {bounds}, got {value}")
+    if integer and value > INT64_MAX:  # larger integers cannot be encoded for any upstream
+        raise invalid(name, f"{name}: must fit in a signed 64-bit integer")
     return int(value) if integer else value
 
 

@@ -54,6 +54,9 @@ NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "max_tokens": (int, 1, None),
     "max_completion_tokens": (int, 1, None),
 }
+# Integers must fit a signed 64-bit field: the JSON encoder (and every provider) refuses larger ones,
+# and orjson reads a longer literal as a float that int() would turn back into a huge integer.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _MODELLED = frozenset(NUMBERS) | {
     "model", "messages", "stream", "stop", "logit_bias", "logprobs", "response_format", "tools",
     "tool_choice", "parallel_tool_calls", "reasoning", "user",
@@ -74,7 +77,14 @@ def number(body: JSON, name: str) -> Any:
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid(name, f"'{name}' must be {bounds}, got {value}")
+    if kind is int and not INT64_MIN <= value <= INT64_MAX:
+        raise invalid(name, f"'{name}' must fit in a signed 64-bit integer")
     return value
+
+
+def int64(value: Any) -> bool:
+    """An integer (not a bool) that fits a signed 64-bit field."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
 
 
 def boolean(body: JSON, name: str, where: str | None = None) -> bool | None:
@@ -100,11 +110,17 @@ def mapping(value: Any, where: str) -> JSON | None:
     return value
 
 
+def required_mapping(value: Any, where: str) -> JSON:
+    """An object that must be there: `null` (as in `messages: [null]`) is a 400 like any other non-object."""
+    if not isinstance(value, dict):
+        raise invalid(where, f"'{where}' must be an object")
+    return value
+
+
 def parse_part(raw: Any, where: str) -> ContentPart:
     if isinstance(raw, str):
         return TextPart(raw)
-    part = mapping(raw, where)
-    assert part is not None
+    part = required_mapping(raw, where)
     kind = part.get("type")
     cache = part.get("cache_control")
     if kind == "text":
@@ -144,8 +160,7 @@ def parse_part(raw: Any, where: str) -> ContentPart:
 
 def parse_message(raw: Any, i: int) -> Message:
     where = f"messages[{i}]"
-    m = mapping(raw, where)
-    assert m is not None
+    m = required_mapping(raw, where)
     role = m.get("role")
     if not isinstance(role, str) or role not in ROLES:
         raise invalid(f"{where}.role", f"'{where}.role' must be one of {sorted(ROLES)}")
@@ -260,11 +275,11 @@ def parse_reasoning(body: JSON) -> Reasoning | None:
     r = Reasoning()
     if raw is not None:
         effort = raw.get("effort")
-        if effort is not None and effort not in EFFORTS:
+        if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
             raise invalid("reasoning.effort", f"'reasoning.effort' must be one of {sorted(EFFORTS)}")
         r.effort = effort
         mt = raw.get("max_tokens")
-        if mt is not None and (isinstance(mt, bool) or not isinstance(mt, int) or mt < 0):
+        if mt is not None and (not int64(mt) or mt < 0):
             raise invalid("reasoning.max_tokens", "'reasoning.max_tokens' must be a non-negative integer")
         r.max_tokens = mt
         r.exclude = bool(boolean(raw, "exclude", "reasoning.exclude"))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, boolean, mapping, number, string
+from turnout.api.openai.protocol import EFFORTS, boolean, int64, mapping, number, string
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -101,9 +101,22 @@ def to_content(raw: Any, where: str) -> str | list[ContentPart]:
     return parts
 
 
+def reasoning_texts(raw: Any, where: str) -> list[str]:
+    """The texts of a reasoning item's `summary` or `content` parts (an array of {text} objects)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise invalid(where, f"'{where}' must be an array")
+    texts = []
+    for j, part in enumerate(raw):
+        if isinstance(part, dict):
+            texts.append(string(part.get("text"), f"{where}[{j}].text") or "")
+    return texts
+
+
 def reasoning_of(item: JSON, where: str) -> tuple[str | None, list[JSON]]:
-    texts = [s.get("text") or "" for s in item.get("summary") or () if isinstance(s, dict)]
-    texts += [c.get("text") or "" for c in item.get("content") or () if isinstance(c, dict)]
+    texts = reasoning_texts(item.get("summary"), f"{where}.summary")
+    texts += reasoning_texts(item.get("content"), f"{where}.content")
     encrypted = string(item.get("encrypted_content"), f"{where}.encrypted_content")
     packed = unpack(encrypted)
     if isinstance(packed, list) and all(isinstance(d, dict) for d in packed):
@@ -244,6 +257,18 @@ def to_reasoning(raw: Any) -> tuple[Reasoning | None, str | None]:
     return reasoning, summary
 
 
+def to_metadata(raw: Any) -> JSON:
+    """Up to 16 string pairs (keys up to 64 characters, values up to 512), as OpenAI documents:
+    echoed in the response object, and kept with it when stored."""
+    metadata = mapping(raw, "metadata") or {}
+    if len(metadata) > 16 or not all(
+        len(k) <= 64 and isinstance(v, str) and len(v) <= 512 for k, v in metadata.items()
+    ):
+        raise invalid("metadata", "'metadata' holds at most 16 string values of at most 512 characters, "
+                                  "with keys of at most 64")
+    return metadata
+
+
 def to_responses_request(body: Any, history: list[Message] | None = None) -> ResponsesRequest:
     """`history` is the stored conversation of `previous_response_id`, when there is one."""
     if not isinstance(body, dict):
@@ -261,9 +286,9 @@ def to_responses_request(body: Any, history: list[Message] | None = None) -> Res
     tools, tools_wire = to_tools(body.get("tools"))
     reasoning, summary = to_reasoning(body.get("reasoning"))
     max_tokens = body.get("max_output_tokens")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+    if max_tokens is not None and (not int64(max_tokens) or max_tokens < 1):
         raise invalid("max_output_tokens", "'max_output_tokens' must be a positive integer")
-    metadata = mapping(body.get("metadata"), "metadata") or {}
+    metadata = to_metadata(body.get("metadata"))
     chat = ChatRequest(
         model=model,
         messages=messages,

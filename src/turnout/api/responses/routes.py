@@ -42,7 +42,10 @@ def response_store(request: Request) -> ResponseStore:
     state = request.app.state
     store: ResponseStore | None = getattr(state, "responses_store", None)
     if store is None:
-        store = state.responses_store = ResponseStore()
+        settings = state.runtime.settings
+        store = state.responses_store = ResponseStore(
+            capacity=settings.responses_max, max_bytes=settings.responses_max_bytes,
+            per_key=settings.responses_per_key, per_key_bytes=settings.responses_bytes_per_key)
     return store
 
 
@@ -52,12 +55,16 @@ async def responses(request: Request) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
     key = authenticate(request.headers, rt.keys)
     store = response_store(request)
-    history = None
-    if isinstance(body, dict):
-        previous = string(body.get("previous_response_id"), "previous_response_id")
-        if previous is not None:
-            history = list(store.get(previous, key.hash).messages)
-    rr = to_responses_request(body, history)
+
+    def parse() -> ResponsesRequest:
+        history = None
+        if isinstance(body, dict):
+            previous = string(body.get("previous_response_id"), "previous_response_id")
+            if previous is not None:
+                history = list(store.get(previous, key.hash).messages)
+        return to_responses_request(body, history)
+
+    rr = await rt.limiter.parsing(key, parse)
     chat = rt.presets.apply(rr.chat, body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(
         accountant=rt.accountant,
@@ -102,4 +109,4 @@ async def response_by_id(request: Request) -> Response:
         store.delete(response_id)
         return Response(orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
                         media_type="application/json")
-    return Response(orjson.dumps(item.response), media_type="application/json")
+    return Response(item.response or b"null", media_type="application/json")

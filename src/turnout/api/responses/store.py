@@ -1,10 +1,13 @@
 """The responses this gateway answered, kept in memory so `previous_response_id` can continue them.
 
-Bounded three ways: a response lives `TTL_SECONDS` (1 hour) after it was stored, at most
-`MAX_RESPONSES` (10,000) are kept, and their conversations add up to at most `MAX_BYTES`
-(256 MB, counted roughly as the characters of text, URLs and arguments); the oldest go first. Nothing is written to disk, so a
-restart forgets every stored response, and each replica knows only its own. A stored response
-belongs to the key that created it; another key asking for it gets the same 404 as an unknown id.
+Bounded per key and as a whole. A response lives `TTL_SECONDS` (1 hour) after it was stored. Each
+key keeps at most `per_key` responses (1,000) adding up to at most `per_key_bytes` (32 MB, counted
+roughly as the characters of text, URLs and arguments): past its own quota, a key's oldest responses
+go first, so one key can never push out another key's. The whole store keeps at most `capacity`
+(10,000) responses and `max_bytes` (256 MB); when many keys together pass that, the key holding the
+most bytes loses its oldest response first. Nothing is written to disk, so a restart forgets every
+stored response, and each replica knows only its own. A stored response belongs to the key that
+created it; another key asking for it gets the same 404 as an unknown id.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from turnout.model.chat import Message
 from turnout.model.errors import ErrorKind, GatewayError
 
 TTL_SECONDS = 3600.0
 MAX_RESPONSES = 10_000
 MAX_BYTES = 256 * 1024 * 1024
+PER_KEY = 1_000
+PER_KEY_BYTES = 32 * 1024 * 1024
 
 
 def approximate_size(messages: list[Message]) -> int:
@@ -45,38 +52,63 @@ class StoredResponse:
     messages: tuple[Message, ...]  # the whole conversation, answer included, without instructions
     stored_at: float
     size: int
-    response: dict[str, Any] | None = None  # the response object as answered, for GET /responses/{id}
+    response: bytes | None = None  # the response object as answered (JSON), for GET /responses/{id}
+
+
+@dataclass(slots=True)
+class _Holding:
+    """One key's stored responses, oldest first, and their size."""
+
+    ids: OrderedDict[str, None]
+    size: int = 0
 
 
 class ResponseStore:
     def __init__(
         self, ttl: float = TTL_SECONDS, capacity: int = MAX_RESPONSES, max_bytes: int = MAX_BYTES,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, *, per_key: int = PER_KEY, per_key_bytes: int = PER_KEY_BYTES,
     ) -> None:
         self._ttl = ttl
         self._capacity = capacity
         self._max_bytes = max_bytes
+        self._per_key = min(per_key, capacity)
+        self._per_key_bytes = min(per_key_bytes, max_bytes)
         self._clock = clock
         self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._keys: dict[str | None, _Holding] = {}
         self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def held(self, key_hash: str | None) -> tuple[int, int]:
+        """(responses, bytes) the key holds."""
+        holding = self._keys.get(key_hash)
+        return (0, 0) if holding is None else (len(holding.ids), holding.size)
 
     def put(
         self, response_id: str, key_hash: str | None, model: str, messages: list[Message],
         response: dict[str, Any] | None = None,
     ) -> None:
         self._evict()
-        size = approximate_size(messages) + (approximate_size(messages[-1:]) if response is not None else 0)
-        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, response)
-        if item.size > self._max_bytes:
-            return  # larger than the whole store: continuing it needs the full input again
+        # The response object echoes what the request sent (instructions, tools, metadata): kept as
+        # its JSON, and counted at its real size.
+        blob = None if response is None else orjson.dumps(response)
+        size = approximate_size(messages) + (len(blob) if blob is not None else 0)
+        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, blob)
+        if item.size > self._per_key_bytes:
+            return  # larger than a key's whole quota: continuing it needs the full input again
         self._drop(response_id)
         self._items[response_id] = item
+        holding = self._keys.setdefault(key_hash, _Holding(OrderedDict()))
+        holding.ids[response_id] = None
+        holding.size += item.size
         self._bytes += item.size
+        while len(holding.ids) > self._per_key or holding.size > self._per_key_bytes:
+            self._drop(next(iter(holding.ids)))  # this key's own oldest
         while len(self._items) > self._capacity or self._bytes > self._max_bytes:
-            self._drop(next(iter(self._items)))
+            heaviest = max(self._keys.values(), key=lambda h: (h.size, len(h.ids)))
+            self._drop(next(iter(heaviest.ids)))
 
     def get(self, response_id: str, key_hash: str | None) -> StoredResponse:
         self._evict()
@@ -105,5 +137,11 @@ class ResponseStore:
 
     def _drop(self, response_id: str) -> None:
         item = self._items.pop(response_id, None)
-        if item is not None:
-            self._bytes -= item.size
+        if item is None:
+            return
+        self._bytes -= item.size
+        holding = self._keys[item.key_hash]
+        del holding.ids[response_id]
+        holding.size -= item.size
+        if not holding.ids:
+            del self._keys[item.key_hash]
