@@ -17,6 +17,7 @@ import yaml
 
 from turnout.core.pricing import Pricing
 from turnout.providers.base import Target
+from turnout.providers.rules import DEFAULT_RULES, ParamRules, RuleBook, RulesError, parse_rules
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -58,6 +59,7 @@ class Endpoint:
     quantization: str | None = None
     is_moderated: bool = False
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
+    rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
@@ -73,6 +75,7 @@ class Endpoint:
             api_key=p.api_key,
             extra_headers=p.headers,
             options=p.options,
+            rules=self.rules,
         )
 
     @property
@@ -226,7 +229,11 @@ def build_catalog(
         if not isinstance(raw, dict):
             raise CatalogError(f"models.{model_id} must be a mapping")
         raw_models[model_id] = raw
-    models = {mid: _model(mid, raw, providers) for mid, raw in raw_models.items()}
+    try:
+        rulebook = RuleBook.parse(builtin.get("parameter_rules"))
+    except RulesError as exc:
+        raise CatalogError(str(exc)) from None
+    models = {mid: _model(mid, raw, providers, rulebook) for mid, raw in raw_models.items()}
     return Catalog(providers, models)
 
 
@@ -260,7 +267,19 @@ DEFAULT_PARAMETERS = frozenset(
 )
 
 
-def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -> Model:
+def _rules(e: dict[str, Any], provider: Provider, upstream_model: str, rulebook: RuleBook, where: str) -> ParamRules:
+    """The built-in family rules for this upstream model, with the endpoint's own `parameter_rules` over them."""
+    rules = rulebook.lookup(provider.dialect, upstream_model)
+    own = e.get("parameter_rules")
+    if own is None:
+        return rules
+    try:
+        return parse_rules(own, f"{where}.parameter_rules", rules)
+    except RulesError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], rulebook: RuleBook) -> Model:
     where = f"models.{model_id}"
     if "/" not in model_id:
         raise CatalogError(f"{where}: model ids are author/slug")
@@ -277,11 +296,12 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
         if slug not in providers:
             raise CatalogError(f"{ewhere}.provider: unknown provider {slug!r}")
         params = e.get("supported_parameters", model_params)
+        upstream_model = str(e.get("model") or model_id)
         endpoints.append(
             Endpoint(
                 model_id=model_id,
                 provider=providers[slug],
-                upstream_model=str(e.get("model") or model_id),
+                upstream_model=upstream_model,
                 pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
@@ -290,6 +310,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider]) -
                 quantization=e.get("quantization"),
                 is_moderated=bool(e.get("is_moderated", False)),
                 exacto=bool(e.get("exacto", False)),
+                rules=_rules(e, providers[slug], upstream_model, rulebook, ewhere),
             )
         )
     if not endpoints:

@@ -38,9 +38,11 @@ class Attempt:
     ms: float
     model: str | None = None  # the catalog model id this attempt served
     reason: str | None = None  # why this endpoint was tried (the routing decision)
+    # Parameters the translator dropped or changed to fit the model (providers/rules.py).
+    adjusted: list[dict[str, Any]] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "provider": self.provider,
             "model": self.model,
             "upstream_model": self.upstream_model,
@@ -50,6 +52,9 @@ class Attempt:
             "ms": round(self.ms, 2),
             "reason": self.reason,
         }
+        if self.adjusted:
+            wire["adjusted"] = self.adjusted
+        return wire
 
 
 class Dispatcher:
@@ -79,20 +84,24 @@ class Dispatcher:
             return False, f"provider {endpoint.provider.slug} is not installed" + (f": {hint}" if hint else "")
         return endpoint.provider.availability()
 
-    def _failed(self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str) -> Attempt:
+    def _failed(
+        self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str, adjusted: list[dict[str, Any]]
+    ) -> Attempt:
         if exc.failure is FailureClass.RATE_LIMIT:
             self.health.rate_limited(endpoint.key, exc.retry_after)
         elif exc.failure is not FailureClass.CALLER_FAULT:
             self.health.failure(endpoint.key)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
-            _ms(started), endpoint.model_id, reason,
+            _ms(started), endpoint.model_id, reason, adjusted or None,
         )
 
-    def _succeeded(self, endpoint: Endpoint, started: float, reason: str) -> Attempt:
+    def _succeeded(self, endpoint: Endpoint, started: float, reason: str, adjusted: list[dict[str, Any]]) -> Attempt:
         ms = _ms(started)
         self.health.success(endpoint.key, ms)
-        return Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason)
+        return Attempt(
+            endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason, adjusted or None
+        )
 
     async def complete(
         self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
@@ -103,25 +112,27 @@ class Dispatcher:
                 break
             started = time.perf_counter()
             why = reason if i == 0 else f"fallback {i} after: {reason}"
+            adjusted: list[dict[str, Any]] = []
             try:
-                result = await self._complete_one(request, endpoint)
+                result = await self._complete_one(request, endpoint, adjusted)
             except UpstreamError as exc:
-                attempts.append(self._failed(endpoint, exc, started, why))
+                attempts.append(self._failed(endpoint, exc, started, why, adjusted))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
-            attempts.append(self._succeeded(endpoint, started, why))
+            attempts.append(self._succeeded(endpoint, started, why, adjusted))
             return result, endpoint
         raise _exhausted(last, attempts)
 
-    async def _complete_one(self, request: ChatRequest, endpoint: Endpoint) -> ChatResult:
+    async def _complete_one(self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]) -> ChatResult:
         target = endpoint.target
         local = self.in_process.get(target.dialect)
         if local is not None:
             return await local.complete(request, target)
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
+        adjusted.extend(up.adjusted)
         status, headers, body = await self._transport.fetch(up, target)
         if status >= 400:
             raise adapter.parse_error(status, headers, body, target)
@@ -137,7 +148,8 @@ class Dispatcher:
                 break
             started = time.perf_counter()
             why = reason if i == 0 else f"fallback {i} after: {reason}"
-            events = self._stream_one(request, endpoint)
+            adjusted: list[dict[str, Any]] = []
+            events = self._stream_one(request, endpoint, adjusted)
             try:
                 first: StreamEvent = await anext(events)
                 while isinstance(first, Heartbeat):
@@ -146,21 +158,23 @@ class Dispatcher:
                 first = StreamFailure(broken(endpoint.target, EOFError()))
             except UpstreamError as exc:
                 await events.aclose()
-                attempts.append(self._failed(endpoint, exc, started, why))
+                attempts.append(self._failed(endpoint, exc, started, why, adjusted))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
             if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
                 await events.aclose()
-                attempts.append(self._failed(endpoint, first.error, started, why))
+                attempts.append(self._failed(endpoint, first.error, started, why, adjusted))
                 last = first.error
                 continue
-            attempts.append(self._succeeded(endpoint, started, why))
+            attempts.append(self._succeeded(endpoint, started, why, adjusted))
             return endpoint, first, events
         raise _exhausted(last, attempts)
 
-    async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncGenerator[StreamEvent, None]:
+    async def _stream_one(
+        self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]
+    ) -> AsyncGenerator[StreamEvent, None]:
         target = endpoint.target
         local = self.in_process.get(target.dialect)
         if local is not None:
@@ -169,6 +183,7 @@ class Dispatcher:
             return
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
+        adjusted.extend(up.adjusted)
         # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
         resp = await self._transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
         finished = False

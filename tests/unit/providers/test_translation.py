@@ -129,7 +129,9 @@ def test_anthropic_headers() -> None:
 
     up = anthropic.AnthropicAdapter().build_request(ChatRequest("m", USER), replace(TARGET, api_key="sk-ant", options={"beta": "x-2025"}))
     assert up.url == "http://127.0.0.1:9/v1/messages"
-    assert up.headers["x-api-key"] == "sk-ant" and up.headers["anthropic-version"] == "2023-06-01"
+    from anthropic._constants import ANTHROPIC_API_VERSION  # what the official SDK sends
+
+    assert up.headers["x-api-key"] == "sk-ant" and up.headers["anthropic-version"] == ANTHROPIC_API_VERSION
     assert up.headers["anthropic-beta"] == "x-2025" and "authorization" not in up.headers
 
 
@@ -193,7 +195,7 @@ def test_anthropic_forced_tool_turns_thinking_off_and_pdfs_are_documents() -> No
     assert "thinking" not in body and body["tool_choice"] == {"type": "tool", "name": "f"}
     assert body["messages"][0]["content"] == [
         {"type": "text", "text": "read"},
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}]
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}, "title": "a.pdf"}]
 
 
 def test_include_reasoning_false_only_hides_it() -> None:
