@@ -203,3 +203,10 @@ def admit_sampling(request: ChatRequest, rules: ParamRules, carried: Sequence[st
             else:
                 kept[name] = value
     return kept
+
+
+def drop_unsupported(request: ChatRequest, names: Iterable[str], notes: Adjustments, dialect_name: str) -> None:
+    """Note every parameter in `names` the caller set that the dialect has no place for."""
+    for name in names:
+        if getattr(request, name) is not None:
+            notes.drop(name, f"{dialect_name} has no {name}")

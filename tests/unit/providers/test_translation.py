@@ -13,7 +13,7 @@ from turnout.providers import anthropic, gemini, zai
 from turnout.providers.anthropic.request import SUPPORTED_PARAMETERS as ANTHROPIC_PARAMS
 from turnout.providers.anthropic.request import thinking_budget, to_anthropic_body
 from turnout.providers.gemini.request import SUPPORTED_PARAMETERS as GEMINI_PARAMS
-from turnout.providers.gemini.request import to_gemini_schema, to_thinking_config
+from turnout.providers.gemini.request import to_json_schema, to_thinking_config
 
 USER = [Message("user", "hi")]
 
@@ -137,11 +137,11 @@ def test_anthropic_headers() -> None:
 
 # --- Gemini --------------------------------------------------------------------------------------
 
-def test_gemini_schema_is_reduced_to_the_openapi_subset() -> None:
+def test_gemini_schema_keeps_its_meaning_in_the_json_schema_subset() -> None:
     schema = {"$schema": "x", "type": "object", "additionalProperties": False,
               "properties": {"a": {"type": ["string", "null"]}, "b": {"const": "k"}, "c": {"type": "array", "items": {"type": "integer", "examples": [1]}}}}
-    assert to_gemini_schema(schema) == {"type": "object", "properties": {
-        "a": {"type": "string", "nullable": True}, "b": {"enum": ["k"]}, "c": {"type": "array", "items": {"type": "integer"}}}}
+    assert to_json_schema(schema, "p") == {"type": "object", "additionalProperties": False, "properties": {
+        "a": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "b": {"enum": ["k"]}, "c": {"type": "array", "items": {"type": "integer"}}}}
 
 
 def test_gemini_thinking_config() -> None:

@@ -42,7 +42,7 @@ from turnout.model.chat import (
     VideoPart,
 )
 from turnout.model.errors import invalid
-from turnout.providers.rules import DEFAULT_RULES, Adjustments, ParamRules, admit_sampling
+from turnout.providers.rules import DEFAULT_RULES, Adjustments, ParamRules, admit_sampling, drop_unsupported
 
 REASONING_FORMAT = "anthropic-claude-v1"
 # The request parameters this dialect can carry to Anthropic; endpoints must not advertise others.
@@ -316,6 +316,7 @@ def to_anthropic_body(
         body["thinking"] = thinking
     body["max_tokens"] = max_tokens
     admit_sampling(request, rules, CARRIED_SAMPLING, notes, "the Anthropic Messages API")
+    drop_unsupported(request, ("logit_bias", "logprobs", "top_logprobs"), notes, "the Anthropic Messages API")
     if request.stop:
         body["stop_sequences"] = request.stop
     if request.tools and request.tool_choice != "none":

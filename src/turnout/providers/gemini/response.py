@@ -6,7 +6,8 @@ part's `thoughtSignature` -> a `reasoning.encrypted` detail (with the call's id 
 function call) so the next turn can return it. Usage: `promptTokenCount` includes
 `cachedContentTokenCount`; completion tokens are `candidatesTokenCount + thoughtsTokenCount`, and
 `thoughtsTokenCount` is the reasoning count. A stream (`:streamGenerateContent?alt=sse`) is a
-series of whole responses, usage cumulative, the last with a `finishReason`; there is no [DONE].
+series of whole responses, usage cumulative, the last with a `finishReason`; there is no [DONE]. Every finish reason the SDK declares maps to
+an OpenAI finish reason in `FINISH_REASONS` (none falls to `stop`), the native one kept beside it.
 """
 
 from __future__ import annotations
@@ -36,26 +37,39 @@ from turnout.providers.sse import SSEEvent
 
 from .request import REASONING_FORMAT, SYNTHETIC_ID_PREFIX
 
+# Every FinishReason google-genai declares (google.genai.types.FinishReason), to OpenAI's five.
 FINISH_REASONS: Mapping[str, str] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
+    "CONTINUATION": "length",  # the per-request token limit cut an unfinished answer
     "SAFETY": "content_filter",
     "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
     "BLOCKLIST": "content_filter",
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
-    "LANGUAGE": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "ESCALATION": "content_filter",
+    "PUP_LIMITED_DISABLED": "content_filter",
+    "MODEL_ARMOR": "content_filter",
     "MALFORMED_FUNCTION_CALL": "error",
     "UNEXPECTED_TOOL_CALL": "error",
-    "OTHER": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
+    "TOO_MANY_TOOL_CALLS": "error",
+    "MISSING_THOUGHT_SIGNATURE": "error",
+    "MALFORMED_RESPONSE": "error",
+    "IMAGE_OTHER": "error",
+    "NO_IMAGE": "error",
+    "OTHER": "error",
+    "FINISH_REASON_UNSPECIFIED": "error",
 }
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
 def to_finish_reason(native: str | None, called: bool) -> str:
-    reason = FINISH_REASONS.get(native or "", "stop")
+    """An undeclared (newer) reason is an `error`, never a silent `stop`; the native one travels beside it."""
+    reason = FINISH_REASONS.get(native or "", "error")
     return "tool_calls" if called and reason == "stop" else reason
 
 
