@@ -145,6 +145,14 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
             {"provider": "conf-anthropic-b", "model": "echo", "pricing": PRICES["anthropic"]},
         ],
     }
+    # An endpoint with its own parameter rules: adaptive thinking, efforts low/medium/high.
+    models["conf-anthropic/adaptive"] = {
+        "context_length": 100000,
+        "supported_parameters": SUPPORTED["anthropic"],
+        "endpoints": [{"provider": "conf-anthropic", "model": "reasoning", "pricing": PRICES["anthropic"],
+                       "parameter_rules": {"family": "adaptive test model", "thinking": ["adaptive"],
+                                           "efforts": ["low", "medium", "high"]}}],
+    }
     return {"providers": providers, "models": models}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from anthropic._constants import ANTHROPIC_API_VERSION
 from tests.conformance.conftest import ConformanceGateway
 from tests.conformance.test_matrix import PHOTO, USER, WEATHER_TOOL, model
 from tests.fakes import anthropic_upstream, gemini_upstream
@@ -80,12 +81,20 @@ def test_zai_web_search(conf: ConformanceGateway, how: dict[str, Any]) -> None:
 
 
 def test_zai_video_and_file_parts(conf: ConformanceGateway) -> None:
-    content = [{"type": "text", "text": "summarize"}, {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}},
-               {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://f.example/a.pdf"}}]
-    assert conf.post({"model": model("zai", "echo"), "messages": [{"role": "user", "content": content}]}).status_code == 200
-    parts = sent(conf, "zai")["messages"][0]["content"]
-    assert parts[1] == {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}
-    assert parts[2] == {"type": "file_url", "file_url": {"url": "https://f.example/a.pdf"}}
+    video = [{"type": "text", "text": "summarize"}, {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}]
+    document = [{"type": "text", "text": "and this"}, {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://f.example/a.pdf"}}]
+    messages = [{"role": "user", "content": video}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": document}]
+    assert conf.post({"model": model("zai", "echo"), "messages": messages}).status_code == 200
+    sent_messages = sent(conf, "zai")["messages"]
+    assert sent_messages[0]["content"][1] == {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}
+    assert sent_messages[2]["content"][1] == {"type": "file_url", "file_url": {"url": "https://f.example/a.pdf"}}
+    # Z.ai's spec: a file cannot share a message with images or videos; and files go by URL only.
+    mixed = [{"role": "user", "content": [*video, document[1]]}]
+    r = conf.post({"model": model("zai", "echo"), "messages": mixed})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "messages[0].content[2]", r.text
+    inline = [{"role": "user", "content": [{"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}}]}]
+    r = conf.post({"model": model("zai", "echo"), "messages": inline})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "messages[0].content[0]", r.text
 
 
 def test_zai_reasoning_goes_back_as_reasoning_content(conf: ConformanceGateway) -> None:
@@ -126,9 +135,50 @@ def test_anthropic_system_cache_control_and_choices(conf: ConformanceGateway) ->
     assert body["system"] == [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
                               {"type": "text", "text": "Answer in French."}]
     assert [m["role"] for m in body["messages"]] == ["user"]
-    assert body["stop_sequences"] == ["END"] and body["temperature"] == 1.0
+    assert body["stop_sequences"] == ["END"]
     assert body["tool_choice"] == {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True}
     assert body["metadata"] == {"user_id": "user-42"}
+    # The API version the SDK sends takes no sampling parameter: dropped, never rewritten, and recorded.
+    assert "temperature" not in body and "top_p" not in body
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert attempt["adjusted"] == [{"param": "temperature", "action": "dropped",
+                                    "reason": f"Anthropic's Messages API (version {ANTHROPIC_API_VERSION}) has no temperature"}]
+
+
+def test_anthropic_sampling_is_not_routed_under_require_parameters(conf: ConformanceGateway) -> None:
+    """Anthropic endpoints do not advertise sampling parameters, so require_parameters routes nowhere."""
+    r = conf.post({"model": model("anthropic", "echo"), "messages": USER, "top_p": 0.5,
+                   "provider": {"require_parameters": True}})
+    assert r.status_code == 404 and "does not support top_p" in r.json()["error"]["message"], r.text
+
+
+def test_anthropic_adaptive_model_rules(conf: ConformanceGateway) -> None:
+    """An endpoint whose rules say adaptive thinking with three effort levels (Opus 4.6's form, minus max)."""
+    r = conf.post({"model": "conf-anthropic/adaptive", "messages": USER, "reasoning": {"effort": "xhigh", "max_tokens": 3000}})
+    assert r.status_code == 200, r.text
+    body = sent(conf, "anthropic")
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert [(a["param"], a["action"]) for a in attempt["adjusted"]] == [("reasoning.effort", "changed"),
+                                                                         ("reasoning.max_tokens", "dropped")]
+    before = len(conf.fakes.anthropic[1].requests)
+    r = conf.post({"model": "conf-anthropic/adaptive", "messages": USER, "reasoning": {"effort": "xhigh"},
+                   "provider": {"require_parameters": True}})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "reasoning.effort", r.text
+    assert len(conf.fakes.anthropic[1].requests) == before  # refused before anything went upstream
+
+
+def test_anthropic_thinking_never_rewrites_top_p(conf: ConformanceGateway) -> None:
+    """The old translator raised a caller's top_p 0.5 to 0.95 when thinking; now it is dropped and listed."""
+    r = conf.post({"model": model("anthropic", "reasoning"), "messages": USER, "top_p": 0.5, "max_tokens": 4000,
+                   "reasoning": {"effort": "high"}})
+    assert r.status_code == 200, r.text
+    body = sent(conf, "anthropic")
+    assert "top_p" not in body and body["thinking"]["type"] == "enabled"
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert [a["param"] for a in attempt["adjusted"]] == ["top_p"]
+    usage = r.json()["usage"]
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == anthropic_upstream.THINKING_TOKENS  # as reported
 
 
 def test_anthropic_thinking_budget_follows_openrouter(conf: ConformanceGateway) -> None:

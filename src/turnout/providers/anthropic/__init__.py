@@ -21,13 +21,10 @@ from turnout.providers.openai import bad_response
 
 from turnout.providers.rules import Adjustments
 
-from .request import DEFAULT_MAX_TOKENS, to_anthropic_body
+from .request import API_VERSION, DEFAULT_MAX_TOKENS, to_anthropic_body
 from .response import AnthropicStreamDecoder, from_anthropic_error, from_anthropic_message
 
 NAME = "anthropic"
-# The `anthropic-version` the official SDK sends (anthropic._constants.ANTHROPIC_API_VERSION in
-# anthropic 2.14.0, the version the translators are checked against; see docs/dialects.md).
-API_VERSION = "2026-10-21"
 
 __all__ = ["API_VERSION", "NAME", "AnthropicAdapter", "AnthropicStreamDecoder"]
 

@@ -45,6 +45,9 @@ from turnout.model.errors import invalid
 from turnout.providers.rules import DEFAULT_RULES, Adjustments, ParamRules, admit_sampling, drop_unsupported
 
 REASONING_FORMAT = "anthropic-claude-v1"
+# The `anthropic-version` the official SDK sends (anthropic._constants.ANTHROPIC_API_VERSION in
+# anthropic 2.14.0, the version the translators are checked against; see docs/dialects.md).
+API_VERSION = "2026-10-21"
 # The request parameters this dialect can carry to Anthropic; endpoints must not advertise others.
 # No sampling parameter: the Messages API version the SDK sends (API_VERSION) takes none, on any model.
 SUPPORTED_PARAMETERS = frozenset(
@@ -315,8 +318,9 @@ def to_anthropic_body(
     if thinking is not None:
         body["thinking"] = thinking
     body["max_tokens"] = max_tokens
-    admit_sampling(request, rules, CARRIED_SAMPLING, notes, "the Anthropic Messages API")
-    drop_unsupported(request, ("logit_bias", "logprobs", "top_logprobs"), notes, "the Anthropic Messages API")
+    api = f"Anthropic's Messages API (version {API_VERSION})"
+    admit_sampling(request, rules, CARRIED_SAMPLING, notes, api)
+    drop_unsupported(request, ("logit_bias", "logprobs", "top_logprobs"), notes, api)
     if request.stop:
         body["stop_sequences"] = request.stop
     if request.tools and request.tool_choice != "none":
