@@ -10,6 +10,7 @@ Pydantic models (google-genai's, by alias) are walked field by field the same wa
 from __future__ import annotations
 
 import collections.abc
+import enum
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -91,6 +92,9 @@ def undeclared(value: Any, tp: Any, path: str = "$") -> list[str]:
             return [f"{path}: expected an object"]
         item = args[1] if len(args) > 1 else Any
         return [e for k, v in value.items() for e in undeclared(v, item, f"{path}.{k}")]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):  # google's enums accept unknown values with a warning
+        values = {str(m.value).upper() for m in tp}
+        return [] if isinstance(value, str) and value.upper() in values else [f"{path}: {value!r} is not a {tp.__name__}"]
     if tp is bool:
         return [] if isinstance(value, bool) else [f"{path}: expected a boolean"]
     if tp is int:

@@ -134,7 +134,10 @@ def to_zai_message(message: Message, where: str) -> JSON:
     if role in ("system", "tool"):
         out: JSON = {"role": role, "content": text_of(message)}
     else:
-        out = {"role": role, "content": to_zai_content(message.content, where)}
+        out = {"role": role}
+        content = to_zai_content(message.content, where)
+        if content is not None or role != "assistant":  # the spec's assistant content is a string, or absent
+            out["content"] = content if content is not None else ""
     if message.tool_calls:
         out["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
