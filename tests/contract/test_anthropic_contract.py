@@ -12,9 +12,9 @@ import orjson
 import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
+
 from tests.contract.matrix import CASES, target
 from tests.contract.sdk_types import assert_declared, undeclared
-
 from turnout.model.errors import GatewayError
 from turnout.providers.anthropic import AnthropicAdapter
 

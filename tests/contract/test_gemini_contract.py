@@ -9,15 +9,15 @@ thinking by level or by budget, budgets in the model's range, thinking off only 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required
 
 import orjson
 import pytest
 from google.genai import types
+from typing_extensions import TypedDict
+
 from tests.contract.matrix import CASES, SCHEMA_TOOL, target
 from tests.contract.sdk_types import assert_declared, undeclared
-from typing_extensions import Required, TypedDict
-
 from turnout.model.chat import ChatRequest, Message, Tool
 from turnout.model.errors import GatewayError
 from turnout.providers.gemini import GeminiAdapter

@@ -12,15 +12,15 @@ FunctionToolSchema (name, description and parameters all required), WebSearchToo
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal, Union
+from typing import Any, Literal, NotRequired, Required
 
 import orjson
 import pytest
-from tests.contract.matrix import CASES, target
-from tests.contract.sdk_types import assert_declared, undeclared
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 from zai.api_resource.chat.completions import Completions
 
+from tests.contract.matrix import CASES, target
+from tests.contract.sdk_types import assert_declared, undeclared
 from turnout.model.errors import GatewayError
 from turnout.providers.zai import ZaiAdapter
 
@@ -51,7 +51,7 @@ class FileItem(TypedDict):
 
 class UserMessage(TypedDict):
     role: Literal["user"]
-    content: Union[str, list[Union[TextItem, ImageItem, VideoItem, FileItem]]]
+    content: str | list[TextItem | ImageItem | VideoItem | FileItem]
 
 
 class SystemMessage(TypedDict):
@@ -124,7 +124,7 @@ class ResponseFormat(TypedDict):
 
 class ChatCompletionRequest(TypedDict, total=False):
     model: Required[str]
-    messages: Required[list[Union[UserMessage, SystemMessage, AssistantMessage, ToolMessage]]]
+    messages: Required[list[UserMessage | SystemMessage | AssistantMessage | ToolMessage]]
     request_id: str
     do_sample: bool
     stream: bool
@@ -133,7 +133,7 @@ class ChatCompletionRequest(TypedDict, total=False):
     top_p: float
     max_tokens: int
     tool_stream: bool
-    tools: list[Union[FunctionTool, WebSearchTool]]
+    tools: list[FunctionTool | WebSearchTool]
     tool_choice: Literal["auto"]
     stop: list[str]
     response_format: ResponseFormat

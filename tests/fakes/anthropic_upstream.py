@@ -39,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
 from tests.fakes.sdk_shapes import shape
 
 API_KEY = "sk-ant-upstream"

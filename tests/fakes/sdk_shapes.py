@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pydantic
+
 from tests.contract.sdk_types import undeclared
 
 

@@ -42,7 +42,7 @@ class Attempt:
     adjusted: list[dict[str, Any]] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        wire = {
+        wire: dict[str, Any] = {
             "provider": self.provider,
             "model": self.model,
             "upstream_model": self.upstream_model,

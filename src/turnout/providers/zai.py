@@ -55,7 +55,6 @@ from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import ReasoningDelta
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.errors import decode_error_body, upstream_error
-from turnout.providers.rules import Adjustments, admit_sampling, drop_unsupported
 from turnout.providers.openai import (
     OpenAIStreamDecoder,
     bad_response,
@@ -63,6 +62,7 @@ from turnout.providers.openai import (
     from_openai_usage,
     to_finish_reason,
 )
+from turnout.providers.rules import Adjustments, admit_sampling, drop_unsupported
 
 NAME = "zai"
 REASONING_FORMAT = "unknown"  # OpenRouter's `format` for GLM reasoning details

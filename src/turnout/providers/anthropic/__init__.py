@@ -18,7 +18,6 @@ from turnout.model.errors import UpstreamError
 from turnout.model.result import ChatResult
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.openai import bad_response
-
 from turnout.providers.rules import Adjustments
 
 from .request import API_VERSION, DEFAULT_MAX_TOKENS, to_anthropic_body

@@ -24,7 +24,6 @@ import base64
 import binascii
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
 

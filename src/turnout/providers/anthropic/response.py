@@ -119,7 +119,8 @@ def url_citations(raw: Any) -> list[JSON]:
 
 def refusal_of(raw: JSON) -> str:
     """The refusal text for a `refusal` stop: Anthropic's explanation, else its policy category."""
-    details = raw.get("stop_details") if isinstance(raw.get("stop_details"), dict) else {}
+    found = raw.get("stop_details")
+    details: JSON = found if isinstance(found, dict) else {}
     explanation = details.get("explanation")
     if isinstance(explanation, str) and explanation:
         return explanation
