@@ -145,6 +145,13 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
             {"provider": "conf-anthropic-b", "model": "echo", "pricing": PRICES["anthropic"]},
         ],
     }
+    # Scenarios only one fake plays.
+    for dialect, scenario in (("anthropic", "citations"), ("anthropic", "refusal"), ("anthropic", "tools-noargs"),
+                              ("gemini", "malformed")):
+        models[f"conf-{dialect}/{scenario}"] = {
+            "context_length": 100000, "supported_parameters": SUPPORTED[dialect],
+            "endpoints": [{"provider": f"conf-{dialect}", "model": scenario, "pricing": PRICES[dialect]}],
+        }
     # An endpoint with its own parameter rules: adaptive thinking, efforts low/medium/high.
     models["conf-anthropic/adaptive"] = {
         "context_length": 100000,

@@ -203,6 +203,45 @@ def test_anthropic_refuses_what_it_cannot_take(conf: ConformanceGateway, part: d
     assert r.json()["error"]["metadata"]["param"] == param
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_anthropic_tool_call_without_input_has_empty_object_arguments(conf: ConformanceGateway, stream: bool) -> None:
+    """A tool without parameters streams no input_json_delta at all; its arguments are still `{}`."""
+    body = {"model": "conf-anthropic/tools-noargs", "messages": USER, "tools": [WEATHER_TOOL]}
+    if stream:
+        status, chunks, done = conf.stream(body)
+        assert status == 200 and done
+        args = "".join(tc["function"].get("arguments") or "" for c in chunks for ch in c.get("choices") or ()
+                       for tc in (ch.get("delta") or {}).get("tool_calls") or ())
+    else:
+        r = conf.post(body)
+        assert r.status_code == 200, r.text
+        args = r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(args) == {}
+
+
+def test_anthropic_refusal_is_content_filter_with_the_explanation(conf: ConformanceGateway) -> None:
+    r = conf.post({"model": "conf-anthropic/refusal", "messages": USER})
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    assert choice["finish_reason"] == "content_filter" and choice["native_finish_reason"] == "refusal"
+    assert choice["message"]["refusal"] == anthropic_upstream.REFUSAL_DETAILS["explanation"]
+    status, chunks, done = conf.stream({"model": "conf-anthropic/refusal", "messages": USER})
+    finishes = [(ch["finish_reason"], ch.get("native_finish_reason")) for c in chunks for ch in c.get("choices") or ()
+                if ch.get("finish_reason")]
+    assert status == 200 and done and finishes == [("content_filter", "refusal")]
+
+
+def test_anthropic_web_citations_become_url_citations_and_searches_are_counted(conf: ConformanceGateway) -> None:
+    r = conf.post({"model": "conf-anthropic/citations", "messages": USER})
+    assert r.status_code == 200, r.text
+    [note] = r.json()["choices"][0]["message"]["annotations"]
+    citation = anthropic_upstream.CITATION
+    assert note == {"type": "url_citation", "url_citation": {"url": citation["url"], "title": citation["title"],
+                                                            "content": citation["cited_text"]}}
+    status, chunks, done = conf.stream({"model": "conf-anthropic/citations", "messages": USER})
+    assert status == 200 and done  # citations_delta events are read without breaking the stream
+
+
 # --- Gemini -----------------------------------------------------------------------------------------
 
 def test_gemini_round_trip_keeps_signatures_and_names_function_responses(conf: ConformanceGateway) -> None:
@@ -232,6 +271,23 @@ def test_gemini_http_images_go_by_uri(conf: ConformanceGateway) -> None:
     content = [{"type": "image_url", "image_url": {"url": PHOTO}}, {"type": "text", "text": "what"}]
     conf.post({"model": model("gemini", "echo"), "messages": [{"role": "user", "content": content}]})
     assert sent(conf, "gemini")["contents"][0]["parts"][0] == {"fileData": {"mimeType": "image/jpeg", "fileUri": PHOTO}}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_gemini_malformed_function_call_is_an_error_finish(conf: ConformanceGateway, stream: bool) -> None:
+    """It used to be reported as `stop`, as if the model had answered."""
+    body = {"model": "conf-gemini/malformed", "messages": USER, "tools": [WEATHER_TOOL]}
+    if stream:
+        status, chunks, done = conf.stream(body)
+        assert status == 200 and done
+        finishes = [(ch["finish_reason"], ch.get("native_finish_reason")) for c in chunks for ch in c.get("choices") or ()
+                    if ch.get("finish_reason")]
+    else:
+        r = conf.post(body)
+        assert r.status_code == 200, r.text
+        choice = r.json()["choices"][0]
+        finishes = [(choice["finish_reason"], choice["native_finish_reason"])]
+    assert finishes == [("error", "MALFORMED_FUNCTION_CALL")]
 
 
 def test_gemini_rate_limit_uses_retry_info(conf: ConformanceGateway) -> None:
