@@ -240,6 +240,8 @@ def test_anthropic_web_citations_become_url_citations_and_searches_are_counted(c
                                                             "content": citation["cited_text"]}}
     status, chunks, done = conf.stream({"model": "conf-anthropic/citations", "messages": USER})
     assert status == 200 and done  # citations_delta events are read without breaking the stream
+    text = "".join((ch.get("delta") or {}).get("content") or "" for c in chunks for ch in c.get("choices") or ())
+    assert text == "echo: hello there"
 
 
 # --- Gemini -----------------------------------------------------------------------------------------
