@@ -231,7 +231,7 @@ def test_anthropic_refusal_is_content_filter_with_the_explanation(conf: Conforma
     assert status == 200 and done and finishes == [("content_filter", "refusal")]
 
 
-def test_anthropic_web_citations_become_url_citations_and_searches_are_counted(conf: ConformanceGateway) -> None:
+def test_anthropic_web_citations_become_url_citations(conf: ConformanceGateway) -> None:
     r = conf.post({"model": "conf-anthropic/citations", "messages": USER})
     assert r.status_code == 200, r.text
     [note] = r.json()["choices"][0]["message"]["annotations"]
