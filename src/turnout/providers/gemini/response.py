@@ -191,13 +191,14 @@ def from_gemini_error(status: int, headers: Mapping[str, str], body: bytes, targ
 class GeminiStreamDecoder:
     """One `alt=sse` stream: each event a whole response chunk; the finish waits for the body's end."""
 
-    __slots__ = ("_done", "_emitted", "_native", "_reader", "_target", "_usage")
+    __slots__ = ("_blocked", "_done", "_emitted", "_native", "_reader", "_target", "_usage")
 
     def __init__(self, target: Target) -> None:
         self._target = target
         self._reader = PartReader()
         self._usage: Usage | None = None
         self._native: str | None = None
+        self._blocked = False  # the native reason is a promptFeedback.blockReason, not a finishReason
         self._emitted = False  # before any delta, a failure goes out alone so dispatch may fall back
         self._done = False
 
@@ -229,7 +230,8 @@ class GeminiStreamDecoder:
         if candidate.get("finishReason"):
             self._native = candidate["finishReason"]
         elif not candidate and (chunk.get("promptFeedback") or {}).get("blockReason"):
-            self._native = "PROHIBITED_CONTENT"  # the prompt itself was blocked
+            self._native = str(chunk["promptFeedback"]["blockReason"])  # the prompt itself was blocked
+            self._blocked = True
         return events
 
     def close(self) -> Iterable[StreamEvent]:
@@ -241,5 +243,6 @@ class GeminiStreamDecoder:
         if self._native is None:
             out.append(StreamFailure(bad_response(self._target, "the stream ended before a finish reason")))
         else:
-            out.append(Finish(to_finish_reason(self._native, self._reader.calls > 0), self._native))
+            finish = "content_filter" if self._blocked else to_finish_reason(self._native, self._reader.calls > 0)
+            out.append(Finish(finish, self._native))
         return out
