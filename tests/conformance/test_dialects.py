@@ -157,7 +157,7 @@ def test_anthropic_adaptive_model_rules(conf: ConformanceGateway) -> None:
     r = conf.post({"model": "conf-anthropic/adaptive", "messages": USER, "reasoning": {"effort": "xhigh", "max_tokens": 3000}})
     assert r.status_code == 200, r.text
     body = sent(conf, "anthropic")
-    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"} and body["output_config"] == {"effort": "high"}
     [attempt] = conf.generation(r.json()["id"])["attempts"]
     assert [(a["param"], a["action"]) for a in attempt["adjusted"]] == [("reasoning.effort", "changed"),
                                                                          ("reasoning.max_tokens", "dropped")]

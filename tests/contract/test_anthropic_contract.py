@@ -65,9 +65,10 @@ def test_the_check_refuses_what_the_sdk_does_not_know() -> None:
 
 def test_adaptive_models_get_adaptive_thinking_and_effort() -> None:
     body = build("reasoning-high", "claude-opus-4-7")
-    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"} and body["output_config"] == {"effort": "high"}
     body = build("reasoning-budget", "claude-fable-5")  # a budget the model cannot take is dropped, not sent
-    assert body["thinking"] == {"type": "adaptive"} and "output_config" not in body
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"} and "output_config" not in body
+    assert build("reasoning-excluded", "claude-opus-4-7")["thinking"] == {"type": "adaptive", "display": "omitted"}
     body = build("reasoning-max", "claude-opus-4-6")
     assert body["output_config"] == {"effort": "max"}
     body = build("reasoning-xhigh", "claude-opus-4-6")  # 4.6 has no xhigh: the nearest level below

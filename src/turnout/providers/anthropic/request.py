@@ -236,7 +236,8 @@ def thinking_config(
 ) -> tuple[JSON | None, str | None, int]:
     """(`thinking`, `output_config.effort`, max_tokens) for the model's thinking form (its parameter rules).
 
-    Adaptive models get `{type: adaptive}` and the effort; budget models `{type: enabled, budget_tokens}`
+    Adaptive models get `{type: adaptive, display}` and the effort (display `summarized`, or `omitted`
+    for `reasoning.exclude`: the newest models hide thinking by default); budget models `{type: enabled, budget_tokens}`
     (below max_tokens, as Anthropic requires), plus the effort where they take one (Opus 4.5).
     """
     r = request.reasoning
@@ -262,7 +263,8 @@ def thinking_config(
     if form == "adaptive":
         if r.max_tokens:
             notes.drop("reasoning.max_tokens", f"{rules.family} thinks adaptively and takes no thinking budget")
-        return {"type": "adaptive", **display}, effort, max_tokens
+        # The newest models omit the thinking text unless asked: a caller who wants reasoning gets it shown.
+        return {"type": "adaptive", "display": "omitted" if r.exclude else "summarized"}, effort, max_tokens
     budget = thinking_budget(r, max_tokens, rules)
     if r.max_tokens and budget != max(r.max_tokens, MIN_BUDGET):
         notes.change("reasoning.max_tokens", f"{rules.family} takes thinking budgets of "
