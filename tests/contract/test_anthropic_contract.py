@@ -96,3 +96,15 @@ def test_files_go_in_the_form_anthropic_documents_for_their_type() -> None:
         "type": "document", "source": {"type": "url", "url": "https://docs.example/report.pdf"}, "title": "report.pdf"}
     assert build("text-file", "claude-opus-4-7")["messages"][0]["content"][1] == {
         "type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hello world\n"}, "title": "notes.txt"}
+
+
+def test_budgets_the_model_cannot_take_are_changed_and_noted() -> None:
+    up = AnthropicAdapter().build_request(CASES["reasoning-tiny-budget"](), target("anthropic", "claude-sonnet-4-5"))
+    assert orjson.loads(up.body)["thinking"]["budget_tokens"] == 1024
+    assert [(n["param"], n["action"]) for n in up.adjusted] == [("reasoning.max_tokens", "changed")]
+    request = CASES["reasoning-budget"]()
+    request.max_tokens = 2000  # below the 3000-token budget: Anthropic needs budget_tokens < max_tokens
+    up = AnthropicAdapter().build_request(request, target("anthropic", "claude-sonnet-4-5"))
+    body = orjson.loads(up.body)
+    assert (body["thinking"]["budget_tokens"], body["max_tokens"]) == (3000, 5000)
+    assert [(n["param"], n["action"]) for n in up.adjusted] == [("max_tokens", "changed")]

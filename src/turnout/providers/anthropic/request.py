@@ -266,10 +266,13 @@ def thinking_config(
         # The newest models omit the thinking text unless asked: a caller who wants reasoning gets it shown.
         return {"type": "adaptive", "display": "omitted" if r.exclude else "summarized"}, effort, max_tokens
     budget = thinking_budget(r, max_tokens, rules)
-    if r.max_tokens and budget != max(r.max_tokens, MIN_BUDGET):
+    if r.max_tokens and budget != r.max_tokens:
         notes.change("reasoning.max_tokens", f"{rules.family} takes thinking budgets of "
-                     f"{rules.budget_min or MIN_BUDGET}-{rules.budget_max or MAX_BUDGET}; {r.max_tokens} became {budget}")
-    if budget >= max_tokens:  # Anthropic requires budget_tokens < max_tokens
+                     f"{max(rules.budget_min or 0, MIN_BUDGET)}-{rules.budget_max or MAX_BUDGET}; {r.max_tokens} became {budget}")
+    if budget >= max_tokens:  # Anthropic requires budget_tokens < max_tokens: the answer keeps its own room
+        if request.max_tokens is not None:
+            notes.change("max_tokens", f"thinking counts toward Anthropic's max_tokens; {max_tokens} became "
+                         f"{budget + max_tokens} to fit the {budget}-token thinking budget")
         max_tokens = budget + max_tokens
     return {"type": "enabled", "budget_tokens": budget, **display}, effort, max_tokens
 
