@@ -147,7 +147,7 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
     }
     # Scenarios only one fake plays.
     for dialect, scenario in (("anthropic", "citations"), ("anthropic", "refusal"), ("anthropic", "tools-noargs"),
-                              ("gemini", "malformed")):
+                              ("gemini", "malformed"), ("zai", "reasoning-unreported")):
         models[f"conf-{dialect}/{scenario}"] = {
             "context_length": 100000, "supported_parameters": SUPPORTED[dialect],
             "endpoints": [{"provider": f"conf-{dialect}", "model": scenario, "pricing": PRICES[dialect]}],

@@ -11,7 +11,7 @@ import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 from tests.conformance.conftest import ConformanceGateway
 from tests.conformance.test_matrix import PHOTO, USER, WEATHER_TOOL, model
-from tests.fakes import anthropic_upstream, gemini_upstream
+from tests.fakes import anthropic_upstream, gemini_upstream, zai_upstream
 
 
 def sent(conf: ConformanceGateway, dialect: str) -> dict[str, Any]:
@@ -104,6 +104,17 @@ def test_zai_reasoning_goes_back_as_reasoning_content(conf: ConformanceGateway) 
     conf.post({"model": model("zai", "echo"), "messages": [*USER, assistant, {"role": "user", "content": "and?"}]})
     back = sent(conf, "zai")["messages"][1]
     assert back["role"] == "assistant" and back["reasoning_content"] == assistant["reasoning"]
+
+
+@pytest.mark.parametrize("scenario", ["reasoning", "reasoning-unreported"])
+def test_zai_reasoning_tokens_as_reported_else_estimated_and_marked(conf: ConformanceGateway, scenario: str) -> None:
+    r = conf.post({"model": f"conf-zai/{scenario}", "messages": USER, "reasoning": {"enabled": True}})
+    assert r.status_code == 200, r.text
+    record = conf.generation(r.json()["id"])
+    if scenario == "reasoning":
+        assert record["native_tokens_reasoning"] == zai_upstream.REASONING_TOKENS and not record["usage_estimated"]
+    else:  # 47 characters of reasoning, counted at 4 a token, and the record says so
+        assert record["native_tokens_reasoning"] == 12 and record["usage_estimated"]
 
 
 # --- Anthropic --------------------------------------------------------------------------------------

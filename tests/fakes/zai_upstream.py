@@ -13,7 +13,8 @@ does not declare; the one addition is the top-level `web_search` array, which Z.
 documents and the SDK keeps as an extra. Usage reports thinking in
 `completion_tokens_details.reasoning_tokens`, as the SDK's CompletionUsage declares.
 
-The model name picks the scenario: echo, tools, reasoning, cached, web, error-400, error-401,
+The model name picks the scenario: echo, tools, reasoning, reasoning-unreported (no
+completion_tokens_details), cached, web, error-400, error-401,
 error-429, error-500, overloaded (429 with code 1305), html-500, empty-500, cut.
 Every request is kept in `state.requests` (path, headers, body).
 """
@@ -36,7 +37,7 @@ from zai.types.chat.chat_completion_chunk import ChatCompletionChunk
 from tests.fakes.sdk_shapes import shape
 
 REASONING = "The user wants a weather lookup; 2 plus 2 is 4."
-REASONING_TOKENS = 12  # what the fake's usage reports for REASONING
+REASONING_TOKENS = 31  # what the fake's usage reports for REASONING (not 4 characters a token)
 ARGS = '{"city": "Paris", "unit": "celsius"}'
 ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
     "error-400": (400, {"error": {"code": "1214", "message": "Incorrect parameter: messages"}}, {}),
@@ -69,7 +70,7 @@ def _answer(body: dict[str, Any], scenario: str) -> dict[str, Any]:
         a = {"content": None, "calls": [{"id": "call_-8fd2a1b3c4", "name": "get_weather", "arguments": ARGS}], "finish": "tool_calls"}
     elif scenario == "structured":
         a["content"] = '{"city": "Paris", "temperature": 21}'
-    if scenario == "reasoning" and thinking:
+    if scenario in ("reasoning", "reasoning-unreported") and thinking:
         a["reasoning"] = REASONING
     return a
 
@@ -77,13 +78,16 @@ def _answer(body: dict[str, Any], scenario: str) -> dict[str, Any]:
 def _usage(scenario: str, a: dict[str, Any]) -> dict[str, Any]:
     prompt, completion = (1200, 40) if scenario == "cached" else (20, 10)
     reasoning = REASONING_TOKENS if "reasoning" in a else 0
-    return {
+    usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion + reasoning,
         "total_tokens": prompt + completion + reasoning,
         "prompt_tokens_details": {"cached_tokens": 1000 if scenario == "cached" else 0},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+    if scenario == "reasoning-unreported":  # the details are optional in the SDK's CompletionUsage
+        del usage["completion_tokens_details"]
+    return usage
 
 
 def _web_search() -> list[dict[str, Any]]:
