@@ -145,6 +145,21 @@ def conformance_config(fakes: Fakes) -> dict[str, Any]:
             {"provider": "conf-anthropic-b", "model": "echo", "pricing": PRICES["anthropic"]},
         ],
     }
+    # Scenarios only one fake plays.
+    for dialect, scenario in (("anthropic", "citations"), ("anthropic", "refusal"), ("anthropic", "tools-noargs"),
+                              ("gemini", "malformed"), ("zai", "reasoning-unreported")):
+        models[f"conf-{dialect}/{scenario}"] = {
+            "context_length": 100000, "supported_parameters": SUPPORTED[dialect],
+            "endpoints": [{"provider": f"conf-{dialect}", "model": scenario, "pricing": PRICES[dialect]}],
+        }
+    # An endpoint with its own parameter rules: adaptive thinking, efforts low/medium/high.
+    models["conf-anthropic/adaptive"] = {
+        "context_length": 100000,
+        "supported_parameters": SUPPORTED["anthropic"],
+        "endpoints": [{"provider": "conf-anthropic", "model": "reasoning", "pricing": PRICES["anthropic"],
+                       "parameter_rules": {"family": "adaptive test model", "thinking": ["adaptive"],
+                                           "efforts": ["low", "medium", "high"]}}],
+    }
     return {"providers": providers, "models": models}
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from anthropic._constants import ANTHROPIC_API_VERSION
 from tests.conformance.conftest import ConformanceGateway
 from tests.conformance.test_matrix import PHOTO, USER, WEATHER_TOOL, model
-from tests.fakes import anthropic_upstream, gemini_upstream
+from tests.fakes import anthropic_upstream, gemini_upstream, zai_upstream
 
 
 def sent(conf: ConformanceGateway, dialect: str) -> dict[str, Any]:
@@ -80,12 +81,20 @@ def test_zai_web_search(conf: ConformanceGateway, how: dict[str, Any]) -> None:
 
 
 def test_zai_video_and_file_parts(conf: ConformanceGateway) -> None:
-    content = [{"type": "text", "text": "summarize"}, {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}},
-               {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://f.example/a.pdf"}}]
-    assert conf.post({"model": model("zai", "echo"), "messages": [{"role": "user", "content": content}]}).status_code == 200
-    parts = sent(conf, "zai")["messages"][0]["content"]
-    assert parts[1] == {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}
-    assert parts[2] == {"type": "file_url", "file_url": {"url": "https://f.example/a.pdf"}}
+    video = [{"type": "text", "text": "summarize"}, {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}]
+    document = [{"type": "text", "text": "and this"}, {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://f.example/a.pdf"}}]
+    messages = [{"role": "user", "content": video}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": document}]
+    assert conf.post({"model": model("zai", "echo"), "messages": messages}).status_code == 200
+    sent_messages = sent(conf, "zai")["messages"]
+    assert sent_messages[0]["content"][1] == {"type": "video_url", "video_url": {"url": "https://v.example/a.mp4"}}
+    assert sent_messages[2]["content"][1] == {"type": "file_url", "file_url": {"url": "https://f.example/a.pdf"}}
+    # Z.ai's spec: a file cannot share a message with images or videos; and files go by URL only.
+    mixed = [{"role": "user", "content": [*video, document[1]]}]
+    r = conf.post({"model": model("zai", "echo"), "messages": mixed})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "messages[0].content[2]", r.text
+    inline = [{"role": "user", "content": [{"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}}]}]
+    r = conf.post({"model": model("zai", "echo"), "messages": inline})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "messages[0].content[0]", r.text
 
 
 def test_zai_reasoning_goes_back_as_reasoning_content(conf: ConformanceGateway) -> None:
@@ -95,6 +104,17 @@ def test_zai_reasoning_goes_back_as_reasoning_content(conf: ConformanceGateway) 
     conf.post({"model": model("zai", "echo"), "messages": [*USER, assistant, {"role": "user", "content": "and?"}]})
     back = sent(conf, "zai")["messages"][1]
     assert back["role"] == "assistant" and back["reasoning_content"] == assistant["reasoning"]
+
+
+@pytest.mark.parametrize("scenario", ["reasoning", "reasoning-unreported"])
+def test_zai_reasoning_tokens_as_reported_else_estimated_and_marked(conf: ConformanceGateway, scenario: str) -> None:
+    r = conf.post({"model": f"conf-zai/{scenario}", "messages": USER, "reasoning": {"enabled": True}})
+    assert r.status_code == 200, r.text
+    record = conf.generation(r.json()["id"])
+    if scenario == "reasoning":
+        assert record["native_tokens_reasoning"] == zai_upstream.REASONING_TOKENS and not record["usage_estimated"]
+    else:  # 47 characters of reasoning, counted at 4 a token, and the record says so
+        assert record["native_tokens_reasoning"] == 12 and record["usage_estimated"]
 
 
 # --- Anthropic --------------------------------------------------------------------------------------
@@ -126,9 +146,50 @@ def test_anthropic_system_cache_control_and_choices(conf: ConformanceGateway) ->
     assert body["system"] == [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
                               {"type": "text", "text": "Answer in French."}]
     assert [m["role"] for m in body["messages"]] == ["user"]
-    assert body["stop_sequences"] == ["END"] and body["temperature"] == 1.0
+    assert body["stop_sequences"] == ["END"]
     assert body["tool_choice"] == {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True}
     assert body["metadata"] == {"user_id": "user-42"}
+    # The API version the SDK sends takes no sampling parameter: dropped, never rewritten, and recorded.
+    assert "temperature" not in body and "top_p" not in body
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert attempt["adjusted"] == [{"param": "temperature", "action": "dropped",
+                                    "reason": f"Anthropic's Messages API (version {ANTHROPIC_API_VERSION}) has no temperature"}]
+
+
+def test_anthropic_sampling_is_not_routed_under_require_parameters(conf: ConformanceGateway) -> None:
+    """Anthropic endpoints do not advertise sampling parameters, so require_parameters routes nowhere."""
+    r = conf.post({"model": model("anthropic", "echo"), "messages": USER, "top_p": 0.5,
+                   "provider": {"require_parameters": True}})
+    assert r.status_code == 404 and "does not support top_p" in r.json()["error"]["message"], r.text
+
+
+def test_anthropic_adaptive_model_rules(conf: ConformanceGateway) -> None:
+    """An endpoint whose rules say adaptive thinking with three effort levels (Opus 4.6's form, minus max)."""
+    r = conf.post({"model": "conf-anthropic/adaptive", "messages": USER, "reasoning": {"effort": "xhigh", "max_tokens": 3000}})
+    assert r.status_code == 200, r.text
+    body = sent(conf, "anthropic")
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"} and body["output_config"] == {"effort": "high"}
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert [(a["param"], a["action"]) for a in attempt["adjusted"]] == [("reasoning.effort", "changed"),
+                                                                         ("reasoning.max_tokens", "dropped")]
+    before = len(conf.fakes.anthropic[1].requests)
+    r = conf.post({"model": "conf-anthropic/adaptive", "messages": USER, "reasoning": {"effort": "xhigh"},
+                   "provider": {"require_parameters": True}})
+    assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == "reasoning.effort", r.text
+    assert len(conf.fakes.anthropic[1].requests) == before  # refused before anything went upstream
+
+
+def test_anthropic_thinking_never_rewrites_top_p(conf: ConformanceGateway) -> None:
+    """The old translator raised a caller's top_p 0.5 to 0.95 when thinking; now it is dropped and listed."""
+    r = conf.post({"model": model("anthropic", "reasoning"), "messages": USER, "top_p": 0.5, "max_tokens": 4000,
+                   "reasoning": {"effort": "high"}})
+    assert r.status_code == 200, r.text
+    body = sent(conf, "anthropic")
+    assert "top_p" not in body and body["thinking"]["type"] == "enabled"
+    [attempt] = conf.generation(r.json()["id"])["attempts"]
+    assert [a["param"] for a in attempt["adjusted"]] == ["top_p"]
+    usage = r.json()["usage"]
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == anthropic_upstream.THINKING_TOKENS  # as reported
 
 
 def test_anthropic_thinking_budget_follows_openrouter(conf: ConformanceGateway) -> None:
@@ -151,6 +212,47 @@ def test_anthropic_refuses_what_it_cannot_take(conf: ConformanceGateway, part: d
     r = conf.post({"model": model("anthropic", "echo"), "messages": [{"role": "user", "content": [part]}]})
     assert r.status_code == 400
     assert r.json()["error"]["metadata"]["param"] == param
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_anthropic_tool_call_without_input_has_empty_object_arguments(conf: ConformanceGateway, stream: bool) -> None:
+    """A tool without parameters streams no input_json_delta at all; its arguments are still `{}`."""
+    body = {"model": "conf-anthropic/tools-noargs", "messages": USER, "tools": [WEATHER_TOOL]}
+    if stream:
+        status, chunks, done = conf.stream(body)
+        assert status == 200 and done
+        args = "".join(tc["function"].get("arguments") or "" for c in chunks for ch in c.get("choices") or ()
+                       for tc in (ch.get("delta") or {}).get("tool_calls") or ())
+    else:
+        r = conf.post(body)
+        assert r.status_code == 200, r.text
+        args = r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(args) == {}
+
+
+def test_anthropic_refusal_is_content_filter_with_the_explanation(conf: ConformanceGateway) -> None:
+    r = conf.post({"model": "conf-anthropic/refusal", "messages": USER})
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    assert choice["finish_reason"] == "content_filter" and choice["native_finish_reason"] == "refusal"
+    assert choice["message"]["refusal"] == anthropic_upstream.REFUSAL_DETAILS["explanation"]
+    status, chunks, done = conf.stream({"model": "conf-anthropic/refusal", "messages": USER})
+    finishes = [(ch["finish_reason"], ch.get("native_finish_reason")) for c in chunks for ch in c.get("choices") or ()
+                if ch.get("finish_reason")]
+    assert status == 200 and done and finishes == [("content_filter", "refusal")]
+
+
+def test_anthropic_web_citations_become_url_citations(conf: ConformanceGateway) -> None:
+    r = conf.post({"model": "conf-anthropic/citations", "messages": USER})
+    assert r.status_code == 200, r.text
+    [note] = r.json()["choices"][0]["message"]["annotations"]
+    citation = anthropic_upstream.CITATION
+    assert note == {"type": "url_citation", "url_citation": {"url": citation["url"], "title": citation["title"],
+                                                            "content": citation["cited_text"]}}
+    status, chunks, done = conf.stream({"model": "conf-anthropic/citations", "messages": USER})
+    assert status == 200 and done  # citations_delta events are read without breaking the stream
+    text = "".join((ch.get("delta") or {}).get("content") or "" for c in chunks for ch in c.get("choices") or ())
+    assert text == "echo: hello there"
 
 
 # --- Gemini -----------------------------------------------------------------------------------------
@@ -182,6 +284,23 @@ def test_gemini_http_images_go_by_uri(conf: ConformanceGateway) -> None:
     content = [{"type": "image_url", "image_url": {"url": PHOTO}}, {"type": "text", "text": "what"}]
     conf.post({"model": model("gemini", "echo"), "messages": [{"role": "user", "content": content}]})
     assert sent(conf, "gemini")["contents"][0]["parts"][0] == {"fileData": {"mimeType": "image/jpeg", "fileUri": PHOTO}}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_gemini_malformed_function_call_is_an_error_finish(conf: ConformanceGateway, stream: bool) -> None:
+    """It used to be reported as `stop`, as if the model had answered."""
+    body = {"model": "conf-gemini/malformed", "messages": USER, "tools": [WEATHER_TOOL]}
+    if stream:
+        status, chunks, done = conf.stream(body)
+        assert status == 200 and done
+        finishes = [(ch["finish_reason"], ch.get("native_finish_reason")) for c in chunks for ch in c.get("choices") or ()
+                    if ch.get("finish_reason")]
+    else:
+        r = conf.post(body)
+        assert r.status_code == 200, r.text
+        choice = r.json()["choices"][0]
+        finishes = [(choice["finish_reason"], choice["native_finish_reason"])]
+    assert finishes == [("error", "MALFORMED_FUNCTION_CALL")]
 
 
 def test_gemini_rate_limit_uses_retry_info(conf: ConformanceGateway) -> None:

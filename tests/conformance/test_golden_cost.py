@@ -26,9 +26,10 @@ GOLDEN = [
     #   100 x 0.000003 + 2000 x 0.0000003 + 500 x 0.00000375 + 50 x 0.000015
     #   = 0.0003 + 0.0006 + 0.001875 + 0.00075
     ("conf-anthropic/cached", {}, Decimal("0.003525")),
-    # Anthropic, "reasoning" with thinking: input 25, output 10 + 12 thinking = 22 (billed as output).
-    #   25 x 0.000003 + 22 x 0.000015 = 0.000075 + 0.00033
-    ("conf-anthropic/reasoning", {"reasoning": {"effort": "low"}}, Decimal("0.000405")),
+    # Anthropic, "reasoning" with thinking: input 25, output 10 + 150 thinking = 160 (billed as output;
+    # the 150 is Anthropic's own output_tokens_details.thinking_tokens, not a count of characters).
+    #   25 x 0.000003 + 160 x 0.000015 = 0.000075 + 0.0024
+    ("conf-anthropic/reasoning", {"reasoning": {"effort": "low"}}, Decimal("0.002475")),
     # Gemini, "cached": promptTokenCount 3000 with 2048 cached, candidates 40.
     #   952 x 0.0000003 + 2048 x 0.00000003 + 40 x 0.0000025 = 0.0002856 + 0.00006144 + 0.0001
     ("conf-gemini/cached", {}, Decimal("0.00044704")),

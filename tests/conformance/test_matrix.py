@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from anthropic._constants import ANTHROPIC_API_VERSION
 from tests.conformance.conftest import DIALECTS, ConformanceGateway, price
 
 USER = [{"role": "user", "content": "hello there"}]
@@ -89,7 +90,7 @@ def check_plain_request(dialect: str, sent: dict[str, Any]) -> None:
         assert headers["authorization"] == "Bearer zai-upstream-key" and body["model"] == "echo"
         assert body["messages"] == [{"role": "user", "content": "hello there"}]
     elif dialect == "anthropic":
-        assert sent["path"] == "/v1/messages" and headers["anthropic-version"] == "2023-06-01"
+        assert sent["path"] == "/v1/messages" and headers["anthropic-version"] == ANTHROPIC_API_VERSION  # the SDK's
         assert headers["x-api-key"] and "authorization" not in headers
         assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hello there"}]}]
         assert body["max_tokens"] > 0
@@ -108,8 +109,8 @@ def check_tools_request(dialect: str, body: dict[str, Any]) -> None:
                                   "input_schema": WEATHER_TOOL["function"]["parameters"]}]
         assert body["tool_choice"] == {"type": "auto"}
     else:
-        decl = body["tools"][0]["functionDeclarations"][0]
-        assert decl["name"] == "get_weather" and decl["parameters"]["properties"]["city"] == {"type": "string"}
+        decl = body["tools"][0]["functionDeclarations"][0]  # JSON Schema as the caller wrote it
+        assert decl["name"] == "get_weather" and decl["parametersJsonSchema"] == WEATHER_TOOL["function"]["parameters"]
         assert body["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
 
 
@@ -128,7 +129,7 @@ def check_reasoning_off(dialect: str, body: dict[str, Any]) -> None:
     elif dialect == "zai":
         assert body["thinking"] == {"type": "disabled"}
     elif dialect == "anthropic":
-        assert "thinking" not in body
+        assert body["thinking"] == {"type": "disabled"}  # explicit: on the newest models thinking is on by default
     else:
         assert body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 0}
 
@@ -143,7 +144,7 @@ def check_structured(dialect: str, body: dict[str, Any]) -> None:
     else:
         config = body["generationConfig"]
         assert config["responseMimeType"] == "application/json"
-        assert config["responseSchema"] == {"type": "object", "properties": SCHEMA["properties"], "required": ["city", "temperature"]}
+        assert config["responseJsonSchema"] == SCHEMA  # JSON Schema, additionalProperties kept
 
 
 def check_images(dialect: str, body: dict[str, Any]) -> None:

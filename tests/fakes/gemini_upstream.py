@@ -11,9 +11,13 @@ Errors are `{"error": {"code", "message", "status", "details"}}`: 400 INVALID_AR
 reason API_KEY_INVALID for a bad key, 403 PERMISSION_DENIED, 429 RESOURCE_EXHAUSTED with a
 `RetryInfo.retryDelay`, 500 INTERNAL, 503 UNAVAILABLE when the model is overloaded.
 
-The model name picks the scenario (echo, tools, reasoning, structured, cached, error-400,
-error-401, error-429, error-500, overloaded, html-500, empty-500, cut); requests are kept in
-`state.requests` (path, query, headers, body).
+Every response and stream chunk is built with the official SDK's own model
+(google.genai.types.GenerateContentResponse) through tests/fakes/sdk_shapes.py, so the fake cannot
+send a field or finish reason the SDK does not declare.
+
+The model name picks the scenario (echo, tools, reasoning, structured, cached, malformed (a
+MALFORMED_FUNCTION_CALL finish), error-400, error-401, error-429, error-500, overloaded, html-500,
+empty-500, cut); requests are kept in `state.requests` (path, query, headers, body).
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.genai.types import GenerateContentResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.sdk_shapes import shape
 
 API_KEY = "AIza-upstream"
 THOUGHT = "The user wants the weather in Paris, so I call get_weather."
@@ -70,6 +77,8 @@ def _last_user_text(body: dict[str, Any]) -> str:
 def _parts(body: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
     thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
     parts: list[dict[str, Any]] = []
+    if scenario == "malformed":
+        return parts
     if scenario in ("reasoning", "tools") and thinking.get("includeThoughts") and thinking.get("thinkingBudget") != 0:
         parts.append({"text": THOUGHT, "thought": True})
     if scenario == "tools":
@@ -109,25 +118,33 @@ def create_app(state: GeminiState) -> Starlette:
         if model == "empty-500":
             return Response(b"", 500)
         parts = _parts(body, model)
-        finish = "STOP"
+        finish = "MALFORMED_FUNCTION_CALL" if model == "malformed" else "STOP"
         if method == "streamGenerateContent":
             return StreamingResponse(_stream(body, model, parts), media_type="text/event-stream")
-        return JSONResponse({
-            "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": finish, "index": 0}],
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "finishReason": finish, "index": 0}
+        if model == "malformed":
+            candidate["finishMessage"] = "Malformed function call: get_weather(city=Paris"
+        return JSONResponse(shape(GenerateContentResponse, {
+            "candidates": [candidate],
             "usageMetadata": _usage(body, model, parts),
             "modelVersion": model,
             "responseId": "mIQaaf2yA8yCxN8P3u3XyQc",
-        })
+        }))
 
     return Starlette(routes=[Route("/v1beta/models/{rest:path}", models, methods=["POST"])])
 
 
-def _frame(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj).encode() + b"\r\n\r\n"
+def _frame(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(shape(GenerateContentResponse, obj)).encode() + b"\r\n\r\n"
 
 
 async def _stream(body: dict[str, Any], scenario: str, parts: list[dict[str, Any]]) -> AsyncIterator[bytes]:
     usage = _usage(body, scenario, parts)
+    head = {"modelVersion": scenario, "responseId": "mIQaaf2yA8yCxN8P3u3XyQc"}
+    if scenario == "malformed":
+        candidate = {"content": {"parts": [], "role": "model"}, "finishReason": "MALFORMED_FUNCTION_CALL", "index": 0}
+        yield _frame({"candidates": [candidate], "usageMetadata": usage, **head})
+        return
     pieces: list[dict[str, Any]] = []
     for part in parts:
         if "text" in part:
@@ -143,4 +160,4 @@ async def _stream(body: dict[str, Any], scenario: str, parts: list[dict[str, Any
         if last:
             candidate["finishReason"] = "STOP"
         so_far = {**usage, "candidatesTokenCount": usage["candidatesTokenCount"] if last else n + 1}
-        yield _frame({"candidates": [candidate], "usageMetadata": so_far, "modelVersion": scenario, "responseId": "mIQaaf2yA8yCxN8P3u3XyQc"})
+        yield _frame({"candidates": [candidate], "usageMetadata": so_far, **head})

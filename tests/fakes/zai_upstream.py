@@ -7,7 +7,14 @@ message and deltas carry `reasoning_content`; `thinking: {"type": "disabled"}` t
 the stream ends with `data: [DONE]`; web search results come back as a top-level `web_search`
 array; errors are `{"error": {"code": "<business code>", "message": ...}}`.
 
-The model name picks the scenario: echo, tools, reasoning, cached, web, error-400, error-401,
+Completions and stream chunks are built with zai-sdk's own models (zai.types.chat Completion,
+ChatCompletionChunk) through tests/fakes/sdk_shapes.py, so the fake cannot send a field the SDK
+does not declare; the one addition is the top-level `web_search` array, which Z.ai's API spec
+documents and the SDK keeps as an extra. Usage reports thinking in
+`completion_tokens_details.reasoning_tokens`, as the SDK's CompletionUsage declares.
+
+The model name picks the scenario: echo, tools, reasoning, reasoning-unreported (no
+completion_tokens_details), cached, web, error-400, error-401,
 error-429, error-500, overloaded (429 with code 1305), html-500, empty-500, cut.
 Every request is kept in `state.requests` (path, headers, body).
 """
@@ -24,8 +31,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from zai.types.chat.chat_completion import Completion
+from zai.types.chat.chat_completion_chunk import ChatCompletionChunk
+
+from tests.fakes.sdk_shapes import shape
 
 REASONING = "The user wants a weather lookup; 2 plus 2 is 4."
+REASONING_TOKENS = 31  # what the fake's usage reports for REASONING (not 4 characters a token)
 ARGS = '{"city": "Paris", "unit": "celsius"}'
 ERRORS: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {
     "error-400": (400, {"error": {"code": "1214", "message": "Incorrect parameter: messages"}}, {}),
@@ -58,21 +70,24 @@ def _answer(body: dict[str, Any], scenario: str) -> dict[str, Any]:
         a = {"content": None, "calls": [{"id": "call_-8fd2a1b3c4", "name": "get_weather", "arguments": ARGS}], "finish": "tool_calls"}
     elif scenario == "structured":
         a["content"] = '{"city": "Paris", "temperature": 21}'
-    if scenario == "reasoning" and thinking:
+    if scenario in ("reasoning", "reasoning-unreported") and thinking:
         a["reasoning"] = REASONING
     return a
 
 
 def _usage(scenario: str, a: dict[str, Any]) -> dict[str, Any]:
     prompt, completion = (1200, 40) if scenario == "cached" else (20, 10)
-    if "reasoning" in a:
-        completion += 12
-    return {
+    reasoning = REASONING_TOKENS if "reasoning" in a else 0
+    usage = {
         "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "completion_tokens": completion + reasoning,
+        "total_tokens": prompt + completion + reasoning,
         "prompt_tokens_details": {"cached_tokens": 1000 if scenario == "cached" else 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+    if scenario == "reasoning-unreported":  # the details are optional in the SDK's CompletionUsage
+        del usage["completion_tokens_details"]
+    return usage
 
 
 def _web_search() -> list[dict[str, Any]]:
@@ -99,8 +114,8 @@ def create_app(state: ZaiState) -> Starlette:
             message["reasoning_content"] = a["reasoning"]
         if "calls" in a:
             message["tool_calls"] = [
-                {"id": c["id"], "type": "function", "index": i, "function": {"name": c["name"], "arguments": c["arguments"]}}
-                for i, c in enumerate(a["calls"])
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in a["calls"]
             ]
         out: dict[str, Any] = {
             "id": "20251122102233abcd",
@@ -112,13 +127,14 @@ def create_app(state: ZaiState) -> Starlette:
         }
         if scenario == "web":
             out["web_search"] = _web_search()
-        return JSONResponse(out)
+        return JSONResponse(shape(Completion, out, also=("web_search",)))
 
     return Starlette(routes=[Route("/api/paas/v4/chat/completions", chat, methods=["POST"])])
 
 
-def _frame(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+def _frame(obj: dict[str, Any]) -> bytes:
+    chunk = shape(ChatCompletionChunk, obj, also=("web_search",), unchecked_required=("extra_json",))
+    return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
 
 
 async def _stream(body: dict[str, Any], scenario: str, a: dict[str, Any]) -> AsyncIterator[bytes]:
@@ -127,8 +143,8 @@ async def _stream(body: dict[str, Any], scenario: str, a: dict[str, Any]) -> Asy
     def chunk(delta: dict[str, Any], **extra: Any) -> bytes:
         return _frame({**head, "choices": [{"index": 0, "delta": {"role": "assistant", **delta}}], **extra})
 
-    if scenario == "web":
-        yield _frame({**head, "web_search": _web_search()})
+    if scenario == "web":  # search results come first, on a chunk whose delta is still empty
+        yield _frame({**head, "choices": [{"index": 0, "delta": {"role": "assistant"}}], "web_search": _web_search()})
     for word in (a.get("reasoning") or "").split():
         yield chunk({"reasoning_content": word + " "})
     for i, call in enumerate(a.get("calls") or ()):

@@ -23,6 +23,7 @@ from turnout.core.dialects import DialectError, dialect
 from turnout.core.pricing import Pricing
 from turnout.providers.base import Target
 from turnout.providers.openai import QUIRKS
+from turnout.providers.rules import DEFAULT_RULES, ParamRules, RuleBook, RulesError, parse_rules
 from turnout.settings import Settings
 
 log = logging.getLogger("turnout.catalog")
@@ -70,6 +71,7 @@ class Endpoint:
     is_moderated: bool = False
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     pricing_source: str | None = None  # where the prices came from (dataset endpoints)
+    rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
@@ -85,6 +87,7 @@ class Endpoint:
             api_key=p.api_key,
             extra_headers=p.headers,
             options=p.options,
+            rules=self.rules,
         )
 
     @property
@@ -314,7 +317,11 @@ def build_catalog(
     if errors:
         raise CatalogError("\n".join(errors))
     providers = {slug: _provider(slug, raw, env) for slug, raw in raw_providers.items()}
-    models = {mid: _model(mid, raw, providers, origin) for mid, (origin, raw) in raw_models.items()}
+    try:
+        rulebook = RuleBook.parse(builtin.get("parameter_rules"))
+    except RulesError as exc:
+        raise CatalogError(str(exc)) from None
+    models = {mid: _model(mid, raw, providers, rulebook, origin) for mid, (origin, raw) in raw_models.items()}
     return Catalog(providers, models, dataset)
 
 
@@ -401,7 +408,21 @@ def _interned(params: frozenset[str]) -> frozenset[str]:
     return _PARAMETER_SETS.setdefault(params, params)
 
 
-def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], origin: str = "builtin") -> Model:
+
+def _rules(e: dict[str, Any], provider: Provider, upstream_model: str, rulebook: RuleBook, where: str) -> ParamRules:
+    """The built-in family rules for this upstream model, with the endpoint's own `parameter_rules` over them."""
+    rules = rulebook.lookup(provider.dialect, upstream_model)
+    own = e.get("parameter_rules")
+    if own is None:
+        return rules
+    try:
+        return parse_rules(own, f"{where}.parameter_rules", rules)
+    except RulesError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], rulebook: RuleBook,
+           origin: str = "builtin") -> Model:
     where = f"models.{model_id}"
     if "/" not in model_id:
         raise CatalogError(f"{where}: model ids are author/slug")
@@ -418,11 +439,12 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], o
         if slug not in providers:
             raise CatalogError(f"{ewhere}.provider: unknown provider {slug!r}")
         params = e.get("supported_parameters", model_params)
+        upstream_model = str(e.get("model") or model_id)
         endpoints.append(
             Endpoint(
                 model_id=model_id,
                 provider=providers[slug],
-                upstream_model=str(e.get("model") or model_id),
+                upstream_model=upstream_model,
                 pricing=Pricing.parse(e.get("pricing", raw.get("pricing")), ewhere, e.get("pricing_tiers")),
                 context_length=int(e.get("context_length") or context_length),
                 max_completion_tokens=e.get("max_completion_tokens", raw.get("max_completion_tokens")),
@@ -433,6 +455,7 @@ def _model(model_id: str, raw: dict[str, Any], providers: dict[str, Provider], o
                 is_moderated=bool(e.get("is_moderated", False)),
                 exacto=bool(e.get("exacto", False)),
                 pricing_source=e.get("pricing_source") or (None if origin == "dataset" else origin),
+                rules=_rules(e, providers[slug], upstream_model, rulebook, ewhere),
             )
         )
     if not endpoints:

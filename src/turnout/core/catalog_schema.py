@@ -71,6 +71,7 @@ ENDPOINT_FIELDS: Mapping[str, Kind] = {
     "quantization": NULLABLE_STR,
     "is_moderated": bool,
     "exacto": bool,
+    "parameter_rules": dict,  # over the built-in family rules (providers/rules.py): sampling, thinking
     "pricing_tiers": list,  # [{above: <prompt tokens>, prompt: ..., completion: ...}]: a longer prompt pays these rates
 }
 

@@ -186,7 +186,7 @@ class RequestContext:
             cached_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
-            usage_estimated=usage.estimated,
+            usage_estimated=usage.estimated or usage.reasoning_estimated,
             cost=self.cost,
             latency_ms=None if self.first_token_at is None else (self.first_token_at - self.started) * 1000,
             generation_time_ms=(now - self.started) * 1000,

@@ -44,6 +44,8 @@ class Attempt:
     model: str | None = None  # the catalog model id this attempt served
     reason: str | None = None  # why this endpoint was tried (the routing decision)
     detail: str | None = None  # what went wrong, naming hosts and addresses: logs and admins only
+    # Parameters the translator dropped or changed to fit the model (providers/rules.py).
+    adjusted: list[dict[str, Any]] | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The stored form (the generation record): with `detail`."""
@@ -51,7 +53,7 @@ class Attempt:
 
     def public(self) -> dict[str, Any]:
         """What a client may see (`previous_errors`): no `detail`."""
-        return {
+        wire: dict[str, Any] = {
             "provider": self.provider,
             "model": self.model,
             "upstream_model": self.upstream_model,
@@ -61,6 +63,9 @@ class Attempt:
             "ms": round(self.ms, 2),
             "reason": self.reason,
         }
+        if self.adjusted:
+            wire["adjusted"] = self.adjusted
+        return wire
 
 
 class Dispatcher:
@@ -85,20 +90,25 @@ class Dispatcher:
         """Whether the endpoint can answer (core/availability.py: the answer every part gives)."""
         return self.judge(endpoint)
 
-    def _failed(self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str) -> Attempt:
+    def _failed(
+        self, endpoint: Endpoint, exc: UpstreamError, started: float, reason: str, adjusted: list[dict[str, Any]]
+    ) -> Attempt:
         if exc.failure is FailureClass.RATE_LIMIT:
             self.health.rate_limited(endpoint.key, exc.retry_after)
         elif exc.failure is not FailureClass.CALLER_FAULT:
             self.health.failure(endpoint.key)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
-            _ms(started), endpoint.model_id, reason, exc.detail,
+            _ms(started), endpoint.model_id, reason, exc.detail, adjusted=adjusted or None,
         )
 
-    def _succeeded(self, endpoint: Endpoint, started: float, reason: str) -> Attempt:
+    def _succeeded(self, endpoint: Endpoint, started: float, reason: str, adjusted: list[dict[str, Any]]) -> Attempt:
         ms = _ms(started)
         self.health.success(endpoint.key, ms)
-        return Attempt(endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason)
+        return Attempt(
+            endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason,
+            adjusted=adjusted or None,
+        )
 
     async def complete(
         self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
@@ -109,26 +119,28 @@ class Dispatcher:
                 break
             started = time.perf_counter()
             why = reason if i == 0 else f"fallback {i} after: {reason}"
+            adjusted: list[dict[str, Any]] = []
             try:
-                result = await self._complete_one(request, endpoint)
+                result = await self._complete_one(request, endpoint, adjusted)
             except UpstreamError as exc:
                 self._transport.scrub(exc)
-                attempts.append(self._failed(endpoint, exc, started, why))
+                attempts.append(self._failed(endpoint, exc, started, why, adjusted))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
-            attempts.append(self._succeeded(endpoint, started, why))
+            attempts.append(self._succeeded(endpoint, started, why, adjusted))
             return result, endpoint
         raise _exhausted(last, attempts)
 
-    async def _complete_one(self, request: ChatRequest, endpoint: Endpoint) -> ChatResult:
+    async def _complete_one(self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]) -> ChatResult:
         target = endpoint.target
         local = self.in_process.get(target.dialect)
         if local is not None:
             return await local.complete(request, target)
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
+        adjusted.extend(up.adjusted)
         status, headers, body = await self._transport.fetch(up, target)
         if status >= 400:
             raise self._transport.error_answer(adapter.parse_error, status, headers, body, target, up)
@@ -148,7 +160,8 @@ class Dispatcher:
                 break
             started = time.perf_counter()
             why = reason if i == 0 else f"fallback {i} after: {reason}"
-            events = self._stream_one(request, endpoint)
+            adjusted: list[dict[str, Any]] = []
+            events = self._stream_one(request, endpoint, adjusted)
             try:
                 first: StreamEvent = await anext(events)
                 while isinstance(first, Heartbeat):
@@ -158,21 +171,23 @@ class Dispatcher:
             except UpstreamError as exc:
                 await events.aclose()
                 self._transport.scrub(exc)
-                attempts.append(self._failed(endpoint, exc, started, why))
+                attempts.append(self._failed(endpoint, exc, started, why, adjusted))
                 if exc.failure is FailureClass.CALLER_FAULT:
                     raise
                 last = exc
                 continue
             if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
                 await events.aclose()
-                attempts.append(self._failed(endpoint, first.error, started, why))
+                attempts.append(self._failed(endpoint, first.error, started, why, adjusted))
                 last = first.error
                 continue
-            attempts.append(self._succeeded(endpoint, started, why))
+            attempts.append(self._succeeded(endpoint, started, why, adjusted))
             return endpoint, first, events
         raise _exhausted(last, attempts)
 
-    async def _stream_one(self, request: ChatRequest, endpoint: Endpoint) -> AsyncGenerator[StreamEvent, None]:
+    async def _stream_one(
+        self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]
+    ) -> AsyncGenerator[StreamEvent, None]:
         target = endpoint.target
         local = self.in_process.get(target.dialect)
         if local is not None:
@@ -182,6 +197,7 @@ class Dispatcher:
         adapter = self._adapters[target.dialect]
         up = adapter.build_request(request, target)
         transport = self._transport
+        adjusted.extend(up.adjusted)
         # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
         resp = await transport.open(up, target, read_timeout=self._read_timeout + self._keepalive)
         finished = False

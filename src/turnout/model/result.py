@@ -15,7 +15,9 @@ class Usage:
     """Token counts as the provider reported them (OpenAI conventions).
 
     `prompt_tokens` includes cached and cache-write tokens; `completion_tokens` includes
-    reasoning tokens. `estimated` is set when the provider reported nothing and turnout counted.
+    reasoning tokens. `estimated` is set when the provider reported nothing and turnout counted;
+    `reasoning_estimated` when only the reasoning share was counted by turnout (the provider gave
+    the totals but no thinking count).
     """
 
     prompt_tokens: int = 0
@@ -26,6 +28,7 @@ class Usage:
     images: int = 0
     web_search_requests: int = 0
     estimated: bool = False
+    reasoning_estimated: bool = False
 
     @property
     def total_tokens(self) -> int:

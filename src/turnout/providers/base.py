@@ -16,6 +16,7 @@ from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import UpstreamError
 from turnout.model.result import ChatResult
 from turnout.model.stream import StreamEvent
+from turnout.providers.rules import DEFAULT_RULES, ParamRules
 from turnout.providers.sse import SSEEvent
 
 
@@ -31,6 +32,7 @@ class Target:
     api_key: str | None = field(default=None, repr=False)
     extra_headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # dialect-specific knobs from the catalog
+    rules: ParamRules = DEFAULT_RULES  # what this model takes (providers/rules.py), resolved at start-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class UpstreamRequest:
     headers: Mapping[str, str]
     body: bytes
     stream: bool
+    # What the translator dropped or changed to fit the model (providers/rules.py), for the generation record.
+    adjusted: tuple[dict[str, Any], ...] = ()
 
 
 class StreamDecoder(Protocol):

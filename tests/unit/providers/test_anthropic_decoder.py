@@ -66,7 +66,16 @@ def test_whole_sequence(step: int) -> None:
     assert usage.usage.prompt_tokens == 472 + 100 + 2000  # input_tokens excludes cache reads and writes
     assert usage.usage.cached_tokens == 2000 and usage.usage.cache_write_tokens == 100
     assert usage.usage.completion_tokens == 89 and 0 < usage.usage.reasoning_tokens <= 89
+    assert usage.usage.reasoning_estimated  # no output_tokens_details: counted from the text, and marked so
     assert events[8:] == [Finish("tool_calls", "tool_use")]
+
+
+def test_reported_thinking_tokens_win_over_the_estimate() -> None:
+    """A 150-token thought used to be recorded from its characters (23); Anthropic's own count is taken now."""
+    reported = STREAM.replace(b'"usage":{"output_tokens":89}', b'"usage":{"output_tokens":189,"output_tokens_details":{"thinking_tokens":150}}')
+    usage = next(e for e in decode(AnthropicStreamDecoder(TARGET), reported, 5) if isinstance(e, UsageReport))
+    assert (usage.usage.completion_tokens, usage.usage.reasoning_tokens) == (189, 150)
+    assert not usage.usage.reasoning_estimated
 
 
 def test_byte_at_a_time_equals_whole() -> None:

@@ -66,3 +66,10 @@ def test_max_tokens_and_safety() -> None:
     for native, reason in (("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("MALFORMED_FUNCTION_CALL", "error")):
         raw = b'data: {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "' + native.encode() + b'"}]}\r\n\r\n'
         assert decode(GeminiStreamDecoder(TARGET), raw, 4)[-1] == Finish(reason, native)
+
+
+def test_a_blocked_prompt_streams_its_own_block_reason() -> None:
+    """The stream used to report any blocked prompt as PROHIBITED_CONTENT; the reason Gemini gave is kept."""
+    raw = b'data: {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}\r\n\r\n'
+    events = decode(GeminiStreamDecoder(TARGET), raw, 3)
+    assert events[-1] == Finish("content_filter", "SAFETY")

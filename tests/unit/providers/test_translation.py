@@ -13,7 +13,7 @@ from turnout.providers import anthropic, gemini, zai
 from turnout.providers.anthropic.request import SUPPORTED_PARAMETERS as ANTHROPIC_PARAMS
 from turnout.providers.anthropic.request import thinking_budget, to_anthropic_body
 from turnout.providers.gemini.request import SUPPORTED_PARAMETERS as GEMINI_PARAMS
-from turnout.providers.gemini.request import to_gemini_schema, to_thinking_config
+from turnout.providers.gemini.request import to_json_schema, to_thinking_config
 
 USER = [Message("user", "hi")]
 
@@ -129,17 +129,19 @@ def test_anthropic_headers() -> None:
 
     up = anthropic.AnthropicAdapter().build_request(ChatRequest("m", USER), replace(TARGET, api_key="sk-ant", options={"beta": "x-2025"}))
     assert up.url == "http://127.0.0.1:9/v1/messages"
-    assert up.headers["x-api-key"] == "sk-ant" and up.headers["anthropic-version"] == "2023-06-01"
+    from anthropic._constants import ANTHROPIC_API_VERSION  # what the official SDK sends
+
+    assert up.headers["x-api-key"] == "sk-ant" and up.headers["anthropic-version"] == ANTHROPIC_API_VERSION
     assert up.headers["anthropic-beta"] == "x-2025" and "authorization" not in up.headers
 
 
 # --- Gemini --------------------------------------------------------------------------------------
 
-def test_gemini_schema_is_reduced_to_the_openapi_subset() -> None:
+def test_gemini_schema_keeps_its_meaning_in_the_json_schema_subset() -> None:
     schema = {"$schema": "x", "type": "object", "additionalProperties": False,
               "properties": {"a": {"type": ["string", "null"]}, "b": {"const": "k"}, "c": {"type": "array", "items": {"type": "integer", "examples": [1]}}}}
-    assert to_gemini_schema(schema) == {"type": "object", "properties": {
-        "a": {"type": "string", "nullable": True}, "b": {"enum": ["k"]}, "c": {"type": "array", "items": {"type": "integer"}}}}
+    assert to_json_schema(schema, "p") == {"type": "object", "additionalProperties": False, "properties": {
+        "a": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "b": {"enum": ["k"]}, "c": {"type": "array", "items": {"type": "integer"}}}}
 
 
 def test_gemini_thinking_config() -> None:
@@ -193,7 +195,7 @@ def test_anthropic_forced_tool_turns_thinking_off_and_pdfs_are_documents() -> No
     assert "thinking" not in body and body["tool_choice"] == {"type": "tool", "name": "f"}
     assert body["messages"][0]["content"] == [
         {"type": "text", "text": "read"},
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}]
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}, "title": "a.pdf"}]
 
 
 def test_include_reasoning_false_only_hides_it() -> None:

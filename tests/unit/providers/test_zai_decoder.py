@@ -42,7 +42,8 @@ def test_whole_sequence(step: int) -> None:
     usage = events[6]
     assert isinstance(usage, UsageReport)
     assert (usage.usage.prompt_tokens, usage.usage.completion_tokens, usage.usage.cached_tokens) == (300, 40, 256)
-    assert usage.usage.reasoning_tokens == 5  # estimated from 17 characters of reasoning: Z.ai does not split it out
+    assert usage.usage.reasoning_tokens == 5  # estimated from 17 characters: this usage does not split it out
+    assert usage.usage.reasoning_estimated and not usage.usage.estimated  # ...and it says so
     assert events[7:] == [Finish("tool_calls", "tool_calls")]
 
 
@@ -77,3 +78,12 @@ def test_web_search_is_counted_once() -> None:
     usage = next(e for e in events if isinstance(e, UsageReport))
     assert usage.usage.web_search_requests == 1
     assert events[-1] == Finish("stop", "stop")
+
+
+def test_reported_reasoning_tokens_are_taken_as_reported() -> None:
+    reported = STREAM.replace(b'"total_tokens":340}', b'"total_tokens":340,"completion_tokens_details":{"reasoning_tokens":31}}')
+    usage = next(e for e in decode(ZaiStreamDecoder(TARGET), reported, 7) if isinstance(e, UsageReport))
+    assert usage.usage.reasoning_tokens == 31 and not usage.usage.reasoning_estimated
+    zero = STREAM.replace(b'"total_tokens":340}', b'"total_tokens":340,"completion_tokens_details":{"reasoning_tokens":0}}')
+    usage = next(e for e in decode(ZaiStreamDecoder(TARGET), zero, 7) if isinstance(e, UsageReport))
+    assert usage.usage.reasoning_tokens == 0 and not usage.usage.reasoning_estimated  # a reported 0 is not re-estimated

@@ -18,12 +18,12 @@ from turnout.model.errors import UpstreamError
 from turnout.model.result import ChatResult
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.openai import bad_response
+from turnout.providers.rules import Adjustments
 
-from .request import DEFAULT_MAX_TOKENS, to_anthropic_body
+from .request import API_VERSION, DEFAULT_MAX_TOKENS, to_anthropic_body
 from .response import AnthropicStreamDecoder, from_anthropic_error, from_anthropic_message
 
 NAME = "anthropic"
-API_VERSION = "2023-06-01"
 
 __all__ = ["API_VERSION", "NAME", "AnthropicAdapter", "AnthropicStreamDecoder"]
 
@@ -33,7 +33,8 @@ class AnthropicAdapter:
 
     def build_request(self, request: ChatRequest, target: Target) -> UpstreamRequest:
         default_max = int(target.options.get("max_tokens") or DEFAULT_MAX_TOKENS)
-        body = to_anthropic_body(request, target.upstream_model, default_max)
+        notes = Adjustments.of(request, target.upstream_model)
+        body = to_anthropic_body(request, target.upstream_model, default_max, target.rules, notes)
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION, **target.extra_headers}
         if target.api_key:
             headers["x-api-key"] = target.api_key
@@ -41,7 +42,7 @@ class AnthropicAdapter:
         if beta:
             headers["anthropic-beta"] = str(beta)
         url = target.base_url.rstrip("/") + "/v1/messages"
-        return UpstreamRequest("POST", url, headers, orjson.dumps(body), request.stream)
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body), request.stream, tuple(notes.notes))
 
     def parse_response(self, body: bytes, target: Target) -> ChatResult:
         try:

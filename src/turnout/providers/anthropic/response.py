@@ -4,9 +4,14 @@ A message's content blocks map as: `text` -> content, `thinking` -> reasoning pl
 `reasoning.text` detail carrying its signature, `redacted_thinking` -> a `reasoning.encrypted`
 detail, `tool_use` -> a tool call (its `input` serialized as the arguments). Anthropic's
 `input_tokens` excludes cached tokens, so the canonical prompt count is
-`input_tokens + cache_read_input_tokens + cache_creation_input_tokens`. Anthropic does not report
-thinking tokens apart from output tokens; `reasoning_tokens` is estimated from the thinking text
-(4 characters a token, at most the output tokens) and billed as output either way.
+`input_tokens + cache_read_input_tokens + cache_creation_input_tokens`. Thinking tokens are
+`usage.output_tokens_details.thinking_tokens` as Anthropic reports them (part of `output_tokens`);
+only when that is absent are they estimated from the thinking text (4 characters a token, at most
+the output tokens) and the usage marked `reasoning_estimated`. Server tool use
+(`server_tool_use.web_search_requests`) is counted as reported.
+
+Every `stop_reason` the SDK declares (anthropic.types.StopReason) has an OpenAI finish reason in
+`STOP_REASONS`; the native reason is kept beside it.
 
 The stream (docs.anthropic.com/en/docs/build-with-claude/streaming) is decoded by one
 `AnthropicStreamDecoder` per response: `message_start`, then per block `content_block_start`,
@@ -44,9 +49,9 @@ from .request import REASONING_FORMAT
 STOP_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
-    "pause_turn": "stop",
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
+    "pause_turn": "length",  # a long turn paused unfinished: the answer is incomplete until continued
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
@@ -63,22 +68,31 @@ ERROR_TYPES: Mapping[str, tuple[ErrorKind, FailureClass]] = {
 
 
 def to_finish_reason(native: str | None) -> str:
-    return STOP_REASONS.get(native or "", "stop")
+    """An undeclared (newer) reason is an `error`, never a silent `stop`; the native one travels beside it."""
+    return STOP_REASONS.get(native or "", "error")
+
+
+def _count(raw: Any, key: str) -> int:
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def from_anthropic_usage(raw: Any, reasoning_chars: int = 0) -> Usage:
     raw = raw if isinstance(raw, dict) else {}
-    cache_read = int(raw.get("cache_read_input_tokens") or 0)
-    cache_write = int(raw.get("cache_creation_input_tokens") or 0)
-    output = int(raw.get("output_tokens") or 0)
-    server = raw.get("server_tool_use") or {}
+    cache_read = _count(raw, "cache_read_input_tokens")
+    cache_write = _count(raw, "cache_creation_input_tokens")
+    output = _count(raw, "output_tokens")
+    details = raw.get("output_tokens_details")
+    reported = isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int)
+    thinking = min(output, _count(details, "thinking_tokens")) if reported else min(output, (reasoning_chars + 3) // 4)
     return Usage(
-        prompt_tokens=int(raw.get("input_tokens") or 0) + cache_read + cache_write,
+        prompt_tokens=_count(raw, "input_tokens") + cache_read + cache_write,
         completion_tokens=output,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
-        reasoning_tokens=min(output, (reasoning_chars + 3) // 4),
-        web_search_requests=int(server.get("web_search_requests") or 0) if isinstance(server, dict) else 0,
+        reasoning_tokens=thinking,
+        web_search_requests=_count(raw.get("server_tool_use"), "web_search_requests"),
+        reasoning_estimated=not reported and thinking > 0,
     )
 
 
@@ -93,6 +107,27 @@ def redacted_detail(index: int, data: str) -> JSON:
     return {"type": "reasoning.encrypted", "data": data, "format": REASONING_FORMAT, "index": index}
 
 
+def url_citations(raw: Any) -> list[JSON]:
+    """A text block's web-search citations as OpenRouter `url_citation` annotations (document citations have no URL)."""
+    out: list[JSON] = []
+    for c in raw if isinstance(raw, list) else ():
+        if isinstance(c, dict) and c.get("type") == "web_search_result_location" and isinstance(c.get("url"), str):
+            note = {"url": c["url"], "title": c.get("title") or "", "content": c.get("cited_text") or ""}
+            out.append({"type": "url_citation", "url_citation": note})
+    return out
+
+
+def refusal_of(raw: JSON) -> str:
+    """The refusal text for a `refusal` stop: Anthropic's explanation, else its policy category."""
+    found = raw.get("stop_details")
+    details: JSON = found if isinstance(found, dict) else {}
+    explanation = details.get("explanation")
+    if isinstance(explanation, str) and explanation:
+        return explanation
+    category = details.get("category")
+    return f"The model declined the request ({category})." if category else "The model declined the request."
+
+
 def from_anthropic_message(raw: Any, target: Target) -> ChatResult:
     if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
         raise bad_response(target, "not an Anthropic message")
@@ -100,10 +135,12 @@ def from_anthropic_message(raw: Any, target: Target) -> ChatResult:
     reasoning: list[str] = []
     details: list[JSON] = []
     calls: list[ToolCall] = []
+    annotations: list[JSON] = []
     for block in raw["content"]:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             texts.append(block.get("text") or "")
+            annotations.extend(url_citations(block.get("citations")))
         elif kind == "thinking":
             reasoning.append(block.get("thinking") or "")
             details.append(thinking_detail(len(details), block.get("thinking") or "", block.get("signature")))
@@ -117,6 +154,8 @@ def from_anthropic_message(raw: Any, target: Target) -> ChatResult:
         content="".join(texts) if texts or not calls else None,
         finish_reason=to_finish_reason(native),
         native_finish_reason=native,
+        refusal=refusal_of(raw) if native == "refusal" else None,
+        annotations=annotations or None,
         reasoning="".join(reasoning) or None,
         reasoning_details=details or None,
         tool_calls=calls or None,
@@ -142,13 +181,15 @@ class AnthropicStreamDecoder:
     """State for one Messages stream: block kinds by index, tool ordinals, usage so far, stop reason."""
 
     __slots__ = (
-        "_blocks", "_chars", "_done", "_emitted", "_reasoning_chars", "_stop", "_target", "_thinking", "_tools", "_usage",
+        "_args", "_blocks", "_chars", "_done", "_emitted", "_reasoning_chars", "_stop", "_target", "_thinking", "_tools",
+        "_usage",
     )
 
     def __init__(self, target: Target) -> None:
         self._target = target
         self._blocks: dict[int, str] = {}  # content block index -> block type
         self._tools: dict[int, int] = {}  # content block index -> tool call ordinal
+        self._args: set[int] = set()  # tool blocks whose arguments have started
         self._thinking: dict[int, int] = {}  # content block index -> reasoning detail ordinal
         self._usage: JSON = {}
         self._stop: str | None = None
@@ -181,11 +222,13 @@ class AnthropicStreamDecoder:
         elif kind == "message_delta":
             self._stop = (data.get("delta") or {}).get("stop_reason") or self._stop
             self._usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+        elif kind == "content_block_stop":
+            return self._stop_block(int(data.get("index") or 0))
         elif kind == "message_stop":
             return self._end()
         elif kind == "error":
             return self._error(data.get("error") or {})
-        return ()  # ping, content_block_stop, and event types added later
+        return ()  # ping, and event types added later
 
     def _start(self, index: int, block: JSON) -> list[StreamEvent]:
         kind = str(block.get("type"))
@@ -202,7 +245,18 @@ class AnthropicStreamDecoder:
             return [ReasoningDelta(None, [redacted_detail(self._thinking[index], block.get("data") or "")])]
         elif kind == "tool_use":
             self._tools[index] = len(self._tools)
-            return [ToolCallDelta(self._tools[index], block.get("id") or "", block.get("name") or "", "")]
+            start = block.get("input")
+            args = orjson.dumps(start).decode() if isinstance(start, dict) and start else ""
+            if args:
+                self._args.add(index)
+            return [ToolCallDelta(self._tools[index], block.get("id") or "", block.get("name") or "", args)]
+        return []
+
+    def _stop_block(self, index: int) -> list[StreamEvent]:
+        """A tool call that streamed no input (a tool without parameters) still has `{}` as its arguments."""
+        if index in self._tools and index not in self._args:
+            self._args.add(index)
+            return [ToolCallDelta(self._tools[index], None, None, "{}")]
         return []
 
     def _delta(self, index: int, delta: JSON) -> list[StreamEvent]:
@@ -222,6 +276,8 @@ class AnthropicStreamDecoder:
         if kind == "input_json_delta" and index in self._tools:
             part = delta.get("partial_json") or ""
             self._chars += len(part)
+            if part:
+                self._args.add(index)
             return [ToolCallDelta(self._tools[index], None, None, part)] if part else []
         return []
 

@@ -19,6 +19,7 @@ from turnout.model.errors import UpstreamError
 from turnout.model.result import ChatResult
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.openai import bad_response
+from turnout.providers.rules import Adjustments
 
 from .request import to_gemini_body
 from .response import GeminiStreamDecoder, from_gemini_error, from_gemini_response
@@ -38,7 +39,9 @@ class GeminiAdapter:
         headers = {"content-type": "application/json", **target.extra_headers}
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
-        return UpstreamRequest("POST", url, headers, orjson.dumps(to_gemini_body(request)), request.stream)
+        notes = Adjustments.of(request, target.upstream_model)
+        body = to_gemini_body(request, target.rules, notes, target.upstream_model)
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body), request.stream, tuple(notes.notes))
 
     def parse_response(self, body: bytes, target: Target) -> ChatResult:
         try:

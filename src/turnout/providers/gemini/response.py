@@ -6,7 +6,8 @@ part's `thoughtSignature` -> a `reasoning.encrypted` detail (with the call's id 
 function call) so the next turn can return it. Usage: `promptTokenCount` includes
 `cachedContentTokenCount`; completion tokens are `candidatesTokenCount + thoughtsTokenCount`, and
 `thoughtsTokenCount` is the reasoning count. A stream (`:streamGenerateContent?alt=sse`) is a
-series of whole responses, usage cumulative, the last with a `finishReason`; there is no [DONE].
+series of whole responses, usage cumulative, the last with a `finishReason`; there is no [DONE]. Every finish reason the SDK declares maps to
+an OpenAI finish reason in `FINISH_REASONS` (none falls to `stop`), the native one kept beside it.
 """
 
 from __future__ import annotations
@@ -36,26 +37,39 @@ from turnout.providers.sse import SSEEvent
 
 from .request import REASONING_FORMAT, SYNTHETIC_ID_PREFIX
 
+# Every FinishReason google-genai declares (google.genai.types.FinishReason), to OpenAI's five.
 FINISH_REASONS: Mapping[str, str] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
+    "CONTINUATION": "length",  # the per-request token limit cut an unfinished answer
     "SAFETY": "content_filter",
     "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
     "BLOCKLIST": "content_filter",
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
     "IMAGE_SAFETY": "content_filter",
-    "LANGUAGE": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "ESCALATION": "content_filter",
+    "PUP_LIMITED_DISABLED": "content_filter",
+    "MODEL_ARMOR": "content_filter",
     "MALFORMED_FUNCTION_CALL": "error",
     "UNEXPECTED_TOOL_CALL": "error",
-    "OTHER": "stop",
-    "FINISH_REASON_UNSPECIFIED": "stop",
+    "TOO_MANY_TOOL_CALLS": "error",
+    "MISSING_THOUGHT_SIGNATURE": "error",
+    "MALFORMED_RESPONSE": "error",
+    "IMAGE_OTHER": "error",
+    "NO_IMAGE": "error",
+    "OTHER": "error",
+    "FINISH_REASON_UNSPECIFIED": "error",
 }
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
 def to_finish_reason(native: str | None, called: bool) -> str:
-    reason = FINISH_REASONS.get(native or "", "stop")
+    """An undeclared (newer) reason is an `error`, never a silent `stop`; the native one travels beside it."""
+    reason = FINISH_REASONS.get(native or "", "error")
     return "tool_calls" if called and reason == "stop" else reason
 
 
@@ -177,13 +191,14 @@ def from_gemini_error(status: int, headers: Mapping[str, str], body: bytes, targ
 class GeminiStreamDecoder:
     """One `alt=sse` stream: each event a whole response chunk; the finish waits for the body's end."""
 
-    __slots__ = ("_done", "_emitted", "_native", "_reader", "_target", "_usage")
+    __slots__ = ("_blocked", "_done", "_emitted", "_native", "_reader", "_target", "_usage")
 
     def __init__(self, target: Target) -> None:
         self._target = target
         self._reader = PartReader()
         self._usage: Usage | None = None
         self._native: str | None = None
+        self._blocked = False  # the native reason is a promptFeedback.blockReason, not a finishReason
         self._emitted = False  # before any delta, a failure goes out alone so dispatch may fall back
         self._done = False
 
@@ -215,7 +230,8 @@ class GeminiStreamDecoder:
         if candidate.get("finishReason"):
             self._native = candidate["finishReason"]
         elif not candidate and (chunk.get("promptFeedback") or {}).get("blockReason"):
-            self._native = "PROHIBITED_CONTENT"  # the prompt itself was blocked
+            self._native = str(chunk["promptFeedback"]["blockReason"])  # the prompt itself was blocked
+            self._blocked = True
         return events
 
     def close(self) -> Iterable[StreamEvent]:
@@ -227,5 +243,6 @@ class GeminiStreamDecoder:
         if self._native is None:
             out.append(StreamFailure(bad_response(self._target, "the stream ended before a finish reason")))
         else:
-            out.append(Finish(to_finish_reason(self._native, self._reader.calls > 0), self._native))
+            finish = "content_filter" if self._blocked else to_finish_reason(self._native, self._reader.calls > 0)
+            out.append(Finish(finish, self._native))
         return out
