@@ -78,7 +78,7 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
 
 async def get_key(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    key = authenticate(request.headers, rt.keys, check_limit=False)
+    key = await authenticate(request.headers, rt.keys, check_limit=False)
     data = key_json(rt, None, key)
     rpm = data["rate_limit"]["requests_per_minute"]
     data.update({
@@ -94,7 +94,7 @@ async def get_key(request: Request) -> Response:
 async def get_credits(request: Request) -> Response:
     """{data: {total_credits, total_usage}} for the caller's account (an admin key: ?account=, default 'default')."""
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     account_id = caller.key.account_id if caller.key is not None else request.query_params.get("account", DEFAULT_ACCOUNT)
     record = await asyncio.to_thread(rt.store.get_account, account_id)
     if record is None:
@@ -113,7 +113,7 @@ async def get_credits(request: Request) -> Response:
 async def get_activity(request: Request) -> Response:
     """Per day x model x provider for the last 30 completed UTC days and today."""
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     q = request.query_params
     key_hash = caller.key.hash if caller.key is not None else (q.get("api_key_hash") or q.get("key_hash") or None)
     today = datetime.now(UTC).date()
@@ -150,7 +150,7 @@ async def get_activity(request: Request) -> Response:
 async def get_apps(request: Request) -> Response:
     """The apps (by HTTP-Referer, else X-Title) that used a model most in the last 30 days, by tokens."""
     rt: Runtime = request.app.state.runtime
-    identify(request.headers, rt.keys, rt.admin)
+    await identify(request.headers, rt.keys, rt.admin)
     q = request.query_params
     try:
         limit = int(q.get("limit", "20"))
@@ -208,7 +208,7 @@ def generation_json(rec: GenerationRecord) -> dict[str, Any]:
 
 async def get_generation(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    key = authenticate(request.headers, rt.keys, check_limit=False)
+    key = await authenticate(request.headers, rt.keys, check_limit=False)
     gen_id = request.query_params.get("id")
     if not gen_id:
         raise invalid("id", "the query parameter 'id' is required")

@@ -98,7 +98,7 @@ def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest)
 async def completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     chats, echo = to_chat_requests(body)
     contexts = [new_context(rt, key, request, c) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):

@@ -99,7 +99,7 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 async def embeddings(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     embedding, encoding = to_embedding_request(body)
     ctx = RequestContext(
         accountant=rt.accountant,

@@ -50,7 +50,7 @@ def response_store(request: Request) -> ResponseStore:
 async def responses(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     store = response_store(request)
     history = None
     if isinstance(body, dict):
@@ -91,7 +91,7 @@ async def response_by_id(request: Request) -> Response:
     """`GET /responses/{id}` (the stored response object) and `DELETE /responses/{id}`."""
     try:
         rt: Runtime = request.app.state.runtime
-        key = authenticate(request.headers, rt.keys, check_limit=False)
+        key = await authenticate(request.headers, rt.keys, check_limit=False)
         response_id = request.path_params["response_id"]
         store = response_store(request)
         item = store.get(response_id, key.hash)
