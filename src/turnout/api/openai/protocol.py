@@ -53,6 +53,7 @@ NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "top_logprobs": (int, 0, 20),
     "max_tokens": (int, 1, None),
     "max_completion_tokens": (int, 1, None),
+    "n": (int, 1, None),  # only 1 is served (see to_chat_request)
 }
 _MODELLED = frozenset(NUMBERS) | {
     "model", "messages", "stream", "stop", "logit_bias", "logprobs", "response_format", "tools",
@@ -323,6 +324,9 @@ def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise invalid("messages", "'messages' must be a non-empty array")
     stream = boolean(body, "stream") or False
+    if number(body, "n") not in (None, 1):
+        # One choice per request: never fewer choices than asked for (docs/dialects.md).
+        raise invalid("n", "'n' must be 1: turnout answers with one choice; send one request per choice")
     max_tokens = number(body, "max_tokens")
     if max_tokens is None:
         max_tokens = number(body, "max_completion_tokens")

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
+from turnout.api.openai.encode import completions_cost
 from turnout.api.openai.protocol import string
 from turnout.api.responses.encode import (
     EventEncoder,
@@ -78,7 +79,7 @@ async def responses(request: Request) -> Response:
         stream = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(EventEncoder(rr, ctx, keep), stream), {"x-generation-id": ctx.id})
     done = await rt.gateway.complete(chat, ctx)
-    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
+    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage)))
     keep(done.result, response)
     return Response(orjson.dumps(response), media_type="application/json", headers={"x-generation-id": ctx.id})
 

@@ -1,0 +1,97 @@
+"""The official TypeScript clients against turnout over real sockets: OpenRouter's `@openrouter/sdk`
+(which validates every answer, streamed or not, with its zod schemas) and Vercel's `ai` with
+`@openrouter/ai-sdk-provider`. The cases live in tests/js/clients.mjs; the node project is pinned
+by tests/js/package-lock.json and installed by scripts/test.sh (or here, on first use, with npm ci).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.conftest import Gateway
+from tests.fakes.server import serve
+
+JS = Path(__file__).resolve().parents[1] / "js"
+CASES = (
+    "sdk-chat", "sdk-chat-stream", "sdk-tools", "sdk-reasoning", "sdk-errors",
+    "sdk-responses", "sdk-responses-tools-reasoning", "sdk-responses-errors",
+    "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-completion",
+)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.fail("node is not installed: run scripts/test.sh, which installs it")
+    if not (JS / "node_modules" / "@openrouter" / "sdk").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is not installed: run scripts/test.sh, which installs it")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=JS, check=True,
+                       capture_output=True, timeout=300)
+    return exe
+
+
+def run_cases(node: str, cases: str, base_url: str, key: str) -> tuple[dict[str, dict[str, Any]], str]:
+    out = subprocess.run([node, "clients.mjs", cases, base_url, key], cwd=JS, capture_output=True, text=True, timeout=600)
+    reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    return {r["case"]: r for r in reports}, out.stderr
+
+
+@pytest.fixture(scope="module")
+def reports(node: str, gateway: Gateway) -> tuple[dict[str, dict[str, Any]], str]:
+    """Every case, in one node process (each start costs more CPU than a case)."""
+    return run_cases(node, "all", gateway.api, gateway.key)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_official_js_client(reports: tuple[dict[str, dict[str, Any]], str], case: str) -> None:
+    found, stderr = reports
+    assert case in found, f"{case}: no report\n{stderr[-4000:]}"
+    report = found[case]
+    assert report["ok"], f"{case}: {report}\n{stderr[-4000:]}"
+    if case == "sdk-errors":
+        seen = report["seen"]
+        assert seen["midStream"]["code"] == 502 and seen["midStream"]["errorType"] == "provider_bad_response"
+        assert seen["unknownModel"]["status"] == 400 and seen["badKey"]["status"] == 401
+
+
+# ---- the clients are strict: an answer missing a required field fails them
+
+INCOMPLETE_USAGE = {  # what turnout used to send: no per-side cost in cost_details
+    "prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cost": 0.5, "is_byok": False,
+    "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0},
+    "cost_details": {"upstream_inference_cost": None},
+}
+
+
+@pytest.fixture(scope="module")
+def lax_server() -> Iterator[str]:
+    async def chat(request: Request) -> JSONResponse:
+        return JSONResponse({
+            "id": "gen-1", "object": "chat.completion", "created": 1, "model": "test/echo", "system_fingerprint": None,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "echo: hello there"}}],
+            "usage": INCOMPLETE_USAGE,
+        })
+
+    with serve(Starlette(routes=[Route("/api/v1/chat/completions", chat, methods=["POST"])])) as url:
+        yield f"{url}/api/v1"
+
+
+def test_the_typescript_sdk_refuses_an_incomplete_usage(node: str, lax_server: str) -> None:
+    found, stderr = run_cases(node, "sdk-chat", lax_server, "sk-any")
+    assert not found["sdk-chat"]["ok"]
+    assert found["sdk-chat"]["name"] == "ResponseValidationError", found
+    assert "upstream_inference_prompt_cost" in stderr
