@@ -19,14 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.conftest import Gateway
+from tests.conftest import Upstream, create_key, gateway_config
+from tests.fakes.openai_embeddings_upstream import EmbeddingsState, dialect_models
+from tests.fakes.openai_embeddings_upstream import create_app as create_embeddings_upstream
 from tests.fakes.server import serve
+from turnout.app import create_app
+from turnout.settings import load_settings
 
 JS = Path(__file__).resolve().parents[1] / "js"
 CASES = (
     "sdk-chat", "sdk-chat-stream", "sdk-tools", "sdk-reasoning", "sdk-errors",
     "sdk-responses", "sdk-responses-tools-reasoning", "sdk-responses-errors",
-    "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-completion",
+    "sdk-embeddings", "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-embed", "ai-completion",
 )
 
 
@@ -51,9 +55,19 @@ def run_cases(node: str, cases: str, base_url: str, key: str) -> tuple[dict[str,
 
 
 @pytest.fixture(scope="module")
-def reports(node: str, gateway: Gateway) -> tuple[dict[str, dict[str, Any]], str]:
-    """Every case, in one node process (each start costs more CPU than a case)."""
-    return run_cases(node, "all", gateway.api, gateway.key)
+def reports(node: str, upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str, Any]], str]:
+    """Every case against a gateway with chat and embedding models, in one node process (each
+    start costs more CPU than a case)."""
+    with serve(create_embeddings_upstream(EmbeddingsState())) as embeddings_url:
+        config = gateway_config(upstream.url)
+        providers, models = dialect_models(upstream.url, embeddings_url)
+        settings = load_settings(
+            None, env={}, data_dir=tmp_path_factory.mktemp("js-clients"), keepalive_interval=0.5, read_timeout=2.0,
+            providers={**config["providers"], **providers}, models={**config["models"], **models},
+        )
+        key = create_key(settings, "js-clients")
+        with serve(create_app(settings)) as url:
+            return run_cases(node, "all", f"{url}/api/v1", key)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -66,6 +80,7 @@ def test_official_js_client(reports: tuple[dict[str, dict[str, Any]], str], case
         seen = report["seen"]
         assert seen["midStream"]["code"] == 502 and seen["midStream"]["errorType"] == "provider_bad_response"
         assert seen["unknownModel"]["status"] == 400 and seen["badKey"]["status"] == 401
+        assert "bad role" in seen["upstream"]["message"]
 
 
 # ---- the clients are strict: an answer missing a required field fails them

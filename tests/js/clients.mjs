@@ -11,7 +11,7 @@
 import { OpenRouter } from "@openrouter/sdk";
 import * as errors from "@openrouter/sdk/models/errors";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
-import { APICallError, generateText, jsonSchema, streamText, tool } from "ai";
+import { APICallError, embedMany, generateText, jsonSchema, streamText, tool } from "ai";
 
 const [caseNames, baseURL, apiKey] = process.argv.slice(2);
 const USER = [{ role: "user", content: "hello there" }];
@@ -123,7 +123,7 @@ const cases = {
       new OpenRouter({ apiKey: "sk-tn-v1-bad", serverURL: baseURL, retryConfig: { strategy: "none" } })
         .chat.send({ chatRequest: { model: "test/echo", messages: USER } }),
       errors.UnauthorizedResponseError, 401);
-    out.upstream = await expectError(client.chat.send({ chatRequest: { model: "test/error-400", messages: USER } }),
+    out.upstream = await expectError(client.chat.send({ chatRequest: { model: "test/error-400-2", messages: USER } }),
       errors.BadRequestResponseError, 400);
     out.noTools = await expectError(
       client.chat.send({ chatRequest: { model: "test/text-only", messages: USER, tools: [WEATHER] } }),
@@ -178,6 +178,14 @@ const cases = {
     out.midStream = failed.type;
     return out;
   },
+  // ---- @openrouter/sdk: embeddings
+  async "sdk-embeddings"() {
+    const r = await sdk().embeddings.generate({ requestBody: { model: "test/embed", input: ["one", "two"] } });
+    check(r.data.length === 2 && r.data[0].embedding.length > 0, "two vectors");
+    check(r.usage.promptTokens > 0 && r.usage.cost > 0 && r.usage.isByok === false, "usage");
+    check(r.usage.costDetails.upstreamInferencePromptCost === r.usage.cost, "cost_details");
+    return { dims: r.data[0].embedding.length };
+  },
   // ---- Vercel AI SDK with @openrouter/ai-sdk-provider
   async "ai-generate"() {
     const r = await generateText({ model: provider().chat("test/echo"), prompt: "hello there", maxRetries: 0 });
@@ -231,7 +239,7 @@ const cases = {
   },
   async "ai-errors"() {
     const out = {};
-    for (const [model, status] of [["test/error-400", 400], ["nobody/nothing", 400], ["test/text-only", 404]]) {
+    for (const [model, status] of [["test/error-400-2", 400], ["nobody/nothing", 400], ["test/text-only", 404]]) {
       try {
         await generateText({ model: provider().chat(model), prompt: "hi", maxRetries: 0,
           tools: model === "test/text-only" ? { t: tool({ inputSchema: jsonSchema({ type: "object" }) }) } : undefined });
@@ -248,6 +256,12 @@ const cases = {
     check(types.includes("error"), `a cut stream reports an error: ${types}`);
     out.cut = types;
     return out;
+  },
+  async "ai-embed"() {
+    const r = await embedMany({ model: provider().textEmbeddingModel("test/embed"), values: ["one", "two"], maxRetries: 0 });
+    check(r.embeddings.length === 2 && r.embeddings[0].length > 0, "two vectors");
+    check(r.usage.tokens > 0, "usage");
+    return { dims: r.embeddings[0].length };
   },
   async "ai-completion"() {
     const r = await generateText({ model: provider().completion("test/echo"), prompt: "hello there", maxRetries: 0 });
