@@ -30,7 +30,7 @@ JS = Path(__file__).resolve().parents[1] / "js"
 CASES = (
     "sdk-chat", "sdk-chat-stream", "sdk-tools", "sdk-reasoning", "sdk-errors",
     "sdk-responses", "sdk-responses-tools-reasoning", "sdk-responses-errors",
-    "sdk-embeddings", "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-embed", "ai-completion",
+    "sdk-embeddings", "sdk-account", "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-embed", "ai-completion",
 )
 
 

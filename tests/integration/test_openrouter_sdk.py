@@ -11,6 +11,7 @@ SDK dropped fails the test (`dropped`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,7 +30,7 @@ from tests.fakes.openai_embeddings_upstream import EmbeddingsState, dialect_mode
 from tests.fakes.openai_embeddings_upstream import create_app as create_embeddings_upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.settings import load_settings
+from turnout.settings import Settings, load_settings
 
 USER = [{"role": "user", "content": "hello there"}]
 LONG = [{"role": "user", "content": "one two three four five six"}]  # test/cut drops the line after two chunks
@@ -132,6 +133,7 @@ def check_exchange(ex: Exchange) -> None:
 class Env:
     api: str
     key: str
+    settings: Settings
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +148,7 @@ def env(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
         key = create_key(settings, "openrouter-sdk")
         with serve(create_app(settings)) as url:
-            yield Env(f"{url}/api/v1", key)
+            yield Env(f"{url}/api/v1", key, settings)
 
 
 @pytest.fixture
@@ -251,6 +253,32 @@ def test_responses(client: OpenRouter) -> None:
 def test_embeddings(client: OpenRouter) -> None:
     r = client.embeddings.generate(model="test/embed", input=["one", "two"])
     assert len(r.data) == 2 and r.usage.cost > 0 and r.usage.cost_details.upstream_inference_prompt_cost == r.usage.cost
+
+
+def test_key_credits_and_generation(client: OpenRouter) -> None:
+    key = client.api_keys.get_current_key_metadata().data
+    assert key.label.startswith("sk-tn-v1-") and key.is_management_key is False
+    assert client.credits.get_credits().data.total_usage >= 0
+    done = client.chat.send(model="test/echo", messages=USER, stream=False)
+    for _ in range(50):  # the record is written by the accounting queue
+        try:
+            gen = client.generations.get_generation(id=done.id).data
+            break
+        except errors.NotFoundResponseError:
+            time.sleep(0.1)
+    else:
+        raise AssertionError("no generation record")
+    assert gen.id == done.id and gen.total_cost == done.usage.cost and gen.created_at.endswith("Z")
+    assert gen.provider_responses[0].status == 200
+    assert key.budgets == [] and key.effective_budget is None
+
+
+def test_a_limited_key_has_its_budget(env: Env) -> None:
+    limited = create_key(env.settings, "limited", Decimal("2.5"))
+    with OpenRouter(api_key=limited, server_url=env.api, retry_config=None) as c:
+        key = c.api_keys.get_current_key_metadata().data
+    assert key.limit == 2.5 and key.effective_budget is not None
+    assert key.budgets[0].scope == "key_limit" and key.budgets[0].limit_usd == 2.5 and key.budgets[0].remaining_usd == 2.5
 
 
 def test_models_and_endpoints(client: OpenRouter) -> None:

@@ -186,6 +186,33 @@ const cases = {
     check(r.usage.costDetails.upstreamInferencePromptCost === r.usage.cost, "cost_details");
     return { dims: r.data[0].embedding.length };
   },
+  // ---- @openrouter/sdk: the catalog, the key, credits, a generation record
+  async "sdk-account"() {
+    const client = sdk();
+    const out = {};
+    const page = await client.models.list();
+    const models = page.result?.data ?? page.data;
+    check(models.some((m) => m.id === "test/echo"), "models.list");
+    const eps = await client.endpoints.list({ author: "test", slug: "echo" });
+    check(eps.data.endpoints.length >= 1, "endpoints.list");
+    const key = await client.apiKeys.getCurrentKeyMetadata();
+    check(key.data.label, "key");
+    out.key = Object.keys(key.data).length;
+    const credits = await client.credits.getCredits();
+    check(typeof credits.data.totalCredits === "number", "credits");
+    const done = await client.chat.send({ chatRequest: { model: "test/echo", messages: USER, stream: false } });
+    let gen;
+    for (let i = 0; i < 50 && !gen; i++) { // the record is written by the accounting queue
+      try {
+        gen = await client.generations.getGeneration({ id: done.id });
+      } catch (err) {
+        if (err?.statusCode !== 404) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    check(gen && gen.data.id === done.id && gen.data.totalCost > 0, "generation");
+    return out;
+  },
   // ---- Vercel AI SDK with @openrouter/ai-sdk-provider
   async "ai-generate"() {
     const r = await generateText({ model: provider().chat("test/echo"), prompt: "hello there", maxRetries: 0 });
