@@ -7,6 +7,7 @@ by tests/js/package-lock.json and installed by scripts/test.sh (or here, on firs
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,10 +28,11 @@ from turnout.app import create_app
 from turnout.settings import load_settings
 
 JS = Path(__file__).resolve().parents[1] / "js"
+ADMIN = "sk-tn-admin-v1-js-clients-0123456789abcdef"
 CASES = (
     "sdk-chat", "sdk-chat-stream", "sdk-tools", "sdk-reasoning", "sdk-errors",
     "sdk-responses", "sdk-responses-tools-reasoning", "sdk-responses-errors",
-    "sdk-embeddings", "sdk-account", "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-embed", "ai-completion",
+    "sdk-embeddings", "sdk-account", "sdk-admin", "ai-generate", "ai-stream", "ai-tools", "ai-reasoning", "ai-errors", "ai-embed", "ai-completion",
 )
 
 
@@ -49,7 +51,9 @@ def node() -> str:
 
 
 def run_cases(node: str, cases: str, base_url: str, key: str) -> tuple[dict[str, dict[str, Any]], str]:
-    out = subprocess.run([node, "clients.mjs", cases, base_url, key], cwd=JS, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "TURNOUT_ADMIN_KEY": ADMIN}
+    out = subprocess.run([node, "clients.mjs", cases, base_url, key], cwd=JS, capture_output=True, text=True,
+                         timeout=600, env=env)
     reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     return {r["case"]: r for r in reports}, out.stderr
 
@@ -63,7 +67,7 @@ def reports(node: str, upstream: Upstream, tmp_path_factory: pytest.TempPathFact
         providers, models = dialect_models(upstream.url, embeddings_url)
         settings = load_settings(
             None, env={}, data_dir=tmp_path_factory.mktemp("js-clients"), keepalive_interval=0.5, read_timeout=2.0,
-            providers={**config["providers"], **providers}, models={**config["models"], **models},
+            providers={**config["providers"], **providers}, models={**config["models"], **models}, admin_key=ADMIN,
         )
         key = create_key(settings, "js-clients")
         with serve(create_app(settings)) as url:

@@ -213,6 +213,28 @@ const cases = {
     check(gen && gen.data.id === done.id && gen.data.totalCost > 0, "generation");
     return out;
   },
+  // ---- @openrouter/sdk: key management with an admin key (TURNOUT_ADMIN_KEY in the environment)
+  async "sdk-admin"() {
+    const admin = new OpenRouter({ apiKey: process.env.TURNOUT_ADMIN_KEY, serverURL: baseURL, retryConfig: { strategy: "none" } });
+    const made = await admin.apiKeys.create({ requestBody: { name: "from-the-ts-sdk", limit: 3 } });
+    check(made.key.startsWith("sk-tn-v1-") && made.data.limit === 3, "create");
+    const hash = made.data.hash;
+    // the new key works at once
+    const fresh = new OpenRouter({ apiKey: made.key, serverURL: baseURL, retryConfig: { strategy: "none" } });
+    const r = await fresh.chat.send({ chatRequest: { model: "test/echo", messages: USER, stream: false } });
+    check(r.choices[0].message.content === "echo: hello there", "the new key answers");
+    const listed = await admin.apiKeys.list();
+    check(listed.data.some((k) => k.hash === hash), "list");
+    const got = await admin.apiKeys.get({ hash });
+    check(got.data.name === "from-the-ts-sdk", "get");
+    const changed = await admin.apiKeys.update({ hash, requestBody: { disabled: true } });
+    check(changed.data.disabled === true, "update");
+    await expectError(fresh.chat.send({ chatRequest: { model: "test/echo", messages: USER } }),
+      errors.UnauthorizedResponseError, 401);
+    const gone = await admin.apiKeys.delete({ hash });
+    check(gone.deleted === true, "delete");
+    return { hash };
+  },
   // ---- Vercel AI SDK with @openrouter/ai-sdk-provider
   async "ai-generate"() {
     const r = await generateText({ model: provider().chat("test/echo"), prompt: "hello there", maxRetries: 0 });
