@@ -32,6 +32,7 @@ from tests.fakes.server import serve
 from turnout.app import create_app
 from turnout.settings import Settings, load_settings
 
+ADMIN = "sk-tn-admin-v1-openrouter-sdk-0123456789"
 USER = [{"role": "user", "content": "hello there"}]
 LONG = [{"role": "user", "content": "one two three four five six"}]  # test/cut drops the line after two chunks
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
@@ -144,7 +145,7 @@ def env(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         data_dir: Path = tmp_path_factory.mktemp("openrouter-sdk")
         settings = load_settings(
             None, env={}, data_dir=data_dir, keepalive_interval=0.5, read_timeout=2.0,
-            providers={**config["providers"], **providers}, models={**config["models"], **models},
+            providers={**config["providers"], **providers}, models={**config["models"], **models}, admin_key=ADMIN,
         )
         key = create_key(settings, "openrouter-sdk")
         with serve(create_app(settings)) as url:
@@ -279,6 +280,18 @@ def test_a_limited_key_has_its_budget(env: Env) -> None:
         key = c.api_keys.get_current_key_metadata().data
     assert key.limit == 2.5 and key.effective_budget is not None
     assert key.budgets[0].scope == "key_limit" and key.budgets[0].limit_usd == 2.5 and key.budgets[0].remaining_usd == 2.5
+
+
+def test_key_management(env: Env) -> None:
+    with OpenRouter(api_key=ADMIN, server_url=env.api, retry_config=None) as admin:
+        made = admin.api_keys.create(name="from-the-python-sdk", limit=4)
+        assert made.key.startswith("sk-tn-v1-") and made.data.limit == 4
+        with OpenRouter(api_key=made.key, server_url=env.api, retry_config=None) as fresh:
+            assert fresh.chat.send(model="test/echo", messages=USER, stream=False).choices[0].message.content
+        assert any(k.hash == made.data.hash for k in admin.api_keys.list().data)
+        assert admin.api_keys.get(hash=made.data.hash).data.name == "from-the-python-sdk"
+        assert admin.api_keys.update(hash=made.data.hash, disabled=True).data.disabled is True
+        assert admin.api_keys.delete(hash=made.data.hash).DELETED is True
 
 
 def test_models_and_endpoints(client: OpenRouter) -> None:

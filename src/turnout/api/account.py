@@ -78,6 +78,7 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
         "creator_user_id": None,
         "external_user": None,
         "workspace_id": state.account_id,
+        "last_used_at": None,  # not tracked: the request path never writes to the store
     }
 
 
