@@ -36,8 +36,8 @@ CASES = (
 )
 
 
-@pytest.fixture(scope="module")
-def node() -> str:
+def ensure_node() -> str:
+    """The node executable, with tests/js's pinned packages installed (npm ci, once)."""
     exe = shutil.which("node")
     if exe is None:
         pytest.fail("node is not installed: run scripts/test.sh, which installs it")
@@ -48,6 +48,11 @@ def node() -> str:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=JS, check=True,
                        capture_output=True, timeout=300)
     return exe
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    return ensure_node()
 
 
 def run_cases(node: str, cases: str, base_url: str, key: str) -> tuple[dict[str, dict[str, Any]], str]:

@@ -235,6 +235,55 @@ const cases = {
     check(gone.deleted === true, "delete");
     return { hash };
   },
+  // ---- every model in TURNOUT_MODELS (comma-separated), whatever dialect its upstream speaks:
+  // chat and Responses, plain and streamed, through the SDK and through Vercel's ai
+  async matrix() {
+    const client = sdk();
+    const failures = [];
+    const models = (process.env.TURNOUT_MODELS ?? "").split(",").filter(Boolean);
+    check(models.length > 0, "TURNOUT_MODELS");
+    for (const model of models) {
+      const extra = {};
+      if (model.includes("tools")) extra.tools = [WEATHER];
+      if (model.includes("reasoning")) extra.reasoning = { effort: "high" };
+      const rtools = extra.tools ? [{ type: "function", name: "get_weather", parameters: { type: "object" } }] : undefined;
+      const attempts = {
+        chat: async () => checkChatUsage((await client.chat.send({ chatRequest: { model, messages: USER, ...extra, stream: false } })).usage, model),
+        chatStream: async () => {
+          const chunks = await drain(await client.chat.send({ chatRequest: { model, messages: USER, ...extra, stream: true } }));
+          checkChatUsage(chunks[chunks.length - 1].usage, model);
+        },
+        responses: async () => {
+          const r = await client.responses.send({ responsesRequest: { model, input: "hello there", tools: rtools, reasoning: extra.reasoning } });
+          check(r.status === "completed" && r.usage.costDetails, "responses");
+        },
+        responsesStream: async () => {
+          const events = await drain(await client.responses.send({ responsesRequest: { model, input: "hello there", tools: rtools, reasoning: extra.reasoning, stream: true } }));
+          check(events[events.length - 1].type === "response.completed", `last event ${events[events.length - 1].type}`);
+        },
+        aiGenerate: async () => {
+          const tools = extra.tools ? { get_weather: tool({ inputSchema: jsonSchema({ type: "object" }) }) } : undefined;
+          const m = provider().chat(model, extra.reasoning ? { reasoning: extra.reasoning } : {});
+          await generateText({ model: m, prompt: "hello there", tools, maxRetries: 0 });
+        },
+        aiStream: async () => {
+          const tools = extra.tools ? { get_weather: tool({ inputSchema: jsonSchema({ type: "object" }) }) } : undefined;
+          const m = provider().chat(model, extra.reasoning ? { reasoning: extra.reasoning } : {});
+          const s = streamText({ model: m, prompt: "hello there", tools, maxRetries: 0, onError: () => {} });
+          for await (const part of s.fullStream) check(part.type !== "error", `stream error part: ${part.error?.message ?? part.error}`);
+        },
+      };
+      for (const [name, attempt] of Object.entries(attempts)) {
+        try {
+          await attempt();
+        } catch (err) {
+          failures.push(`${model} ${name}: ${err?.name}: ${String(err?.message ?? err).slice(0, 300)} ${String(err?.cause ?? "").slice(0, 1500)}`);
+        }
+      }
+    }
+    check(failures.length === 0, failures.join("\n"));
+    return { models: models.length };
+  },
   // ---- Vercel AI SDK with @openrouter/ai-sdk-provider
   async "ai-generate"() {
     const r = await generateText({ model: provider().chat("test/echo"), prompt: "hello there", maxRetries: 0 });
