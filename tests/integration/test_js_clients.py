@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.conftest import Upstream, create_key, gateway_config
@@ -103,7 +103,14 @@ INCOMPLETE_USAGE = {  # what turnout used to send: no per-side cost in cost_deta
 
 @pytest.fixture(scope="module")
 def lax_server() -> Iterator[str]:
-    async def chat(request: Request) -> JSONResponse:
+    async def chat(request: Request) -> Response:
+        if (await request.json()).get("stream"):
+            # what turnout used to stream: a null system_fingerprint in every chunk
+            head = {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "test/echo",
+                    "system_fingerprint": None}
+            chunk = {**head, "choices": [{"index": 0, "delta": {"content": "echo: hello there"}, "finish_reason": "stop"}]}
+            body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+            return Response(body, media_type="text/event-stream")
         return JSONResponse({
             "id": "gen-1", "object": "chat.completion", "created": 1, "model": "test/echo", "system_fingerprint": None,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "echo: hello there"}}],
@@ -114,8 +121,10 @@ def lax_server() -> Iterator[str]:
         yield f"{url}/api/v1"
 
 
-def test_the_typescript_sdk_refuses_an_incomplete_usage(node: str, lax_server: str) -> None:
+def test_the_typescript_sdk_refuses_what_turnout_used_to_send(node: str, lax_server: str) -> None:
     found, stderr = run_cases(node, "sdk-chat", lax_server, "sk-any")
     assert not found["sdk-chat"]["ok"]
     assert found["sdk-chat"]["name"] == "ResponseValidationError", found
     assert "upstream_inference_prompt_cost" in stderr
+    found, stderr = run_cases(node, "sdk-chat-stream", lax_server, "sk-any")
+    assert not found["sdk-chat-stream"]["ok"] and "system_fingerprint" in found["sdk-chat-stream"]["error"]
