@@ -17,6 +17,16 @@ if [ -n "$APT_NEEDS" ]; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $APT_NEEDS >/dev/null
 fi
 
+# Node.js and npm for the TypeScript clients' tests (tests/js: OpenRouter's SDK, Vercel's ai); Debian's
+# nodejs (18+) is enough. The node project is pinned by its package-lock.json; npm ci runs again only
+# when the lock file changed since the last install.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+    (cd tests/js && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+
 # PostgreSQL and Redis for the shared-store backends: start them if the machine has them but they are down.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true

@@ -181,7 +181,8 @@ def test_unknown_or_foreign_previous_response_is_404(client: openai.OpenAI, gw: 
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.create(model="test/echo", previous_response_id="resp_nope", input="x")
     assert missing.value.body["param"] == "previous_response_id"
-    assert missing.value.body["code"] == "previous_response_not_found"
+    assert missing.value.body["code"] == 404  # OpenRouter's envelope: the status; OpenAI's string code in metadata
+    assert missing.value.body["metadata"]["code"] == "previous_response_not_found"
     mine = client.responses.create(model="test/echo", input="secret")
     other_key = create_key(gw.settings, "other")
     deadline = time.monotonic() + 5  # the gateway's key cache picks new keys up within a second or so

@@ -77,18 +77,46 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
         "created_at": iso(record.created_at if record is not None else state.created_at),
         "updated_at": iso(record.updated_at if record is not None else state.updated_at),
         "expires_at": None,
+        # Required by OpenRouter's SDKs; turnout has no users or organizations, and its accounts
+        # play the part of workspaces.
+        "creator_user_id": None,
+        "external_user": None,
+        "workspace_id": state.account_id,
+        "last_used_at": None,  # not tracked: the request path never writes to the store
     }
+
+
+def key_budgets(state: KeyState) -> list[dict[str, Any]]:
+    """OpenRouter's `budgets` of a key (its SDKs require the field): the key's limit, if any."""
+    if state.limit is None:
+        return []
+    now = time.time()
+    spent = state.limit_usage(now)
+    return [{
+        "scope": "key_limit", "budget_id": None, "guardrail_id": None, "include_byok": False,
+        "limit_usd": cost_number(state.limit), "spend_usd": cost_number(spent),
+        "remaining_usd": cost_number(max(state.limit - spent - state.reserved, ZERO)),
+        "reset_interval": state.limit_reset, "resets_at": iso(state.limit_resets_at(now)),
+    }]
 
 
 async def get_key(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    key = authenticate(request.headers, rt.keys, check_limit=False)
+    key = await authenticate(request.headers, rt.keys, check_limit=False)
     data = key_json(rt, None, key)
+    budgets = key_budgets(key)
     rpm = data["rate_limit"]["requests_per_minute"]
     data.update({
         "is_free_tier": False,
         "is_management_key": False,
         "is_provisioning_key": False,
+        "organization_id": None,
+        "allowed_data_regions": ["global"],
+        # turnout does not count free-model requests per day: -1, as in rate_limit.requests
+        "free_model_daily_requests": {"limit": -1, "remaining": -1, "used": 0},
+        # the budget layers enforcement checks: here only the key's own limit, when it has one
+        "budgets": budgets,
+        "effective_budget": budgets[0] if budgets else None,
         "rate_limit": {**data["rate_limit"], "requests": rpm if rpm else -1,
                        "note": "requests per minute for this key; -1: no limit"},
     })
@@ -98,7 +126,7 @@ async def get_key(request: Request) -> Response:
 async def get_credits(request: Request) -> Response:
     """{data: {total_credits, total_usage}} for the caller's account (an admin key: ?account=, default 'default')."""
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     account_id = caller.key.account_id if caller.key is not None else request.query_params.get("account", DEFAULT_ACCOUNT)
     record = await asyncio.to_thread(rt.store.get_account, account_id)
     if record is None:
@@ -117,7 +145,7 @@ async def get_credits(request: Request) -> Response:
 async def get_activity(request: Request) -> Response:
     """Per day x model x provider for the last 30 completed UTC days and today."""
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     q = request.query_params
     key_hash = caller.key.hash if caller.key is not None else (q.get("api_key_hash") or q.get("key_hash") or None)
     today = datetime.now(UTC).date()
@@ -156,7 +184,7 @@ async def get_apps(request: Request) -> Response:
     tokens. A key sees its own apps in full and other keys' apps only by the title they set (never
     their referer); an admin key sees every app in full."""
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     q = request.query_params
     try:
         limit = int(q.get("limit", "20"))
@@ -183,10 +211,13 @@ API_TYPES = {"openai": "completions", "anthropic": "messages", "responses": "res
 
 
 def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, Any]:
+    """OpenRouter's generation object (every field its strict SDKs require; those turnout has no
+    notion of are null), plus turnout's own: dialects, status, estimate flag, attempts (with the
+    failures' `detail`, naming hosts, for an admin only)."""
     attempts = rec.attempts if admin else [{k: v for k, v in a.items() if k != "detail"} for a in rec.attempts]
     return {
         "id": rec.id,
-        "created_at": rec.created_at,
+        "created_at": iso(rec.created_at),
         "model": rec.model,
         "provider_name": rec.provider,
         "upstream_model": rec.upstream_model,
@@ -215,12 +246,36 @@ def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, 
         "app_referer": rec.app_referer,
         "attempts": attempts,
         "is_byok": False,
+        "cancelled": rec.status == "cancelled",
+        "http_referer": rec.app_referer,
+        "origin": rec.app_referer or "",
+        "data_region": "global",
+        "provider_responses": [provider_response(a) for a in rec.attempts if isinstance(a, dict)],
+        "upstream_inference_cost": None,
+        **dict.fromkeys(GENERATION_NULLS),
     }
+
+
+def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
+    """One attempt as OpenRouter's `provider_responses` item (`status` may be null, the rest absent)."""
+    out: dict[str, Any] = {"status": attempt.get("status"), "is_byok": False}
+    for name, key in (("provider_name", "provider"), ("model_permaslug", "model"), ("latency", "ms")):
+        if attempt.get(key) is not None:
+            out[name] = attempt[key]
+    return out
+
+
+# Fields of OpenRouter's generation object that turnout does not track.
+GENERATION_NULLS = (
+    "app_id", "cache_discount", "external_user", "moderation_latency", "native_tokens_completion_images",
+    "num_fetches", "num_input_audio_prompt", "num_media_completion", "num_media_prompt", "num_search_results",
+    "preset_id", "router", "service_tier", "upstream_id", "user_agent", "web_search_engine", "workspace_id",
+)
 
 
 async def get_generation(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    caller = identify(request.headers, rt.keys, rt.admin)
+    caller = await identify(request.headers, rt.keys, rt.admin)
     gen_id = request.query_params.get("id")
     if not gen_id:
         raise invalid("id", "the query parameter 'id' is required")

@@ -34,9 +34,9 @@ from turnout.store.base import CREDIT_KINDS, DEFAULT_ACCOUNT, LIMIT_RESETS, KeyE
 PAGE = 100
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
-    require_admin(request.headers, rt.keys, rt.admin)
+    await require_admin(request.headers, rt.keys, rt.admin)
     return rt
 
 
@@ -106,7 +106,7 @@ def label_text(value: Any, name: str, *, required: bool, limit: int = 200) -> st
 
 
 async def list_keys(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     q = request.query_params
     try:
         offset = int(q.get("offset", "0"))
@@ -121,7 +121,7 @@ async def list_keys(request: Request) -> Response:
 
 
 async def create_key(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=True)
     clear, label = mint_key()
     key_hash = hash_key(load_secret(rt.settings.data_dir), clear)
@@ -148,13 +148,13 @@ async def _get_record(rt: Runtime, key_hash: str) -> KeyRecord:
 
 
 async def get_key(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     record = await _get_record(rt, request.path_params["hash"])
     return _json({"data": key_json(rt, record, rt.keys.get(record.hash))})
 
 
 async def update_key(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     key_hash = request.path_params["hash"]
     record: KeyRecord | None
     fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=False)
@@ -173,7 +173,7 @@ async def update_key(request: Request) -> Response:
 
 
 async def delete_key(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     key_hash = request.path_params["hash"]
     if not await asyncio.to_thread(rt.store.delete_key, key_hash, time.time()):
         raise _not_found(key_hash)
@@ -184,7 +184,7 @@ async def delete_key(request: Request) -> Response:
 
 async def add_credits(request: Request) -> Response:
     """Record credits for an account: {amount, kind: grant|purchase|adjustment, account?, note?}."""
-    rt = _runtime(request)
+    rt = await _runtime(request)
     body = _object(await read_json(request, rt.settings.max_body_bytes))
     unknown = sorted(set(body) - {"amount", "kind", "account", "note"})
     if unknown:

@@ -1,7 +1,10 @@
 """Who is calling: the key in the request headers (Bearer or x-api-key), checked against the key
 cache (user keys) or the admin keys. User keys may not manage keys (403); admin keys may not run
 inference (they are not user keys, so the inference routes answer 401 for them). A disabled key
-gets 401 on every route, admin routes included."""
+gets 401 on every route, admin routes included.
+
+A key the cache does not know yet is looked up in the store once (`KeyCache.resolve`, bounded), so
+these checks are coroutines; a known key costs no more than a dictionary lookup."""
 
 from __future__ import annotations
 
@@ -25,11 +28,11 @@ def clear_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def authenticate(headers: Mapping[str, str], keys: KeyCache, *, check_limit: bool = True) -> KeyState:
+async def authenticate(headers: Mapping[str, str], keys: KeyCache, *, check_limit: bool = True) -> KeyState:
     token = clear_key(headers)
     if token is None:
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "Missing Authentication header")
-    state = keys.lookup(token)
+    state = await keys.resolve(token)
     if state is None:
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "Invalid API key")
     if state.disabled:
@@ -52,23 +55,23 @@ class Caller:
     admin: bool
 
 
-def identify(headers: Mapping[str, str], keys: KeyCache, admin: AdminKeys) -> Caller:
+async def identify(headers: Mapping[str, str], keys: KeyCache, admin: AdminKeys) -> Caller:
     """A user key or an admin key (for routes that answer both, scoped differently)."""
     token = clear_key(headers)
     if token is None:
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "Missing Authentication header")
     if admin.is_admin(token):
         return Caller(None, True)
-    return Caller(authenticate(headers, keys, check_limit=False), False)
+    return Caller(await authenticate(headers, keys, check_limit=False), False)
 
 
-def require_admin(headers: Mapping[str, str], keys: KeyCache, admin: AdminKeys) -> None:
+async def require_admin(headers: Mapping[str, str], keys: KeyCache, admin: AdminKeys) -> None:
     token = clear_key(headers)
     if token is None:
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "Missing Authentication header")
     if admin.is_admin(token):
         return
-    state = keys.lookup(token)
+    state = await keys.resolve(token)
     if state is not None and state.disabled:  # 401 as everywhere: a 403 would confirm the key exists
         raise GatewayError(ErrorKind.POLICY_AUTH_FAILED, "This API key is disabled")
     if state is not None:

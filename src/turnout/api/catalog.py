@@ -52,7 +52,7 @@ async def user_models(request: Request) -> Response:
     """The models the calling key can use now: each has an endpoint that is available and not
     held off by its circuit breaker."""
     rt: Runtime = request.app.state.runtime
-    authenticate(request.headers, rt.keys, check_limit=False)
+    await authenticate(request.headers, rt.keys, check_limit=False)
     usable = [m for m in rt.catalog.models.values()
               if any(rt.dispatcher.availability(e)[0] and rt.dispatcher.health.blocked(e.key) is None
                      for e in m.endpoints)]

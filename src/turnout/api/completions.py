@@ -21,8 +21,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
-from turnout.api.openai.encode import usage_json
-from turnout.api.openai.errors import error_body
+from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_json
 from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_stop, string
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.core.context import RequestContext
@@ -98,7 +97,7 @@ def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest)
 async def completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     chats, echo = await rt.limiter.parsing(key, lambda: to_chat_requests(body))
     contexts = [new_context(rt, key, request, c) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):
@@ -108,7 +107,7 @@ async def completions(request: Request) -> Response:
         stream = await rt.gateway.stream(chats[0], first)
         return EventStream(chunks(first, stream, chats[0].messages[0].text() if echo else ""), {"x-generation-id": first.id})
     done: list[Completion] = await asyncio.gather(*(rt.gateway.complete(c, x) for c, x in zip(chats, contexts, strict=True)))
-    total, cost = Usage(), Decimal(0)
+    total, cost, completions = Usage(), Decimal(0), Decimal(0)
     for d, x in zip(done, contexts, strict=True):
         total.prompt_tokens += d.usage.prompt_tokens
         total.completion_tokens += d.usage.completion_tokens
@@ -116,12 +115,13 @@ async def completions(request: Request) -> Response:
         total.cache_write_tokens += d.usage.cache_write_tokens
         total.reasoning_tokens += d.usage.reasoning_tokens
         cost += x.cost
+        completions += min(completions_cost(x, d.usage), x.cost)
     choices = [
         {"text": (c.messages[0].text() if echo else "") + (d.result.content or ""), "index": i, "logprobs": None,
          "finish_reason": d.result.finish_reason, "native_finish_reason": d.result.native_finish_reason}
         for i, (c, d) in enumerate(zip(chats, done, strict=True))
     ]
-    payload = {**head(first), "choices": choices, "usage": usage_json(total, cost)}
+    payload = {**head(first), "choices": choices, "usage": usage_json(total, cost, completions)}
     return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": first.id})
 
 
@@ -150,7 +150,7 @@ async def chunks(ctx: RequestContext, events: AsyncIterator[StreamEvent], echo: 
             case TextDelta(text=text):
                 yield chunk(text)
             case UsageReport(usage=u, cost=cost):
-                usage = usage_json(u, cost or Decimal(0))
+                usage = usage_json(u, cost or Decimal(0), completions_cost(ctx, u))
             case Finish(reason=reason):
                 yield chunk("", reason)
                 if usage is not None:
@@ -159,7 +159,7 @@ async def chunks(ctx: RequestContext, events: AsyncIterator[StreamEvent], echo: 
             case StreamFailure(error=error):
                 if usage is not None:
                     yield data_frame({**top, "choices": [], "usage": usage})
-                yield data_frame({**top, **error_body(error),
+                yield data_frame({**top, **error_chunk_body(error),
                                   "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "error"}]})
             case Heartbeat():
                 yield KEEPALIVE

@@ -96,7 +96,7 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 async def embeddings(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     embedding, encoding = await rt.limiter.parsing(key, lambda: to_embedding_request(body))
     ctx = RequestContext(
         accountant=rt.accountant,
@@ -129,6 +129,11 @@ async def embeddings(request: Request) -> Response:
         ],
         "model": ctx.model_id,
         "provider": ctx.endpoint.provider.name,
-        "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens, "cost": cost_number(ctx.cost)},
+        "usage": {  # OpenRouter's embeddings usage: all of the cost is on the prompt side
+            "prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens, "cost": cost_number(ctx.cost),
+            "is_byok": False,
+            "cost_details": {"upstream_inference_cost": None, "upstream_inference_prompt_cost": cost_number(ctx.cost),
+                             "upstream_inference_completions_cost": 0},
+        },
     }
     return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": ctx.id})

@@ -218,14 +218,14 @@ def _paging(request: Request) -> tuple[int, int]:
     return offset, limit
 
 
-def _runtime(request: Request) -> Any:
+async def _runtime(request: Request) -> Any:
     rt = request.app.state.runtime
-    require_admin(request.headers, rt.keys, rt.admin)
+    await require_admin(request.headers, rt.keys, rt.admin)
     return rt
 
 
 async def list_presets(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     offset, limit = _paging(request)
     presets = rt.presets.all()
     return _json({"data": [_wire_preset(p.record, False) for p in presets[offset:offset + limit]],
@@ -240,19 +240,19 @@ def _versions(rt: Any, slug: str) -> list[PresetRecord]:
 
 
 async def get_preset(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     return _json({"data": _wire_preset(_versions(rt, request.path_params["slug"])[0])})
 
 
 async def list_versions(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     offset, limit = _paging(request)
     versions = _versions(rt, request.path_params["slug"])
     return _json({"data": [_wire_version(v) for v in versions[offset:offset + limit]], "total_count": len(versions)})
 
 
 async def get_version(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     wanted = request.path_params["version"]
     for v in _versions(rt, request.path_params["slug"]):
         if str(v.version) == wanted or f"{v.slug}@{v.version}" == wanted:
@@ -261,7 +261,7 @@ async def get_version(request: Request) -> Response:
 
 
 async def delete_preset(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = await _runtime(request)
     if not rt.store.archive_preset(request.path_params["slug"], time.time()):
         raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, "preset not found", status=404)
     rt.presets.refresh()
@@ -270,7 +270,7 @@ async def delete_preset(request: Request) -> Response:
 
 def _creator(dialect: str) -> Any:
     async def create(request: Request) -> Response:
-        rt = _runtime(request)
+        rt = await _runtime(request)
         body = await read_json(request, 1024 * 1024)
         if not isinstance(body, dict):
             raise invalid("body", "a preset is made from a JSON object request body")

@@ -3,9 +3,14 @@
 The clear key is shown once and never stored: the store keeps HMAC-SHA256(secret, key), where the
 secret lives in the data directory. Lookups hash the presented key and find it by its hash; the
 hash is then compared again with `hmac.compare_digest`, and admin keys are only ever compared that
-way. The request path never touches the database: keys are loaded at start-up and refreshed from
-the store by a background task (`KEY_REFRESH_SECONDS`), so a key created, changed or disabled by
-`turnout keys ...` or another process takes effect within that time.
+way. Keys are loaded at start-up and refreshed from the store by a background task
+(`KEY_REFRESH_SECONDS`), so a key changed or disabled by `turnout keys ...` or another process takes
+effect within that time. A key the cache does not know yet (just made by `turnout keys create` or
+another replica) is looked up in the store by its hash on its first use (`KeyCache.resolve`), in a
+worker thread, so it works at once. Those lookups are bounded: hashes the store does not have are
+remembered (a negative cache), concurrent misses for one hash share one lookup, and at most
+`MISS_LOOKUPS_PER_SECOND` lookups run each second, so a flood of bad keys cannot reach the database;
+past the cap an unknown key is refused until the refresher finds it.
 
 `KeyState` also carries what the ledger needs: usage by period, and the amount reserved by
 requests in flight (see core/ledger.py, which owns the arithmetic).
@@ -13,8 +18,10 @@ requests in flight (see core/ledger.py, which owns the arithmetic).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
@@ -28,6 +35,10 @@ KEY_PREFIX = "sk-tn-v1-"
 ADMIN_PREFIX = "sk-tn-admin-v1-"
 ADMIN_FILE = "admin-keys"  # one keyed hash a line; the clear admin key is never stored
 ZERO = Decimal(0)
+MISS_LOOKUPS_PER_SECOND = 20  # store lookups for keys the cache does not know, per process
+ABSENT_MAX = 100_000  # remembered unknown hashes (64 hex characters each); cleared when full
+
+log = logging.getLogger("turnout")
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -130,6 +141,11 @@ class KeyCache:
         self._seen_until = 0.0
         self._stored: dict[str, Decimal] = {}  # each key's usage in the store at the last look
         self._own: dict[str, Decimal] = {}  # this process's commits since the last look
+        self._absent: set[str] = set()  # hashes the store did not have when last asked
+        self._pending: dict[str, asyncio.Future[KeyState | None]] = {}  # lookups in flight, by hash
+        self._miss_second = 0
+        self._miss_count = 0
+        self.store_lookups = 0  # lookups by hash this process made (tests and diagnostics read it)
 
     def load(self) -> None:
         """All keys with their period usage, at start-up (a thread may call it)."""
@@ -146,9 +162,13 @@ class KeyCache:
         """Keys created or changed since the last look (called from a worker thread)."""
         self.apply(self._store.keys_changed_since(self._seen_until - 2.0))
 
-    def apply(self, records: list[KeyRecord]) -> None:
+    def apply(self, records: list[KeyRecord], *, advance: bool = True) -> None:
+        """Take keys from the store into the cache; `advance=False` for a single key found by hash,
+        which must not move the refresher's watermark past keys it has not seen yet."""
         for r in records:
-            self._seen_until = max(self._seen_until, r.updated_at)
+            if advance:
+                self._seen_until = max(self._seen_until, r.updated_at)
+            self._absent.discard(r.hash)
             if r.deleted:
                 self._by_hash.pop(r.hash, None)
                 continue
@@ -186,11 +206,55 @@ class KeyCache:
                 state.add_usage(others, now)
 
     def lookup(self, clear: str) -> KeyState | None:
+        """The cached key, without asking the store (see `resolve`)."""
         digest = hash_key(self._secret, clear)
         state = self._by_hash.get(digest)
         if state is None or not hmac.compare_digest(state.hash, digest):
             return None
         return state
+
+    async def resolve(self, clear: str) -> KeyState | None:
+        """The key, from the cache or, on a miss, from the store (bounded, see the module doc)."""
+        digest = hash_key(self._secret, clear)
+        state = self._by_hash.get(digest)
+        if state is not None:
+            return state if hmac.compare_digest(state.hash, digest) else None
+        if digest in self._absent:
+            return None
+        pending = self._pending.get(digest)
+        if pending is None:
+            if not self._may_look_up():
+                return None
+            pending = asyncio.ensure_future(self._fetch(digest))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(digest, None))
+        # shielded: a caller that goes away does not cancel the lookup others may be waiting on
+        found = await asyncio.shield(pending)
+        return found if found is not None and hmac.compare_digest(found.hash, digest) else None
+
+    def _may_look_up(self) -> bool:
+        second = int(time.monotonic())
+        if second != self._miss_second:
+            self._miss_second, self._miss_count = second, 0
+        if self._miss_count >= MISS_LOOKUPS_PER_SECOND:
+            return False
+        self._miss_count += 1
+        return True
+
+    async def _fetch(self, digest: str) -> KeyState | None:
+        self.store_lookups += 1
+        try:
+            record = await asyncio.to_thread(self._store.get_key, digest)
+        except Exception:  # a locked or unreachable store: refuse this once, remember nothing
+            log.warning("looking up an API key in the store failed", exc_info=True)
+            return None
+        if record is None or record.deleted:
+            if len(self._absent) >= ABSENT_MAX:
+                self._absent.clear()
+            self._absent.add(digest)
+            return None
+        self.apply([record], advance=False)
+        return self._by_hash.get(digest)
 
     def get(self, key_hash: str) -> KeyState | None:
         return self._by_hash.get(key_hash)

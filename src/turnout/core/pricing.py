@@ -104,17 +104,19 @@ class Pricing:
         cached = min(usage.cached_tokens, usage.prompt_tokens)
         writes = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
         plain_prompt = usage.prompt_tokens - cached - writes
-        reasoning = min(usage.reasoning_tokens, usage.completion_tokens)
         total = plain_prompt * self.prompt
         total += cached * (self.input_cache_read if self.input_cache_read is not None else self.prompt)
         total += writes * (self.input_cache_write if self.input_cache_write is not None else self.prompt)
-        if self.internal_reasoning is not None:
-            total += reasoning * self.internal_reasoning
-            total += (usage.completion_tokens - reasoning) * self.completion
-        else:
-            total += usage.completion_tokens * self.completion
+        total += self.completions_cost(usage)
         total += self.request + usage.images * self.image + usage.web_search_requests * self.web_search
         return total
+
+    def completions_cost(self, usage: Usage) -> Decimal:
+        """The completion tokens' part of `cost` (reasoning at `internal_reasoning` when priced)."""
+        if self.internal_reasoning is None:
+            return usage.completion_tokens * self.completion
+        reasoning = min(usage.reasoning_tokens, usage.completion_tokens)
+        return reasoning * self.internal_reasoning + (usage.completion_tokens - reasoning) * self.completion
 
 
 def _s(d: Decimal) -> str:

@@ -87,7 +87,7 @@ async def activity_page(request: Request) -> Response:
 
 async def activity_data(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    key = authenticate(request.headers, rt.keys, check_limit=False)
+    key = await authenticate(request.headers, rt.keys, check_limit=False)
     try:
         days = min(max(int(request.query_params.get("days", "30")), 1), MAX_DAYS)
     except ValueError:

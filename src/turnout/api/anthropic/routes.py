@@ -33,7 +33,7 @@ DIALECT = "anthropic"
 async def messages(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
                             body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(
@@ -66,7 +66,7 @@ async def count_tokens(request: Request) -> Response:
     try:
         rt: Runtime = request.app.state.runtime
         body = await read_json(request, rt.settings.max_body_bytes)
-        authenticate(request.headers, rt.keys, check_limit=False)
+        await authenticate(request.headers, rt.keys, check_limit=False)
         if isinstance(body, dict) and "max_tokens" not in body:
             body = {**body, "max_tokens": 1 << 20}  # count_tokens takes no max_tokens
         chat = to_chat_request(body)

@@ -1,4 +1,11 @@
-"""Canonical results and stream events -> OpenAI/OpenRouter chat-completion JSON and chunks."""
+"""Canonical results and stream events -> OpenAI/OpenRouter chat-completion JSON and chunks.
+
+The shapes follow what OpenRouter's own strict clients validate (the TypeScript SDK's zod schemas,
+the Python SDK's pydantic models): `usage` carries `cost`, `is_byok`, both token-details objects and
+a whole `cost_details` (`upstream_inference_prompt_cost` and `..._completions_cost` are required
+numbers); a chunk's `system_fingerprint` is a string or absent, never null; a mid-stream error's
+`metadata`, when present, carries an `error_type` from OpenRouter's vocabulary.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,12 @@ from typing import Any
 
 import orjson
 
-from turnout.api.openai.errors import error_body
+from turnout.api.openai.errors import error_type
 from turnout.api.sse import DONE, KEEPALIVE, data_frame
 from turnout.core.context import RequestContext
-from turnout.core.pricing import money
+from turnout.core.pricing import ZERO, money
 from turnout.model.chat import ChatRequest
+from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (
     Finish,
@@ -30,7 +38,9 @@ def cost_number(cost: Decimal) -> orjson.Fragment:
     return orjson.Fragment(money(cost).encode())
 
 
-def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
+def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) -> dict[str, Any]:
+    """`completions_cost` is the part of `cost` the completion tokens make (see `cost_split`)."""
+    completions_cost = min(completions_cost, cost)
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -44,8 +54,24 @@ def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
             "video_tokens": 0,
         },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "image_tokens": 0},
-        "cost_details": {"upstream_inference_cost": None},
+        "cost_details": {
+            "upstream_inference_cost": None,  # what a provider billed a BYOK key: never, here
+            "upstream_inference_prompt_cost": cost_number(cost - completions_cost),
+            "upstream_inference_completions_cost": cost_number(completions_cost),
+        },
     }
+
+
+def completions_cost(ctx: RequestContext, usage: Usage) -> Decimal:
+    """What the completion tokens cost at the serving endpoint's prices; the rest of a request's
+    cost (prompt, cache, per-request and per-image fees) is its prompt side."""
+    return ctx.endpoint.pricing.completions_cost(usage) if ctx.endpoint is not None else ZERO
+
+
+def error_chunk_body(err: GatewayError) -> dict[str, Any]:
+    """A mid-stream error: OpenRouter's strict clients want `metadata.error_type` when there is metadata."""
+    return {"error": {"code": err.status, "message": err.message,
+                      "metadata": {"error_type": error_type(err), **(err.metadata or {})}}}
 
 
 def hides_reasoning(request: ChatRequest) -> bool:
@@ -82,7 +108,7 @@ def completion_json(request: ChatRequest, ctx: RequestContext, result: ChatResul
                 "message": message,
             }
         ],
-        "usage": usage_json(usage, ctx.cost),
+        "usage": usage_json(usage, ctx.cost, completions_cost(ctx, usage)),
     }
 
 
@@ -97,8 +123,8 @@ class ChunkEncoder:
             "model": ctx.model_id,
             "object": "chat.completion.chunk",
             "created": ctx.created,
-            "system_fingerprint": None,
         }
+        self._ctx = ctx
         self._hide_reasoning = hides_reasoning(request)
         self._usage: dict[str, Any] | None = None
 
@@ -134,7 +160,7 @@ class ChunkEncoder:
                 call["function"] = fn
                 return self._chunk({"role": "assistant", "tool_calls": [call]})
             case UsageReport(usage=usage, cost=cost):
-                self._usage = usage_json(usage, cost or Decimal(0))
+                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage))
                 return b""
             case Finish(reason=reason, native_reason=native):
                 out = self._chunk({}, reason, native)
@@ -145,7 +171,7 @@ class ChunkEncoder:
                 out = b""
                 if self._usage is not None:
                     out += data_frame({**self._head, "choices": [], "usage": self._usage})
-                body = error_body(error)
+                body = error_chunk_body(error)
                 return out + data_frame(
                     {
                         **self._head,

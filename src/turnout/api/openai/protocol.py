@@ -53,6 +53,7 @@ NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "top_logprobs": (int, 0, 20),
     "max_tokens": (int, 1, None),
     "max_completion_tokens": (int, 1, None),
+    "n": (int, 1, None),  # only 1 is served (see to_chat_request)
 }
 # Integers must fit a signed 64-bit field: the JSON encoder (and every provider) refuses larger ones,
 # and orjson reads a longer literal as a float that int() would turn back into a huge integer.
@@ -338,6 +339,9 @@ def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise invalid("messages", "'messages' must be a non-empty array")
     stream = boolean(body, "stream") or False
+    if number(body, "n") not in (None, 1):
+        # One choice per request: never fewer choices than asked for (docs/dialects.md).
+        raise invalid("n", "'n' must be 1: turnout answers with one choice; send one request per choice")
     max_tokens = number(body, "max_tokens")
     if max_tokens is None:
         max_tokens = number(body, "max_completion_tokens")

@@ -18,7 +18,7 @@ from turnout.runtime import Runtime
 async def chat_completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
                             body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(

@@ -16,16 +16,18 @@ Reasoning text from open models is their raw reasoning, so it goes in the reason
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from turnout.api.anthropic.opaque import pack
-from turnout.api.openai.encode import cost_number
+from turnout.api.openai.encode import completions_cost, cost_number
 from turnout.api.responses.errors import error_code
 from turnout.api.responses.protocol import ResponsesRequest
 from turnout.api.sse import KEEPALIVE, event_frame
 from turnout.core.context import RequestContext
+from turnout.core.pricing import ZERO
 from turnout.model.chat import JSON, Message, ToolCall
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (
@@ -42,14 +44,22 @@ from turnout.model.stream import (
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
+def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) -> dict[str, Any]:
+    """OpenRouter's Responses usage; its strict clients require both sides of `cost_details`."""
+    output_cost = min(completions_cost, cost)
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens},
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
         "cost": cost_number(cost),
+        "is_byok": False,
+        "cost_details": {
+            "upstream_inference_cost": None,
+            "upstream_inference_input_cost": cost_number(cost - output_cost),
+            "upstream_inference_output_cost": cost_number(output_cost),
+        },
     }
 
 
@@ -64,6 +74,7 @@ def response_json(
         "id": ctx.id,
         "object": "response",
         "created_at": ctx.created,
+        "completed_at": int(time.time()) if status == "completed" else None,
         "status": "incomplete" if status == "completed" and reason else status,
         "background": False,
         "error": error,
@@ -78,6 +89,8 @@ def response_json(
         "reasoning": {"effort": r.effort if r else None, "summary": rr.reasoning_summary},
         "store": rr.store,
         "temperature": chat.temperature,
+        "frequency_penalty": chat.frequency_penalty,
+        "presence_penalty": chat.presence_penalty,
         "text": {"format": rr.text_format},
         "tool_choice": rr.tool_choice_wire,
         "tools": rr.tools_wire,
@@ -279,7 +292,7 @@ class EventEncoder:
             case ToolCallDelta():
                 return out + self._call_delta(event)
             case UsageReport(usage=usage, cost=cost):
-                self._usage = usage_json(usage, cost or Decimal(0))
+                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage))
                 return out
             case Finish():
                 out += self._close()

@@ -1,8 +1,10 @@
-"""Rendering a `GatewayError` in OpenAI's error envelope: {"error": {message, type, param, code}}.
+"""Rendering a `GatewayError` for the Responses API: {"error": {code, message, metadata, type, param}}.
 
-Wire reference: https://platform.openai.com/docs/guides/error-codes. The Responses API uses the
-same envelope as the rest of OpenAI's platform; in a stream, a failure is a `response.failed`
-event whose response carries `error: {code, message}` (see encode.py).
+OpenRouter answers its Responses API's errors in its own envelope (`code` is the HTTP status, as
+its strict SDKs require), and OpenAI's SDK reads `message`, `type` and `param` from the same
+object (https://platform.openai.com/docs/guides/error-codes), so the body carries both: OpenAI's
+string code (e.g. `previous_response_not_found`) is in `metadata.code`. In a stream, a failure is
+a `response.failed` event whose response carries `error: {code, message}` (see encode.py).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def error_code(err: GatewayError) -> str:
 
 def error_body(err: GatewayError) -> dict[str, Any]:
     code: Any = err.metadata.get("code") if isinstance(err.metadata.get("code"), str) else None
-    return {"error": {"message": err.message, "type": error_type(err), "param": err.param, "code": code or err.kind.value}}
+    return {"error": {"code": err.status, "message": err.message, "metadata": {**err.metadata, "code": code or err.kind.value},
+                      "type": error_type(err), "param": err.param}}
 
 
 def error_response(err: GatewayError) -> Response:

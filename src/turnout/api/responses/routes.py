@@ -16,6 +16,7 @@ from starlette.responses import Response
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
+from turnout.api.openai.encode import completions_cost
 from turnout.api.openai.protocol import string
 from turnout.api.responses.encode import (
     EventEncoder,
@@ -53,7 +54,7 @@ def response_store(request: Request) -> ResponseStore:
 async def responses(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)
     store = response_store(request)
 
     def parse() -> ResponsesRequest:
@@ -86,7 +87,7 @@ async def responses(request: Request) -> Response:
         stream = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(EventEncoder(rr, ctx, keep), stream), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
-    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost))
+    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage)))
     keep(done.result, response)
     return Response(orjson.dumps(response), media_type="application/json", headers=ctx.response_headers())
 
@@ -99,7 +100,7 @@ async def response_by_id(request: Request) -> Response:
     """`GET /responses/{id}` (the stored response object) and `DELETE /responses/{id}`."""
     try:
         rt: Runtime = request.app.state.runtime
-        key = authenticate(request.headers, rt.keys, check_limit=False)
+        key = await authenticate(request.headers, rt.keys, check_limit=False)
         response_id = request.path_params["response_id"]
         store = response_store(request)
         item = store.get(response_id, key.hash)
