@@ -21,6 +21,7 @@ from turnout.core.ratelimit import RateLimiter
 from turnout.core.router import Router
 from turnout.core.transport import Transport
 from turnout.providers.registry import http_adapters, in_process_providers
+from turnout.plugins.pipeline import Pipeline
 from turnout.settings import Settings
 from turnout.store.base import Counters, Holds, Store
 from turnout.store.memory import MemoryCounters
@@ -110,7 +111,7 @@ class Runtime:
         router = Router(catalog, dispatcher.availability, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
-            Gateway(router, dispatcher, request_timeout=settings.request_timeout), [],
+            Gateway(router, dispatcher, request_timeout=settings.request_timeout, plugins=Pipeline(settings)), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
@@ -167,6 +168,8 @@ class Runtime:
         if self.ledger.holds is not None:
             await self.ledger.holds.close()
         await self.transport.close()
+        if self.gateway.plugins is not None:
+            await self.gateway.plugins.close()
         for provider in self.dispatcher.in_process.values():
             close = getattr(provider, "close", None)
             if close is not None:

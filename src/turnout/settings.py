@@ -44,6 +44,14 @@ class Settings:
     # Catalog: the field's models (models.dev + genai-prices) beside the built-in ones
     catalog_dataset: bool = True  # TURNOUT_CATALOG_DATASET=0 keeps only the built-in and configured models
     list_all_models: bool = False  # GET /models lists models with no available endpoint too
+    # Plugins (docs/plugins.md): defaults, web search engines, PDF parsing and URL fetching
+    plugins: list[dict[str, Any]] = field(default_factory=list)  # on for every request unless it says enabled: false
+    web_search: dict[str, Any] = field(default_factory=dict)  # {engine: name, engines: {name: {url, api_key, price}}}
+    url_fetch: bool = False  # fetch `file`/`image_url` URLs that must be inlined (never private addresses)
+    url_fetch_allow: list[str] = field(default_factory=list)  # CIDR networks exempt from the address checks
+    url_fetch_max_bytes: int = 20 * 1024 * 1024
+    url_fetch_timeout: float = 10.0
+    pdf_max_chars: int = 200_000  # extracted text kept per PDF
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +66,10 @@ class Settings:
         raise ConfigError(f"database_url: unsupported database {url.split(':', 1)[0]!r}")
 
 
-_SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("providers", "models", "config_path")}
+# Settings given as a YAML mapping or list rather than a scalar (never from the environment).
+_STRUCTURED: dict[str, type] = {"providers": dict, "models": dict, "plugins": list, "web_search": dict,
+                                "url_fetch_allow": list}
+_SCALARS = {f.name: f for f in fields(Settings) if f.name not in (*_STRUCTURED, "config_path")}
 
 
 def _bool(value: Any) -> bool:
@@ -79,7 +90,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
             "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
             # Money: budgets and holds
-            "request_timeout": float}
+            "request_timeout": float,
+            # Plugins
+            "url_fetch": _bool, "url_fetch_max_bytes": int, "url_fetch_timeout": float, "pdf_max_chars": int}
     kind = kinds[name]
     try:
         return kind(value)
@@ -105,9 +118,10 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
         server = raw.pop("server", None) or {}
         for section in (server, raw):
             for key, value in list(section.items()):
-                if key in ("providers", "models"):
-                    if not isinstance(value, dict):
-                        raise ConfigError(f"{path}: {key} must be a mapping")
+                if key in _STRUCTURED:
+                    if not isinstance(value, _STRUCTURED[key]):
+                        kind = "a mapping" if _STRUCTURED[key] is dict else "a list"
+                        raise ConfigError(f"{path}: {key} must be {kind}")
                     values[key] = value
                 elif key in _SCALARS:
                     values[key] = _coerce(key, value, str(path))

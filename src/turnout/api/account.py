@@ -202,6 +202,7 @@ def generation_json(rec: GenerationRecord) -> dict[str, Any]:
         "app_title": rec.app_title,
         "app_referer": rec.app_referer,
         "attempts": rec.attempts,
+        "pipeline": rec.pipeline,
         "is_byok": False,
     }
 

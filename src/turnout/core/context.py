@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Endpoint
@@ -17,10 +18,14 @@ from turnout.core.dispatch import Attempt
 from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
-from turnout.model.chat import ChatRequest
+from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import GatewayError
 from turnout.model.result import Usage
+from turnout.plugins.insurance import insured
 from turnout.store.base import GenerationRecord
+
+if TYPE_CHECKING:
+    from turnout.plugins.pipeline import PluginRun
 
 ZERO = Decimal(0)
 NO_PROMPT = PromptEstimate(0, 0)
@@ -55,6 +60,13 @@ class RequestContext:
     reservation: Reservation | None = None
     request: ChatRequest | None = None  # what was admitted: its completion cap bounds an estimate
     deadline: float = math.inf  # perf_counter time the whole request must end by (`request_timeout`)
+    # Plugins (src/turnout/plugins/): the request's run when any step applies, what the steps did,
+    # their fees (searches, pages) and whether zero-completion insurance waived the token cost.
+    plugins: PluginRun | None = None
+    pipeline: list[JSON] | None = None
+    fees: Decimal = ZERO
+    insured: bool = False
+    settled: bool = False
 
     @property
     def prompt_estimate(self) -> int:
@@ -89,6 +101,28 @@ class RequestContext:
         if self.streamed and self.reservation is not None:  # journalled before the usage chunk goes out
             self.accountant.note_usage(self.id, self.endpoint, usage, self.cost)
         return self.cost
+
+    def settle(self, usage: Usage, finish_reason: str | None) -> Decimal:
+        """The request's final cost, once it is priced: zero-completion insurance waives the token
+        cost of an answer that produced nothing (plugins/insurance.py); the plugins' own fees
+        (searches, parsed pages) are charged either way."""
+        self.settled = True
+        if self.plugins is not None and self.plugins.searches:  # after pricing: the engine's price is the fee
+            usage.web_search_requests += self.plugins.searches
+        if insured(usage, finish_reason):
+            self.insured = True
+            self.note("insurance", "zero-completion", {"waived": str(self.cost), "finish_reason": finish_reason,
+                                                       "completion_tokens": usage.completion_tokens})
+            self.cost = ZERO
+        if self.fees:
+            self.cost += self.fees
+        return self.cost
+
+    def note(self, kind: str, name: str, data: JSON) -> None:
+        """A pipeline step for the generation record (OpenRouter's `pipeline` entries)."""
+        if self.pipeline is None:
+            self.pipeline = []
+        self.pipeline.append({"type": kind, "name": name, "data": data})
 
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
         """Rate limits (429), then reserve the worst-case cost (402); `record` settles the reservation."""
@@ -127,8 +161,11 @@ class RequestContext:
             return
         self.recorded = True
         usage = usage or Usage()
-        if status != "ok" and self.cost == ZERO and self.endpoint is not None:
+        if status != "ok" and not self.settled and self.endpoint is not None:
             self.price(usage)
+            self.settle(usage, "error" if status == "error" else None)
+        elif not self.settled and self.fees:
+            self.cost += self.fees
         now = time.perf_counter()
         ep = self.endpoint
         err = self.error
@@ -160,6 +197,7 @@ class RequestContext:
                 app_title=self.app_title,
                 app_referer=self.app_referer,
                 attempts=[a.to_wire() for a in self.attempts],
+                pipeline=self.pipeline or [],
             ),
             self.reservation,
         )

@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
@@ -23,6 +24,9 @@ from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import StreamEvent
+
+if TYPE_CHECKING:
+    from turnout.plugins.pipeline import Pipeline
 
 ATTEMPT_BUDGET_SECONDS = 120.0  # no new attempt starts after this long
 
@@ -41,10 +45,12 @@ def _final(exc: GatewayError) -> bool:
 
 
 class Gateway:
-    def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0) -> None:
+    def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
+                 plugins: Pipeline | None = None) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
+        self.plugins = plugins  # src/turnout/plugins/: steps around dispatch, when a request has any
 
     @contextlib.asynccontextmanager
     async def upstream_phase(self, ctx: RequestContext) -> AsyncIterator[None]:
@@ -71,17 +77,32 @@ class Gateway:
         admitted = False
         for i, model_id in enumerate(chain):
             try:
-                route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+                route = self._resolve(request, model_id, ctx)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise
                 continue
             ctx.model_id = model_id
             if not admitted:
+                if self.plugins is not None:  # after routing: `:online` has become the web plugin
+                    ctx.plugins = self.plugins.start(request, ctx)
                 # rate limit (429), then hold the worst case (402) over every model that may answer
                 await ctx.admit(request, [*route.endpoints, *self._fallback_endpoints(chain[i + 1:])])
                 admitted = True
+            if ctx.plugins is not None:
+                await ctx.plugins.before(request, route.endpoints, ctx)
             yield route
+
+    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext) -> Route:
+        """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
+        the request or the config allows it, and routed again."""
+        try:
+            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+        except GatewayError as exc:
+            if self.plugins is None or not self.plugins.compress(
+                    request, ctx, self.router.lookup(model_id)[0].endpoints, exc):
+                raise
+        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
 
     def _fallback_endpoints(self, models: list[str]) -> list[Endpoint]:
         """The catalog endpoints of the fallback models (a superset of their routes, without the
@@ -121,7 +142,10 @@ class Gateway:
             result.usage = usage
         if result.tool_calls and result.finish_reason == "stop":
             result.finish_reason = "tool_calls"
+        if ctx.plugins is not None:
+            ctx.plugins.after(request, result, ctx)
         ctx.price(usage)
+        ctx.settle(usage, result.finish_reason)
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
         ctx.record("ok", usage)
@@ -147,6 +171,9 @@ class Gateway:
                 assert last is not None
                 raise last
             ctx.endpoint, first, rest = opened
+        if ctx.plugins is not None and ctx.plugins.results is not None:
+            rest = ctx.plugins.observe(rest)
+            ctx.plugins.seen(first)
         return guarded(ctx, first, rest, self._observe_stream)
 
     def _observe_stream(self, ctx: RequestContext, status: str, usage: Usage) -> None:
