@@ -20,8 +20,8 @@ from turnout.core.ledger import Ledger
 from turnout.core.ratelimit import RateLimiter
 from turnout.core.router import Router
 from turnout.core.transport import Transport
-from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.plugins.pipeline import Pipeline
+from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
 from turnout.store.base import Counters, Holds, Store
 from turnout.store.memory import MemoryCounters

@@ -88,3 +88,17 @@ def citations(text: str, results: list[SearchResult]) -> list[JSON]:
         else:
             rest.append({"type": "url_citation", "url_citation": ann})
     return [a for _, a in sorted(cited, key=lambda c: c[0])] + rest
+
+
+def anthropic_citation(annotation: JSON) -> JSON:
+    """A `url_citation` annotation in Anthropic's form: a web search result location."""
+    c = annotation["url_citation"]
+    return {"type": "web_search_result_location", "url": c["url"], "title": c["title"] or None,
+            "encrypted_index": "", "cited_text": (c.get("content") or "")[:150]}
+
+
+def responses_annotation(annotation: JSON) -> JSON:
+    """A `url_citation` annotation in the Responses API's flat form."""
+    c = annotation["url_citation"]
+    return {"type": "url_citation", "url": c["url"], "title": c["title"],
+            "start_index": c["start_index"], "end_index": c["end_index"]}

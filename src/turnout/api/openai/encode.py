@@ -45,6 +45,8 @@ def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
         },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "image_tokens": 0},
         "cost_details": {"upstream_inference_cost": None},
+        **({"server_tool_use_details": {"web_search_requests": usage.web_search_requests}}
+           if usage.web_search_requests else {}),
     }
 
 
@@ -101,6 +103,7 @@ class ChunkEncoder:
         }
         self._hide_reasoning = hides_reasoning(request)
         self._usage: dict[str, Any] | None = None
+        self._run = ctx.plugins
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None, native: str | None = None) -> bytes:
         return data_frame(
@@ -137,7 +140,10 @@ class ChunkEncoder:
                 self._usage = usage_json(usage, cost or Decimal(0))
                 return b""
             case Finish(reason=reason, native_reason=native):
-                out = self._chunk({}, reason, native)
+                out = b""
+                if self._run is not None and self._run.annotations:  # the web plugin's citations
+                    out = self._chunk({"role": "assistant", "annotations": self._run.annotations})
+                out += self._chunk({}, reason, native)
                 if self._usage is not None:
                     out += data_frame({**self._head, "choices": [], "usage": self._usage})
                 return out + DONE
