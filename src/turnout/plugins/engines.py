@@ -78,6 +78,8 @@ class Engine:
         if not isinstance(answer, dict):
             raise ValueError("not a JSON object")
         if self.name == "brave":
+            if answer.get("type") != "search":  # a search without web hits has no `web` key at all
+                raise ValueError("not a search answer")
             web = answer.get("web") or {}
             items, text_key = (web.get("results") if isinstance(web, dict) else None) or [], "description"
         else:
@@ -143,7 +145,9 @@ def engine_failed(engine: Engine, why: str) -> GatewayError:
 
 async def search(client: HTTPClient, engine: Engine, query: str, n: int, include: list[str],
                  exclude: list[str]) -> list[SearchResult]:
-    method, url, headers, body = engine.request(query, n, include, exclude)
+    # a few more than wanted when filtering: turnout applies the domain filters itself as well
+    ask = min(n + 5, 25) if include or exclude else n
+    method, url, headers, body = engine.request(query, ask, include, exclude)
     try:
         async with asyncio.timeout(engine.timeout):
             resp = await client.request(method, url, headers, body, read_timeout=engine.timeout)

@@ -175,4 +175,4 @@ def split_server_tools(raw: Any) -> tuple[Any, list[JSON]]:
         if blocked is not None:
             entry["exclude_domains"] = blocked
         plugins.append(entry)
-    return kept, plugins
+    return (kept or None) if plugins else raw, plugins
