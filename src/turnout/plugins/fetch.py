@@ -31,9 +31,9 @@ def forbidden(ip: Address) -> str | None:
     """Why an address may not be fetched from, or None."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return forbidden(ip.ipv4_mapped)
-    for test, why in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local (cloud metadata)"),
-                      (ip.is_private, "private"), (ip.is_multicast, "multicast"), (ip.is_reserved, "reserved"),
-                      (ip.is_unspecified, "unspecified")):
+    for test, why in ((ip.is_loopback, "loopback"), (ip.is_unspecified, "unspecified"),
+                      (ip.is_link_local, "link-local (cloud metadata)"), (ip.is_multicast, "multicast"),
+                      (ip.is_private, "private"), (ip.is_reserved, "reserved")):
         if test:
             return why
     if ip in ipaddress.ip_network("100.64.0.0/10"):  # carrier-grade NAT: not public either

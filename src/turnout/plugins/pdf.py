@@ -32,8 +32,8 @@ def reads_pdfs(endpoints: list[Endpoint]) -> bool:
 def _is_pdf(part: FilePart) -> bool:
     data = part.file_data or ""
     if data.startswith("data:"):
-        return data.startswith(PDF_PREFIX) or (part.filename or "").lower().endswith(".pdf")
-    return data.startswith(("http://", "https://"))
+        return data.startswith(PDF_PREFIX)
+    return data.startswith(("http://", "https://"))  # fetched, then checked to be a PDF
 
 
 def has_pdfs(request: ChatRequest) -> bool:
