@@ -145,7 +145,8 @@ class Gateway:
         if ctx.plugins is not None:
             ctx.plugins.after(request, result, ctx)
         ctx.price(usage)
-        ctx.settle(usage, result.finish_reason)
+        # a blank native finish reason counts as none (zero-completion insurance, plugins/insurance.py)
+        ctx.settle(usage, result.finish_reason if result.native_finish_reason or result.finish_reason == "error" else None)
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
         ctx.record("ok", usage)
