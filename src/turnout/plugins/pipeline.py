@@ -16,7 +16,7 @@ endpoint for the prompt's length. Each step notes what it did in the generation 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -35,13 +35,13 @@ from turnout.settings import ConfigError, Settings
 
 
 class Pipeline:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
         try:
             self.defaults = check_entries(settings.plugins, "plugins")
             make_plan(self.defaults, None, has_files=False)  # options checked at start-up, not per request
         except GatewayError as exc:
             raise ConfigError(f"plugins: {exc.message}") from None
-        self.engines, self.default_engine = engines.engines_from(settings.web_search)
+        self.engines, self.default_engine = engines.engines_from(settings.web_search, env)
         self.fetcher = (Fetcher(max_bytes=settings.url_fetch_max_bytes, timeout=settings.url_fetch_timeout,
                                 allow=settings.url_fetch_allow) if settings.url_fetch else None)
         self.pdf_max_chars = settings.pdf_max_chars
