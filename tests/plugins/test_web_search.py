@@ -4,9 +4,11 @@ search's price in the cost, the usage and the generation record."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.plugins.conftest import PRICES, Plug
@@ -264,3 +266,25 @@ def test_a_request_without_plugins_pays_nothing(plug: Plug) -> None:
     usage = r.json()["usage"]
     assert Decimal(str(usage["cost"])) == token_cost(usage) and "server_tool_use_details" not in usage
     assert plug.record(r.json()["id"])["pipeline"] == []
+
+
+def test_the_hold_covers_the_search_fee(plug: Plug) -> None:
+    """A key whose limit covers the tokens' worst case but not the search's price on top is refused
+    before the search runs: the fee is part of what the request holds."""
+    from tests.conftest import create_key
+
+    key = create_key(plug.settings, "fee-hold", Decimal("0.009"))
+    before = len(plug.fakes.engines.requests)
+    body = {"model": "test/echo", "max_tokens": 10, "messages": [{"role": "user", "content": USER}]}
+    deadline = time.monotonic() + 5
+    while True:  # the server picks a new key up within a second
+        r = httpx.post(f"{plug.api}/chat/completions", json={**body, "plugins": [{"id": "web", "engine": "exa", "max_results": 1}]},
+                       headers={"authorization": f"Bearer {key}"}, timeout=30)
+        if r.status_code != 401 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert r.status_code == 402, r.text
+    assert len(plug.fakes.engines.requests) == before
+    r = httpx.post(f"{plug.api}/chat/completions", json={**body, "plugins": [{"id": "web", "engine": "searxng", "max_results": 1}]},
+                   headers={"authorization": f"Bearer {key}"}, timeout=30)
+    assert r.status_code == 200, r.text  # SearXNG's $0.004 fits

@@ -65,6 +65,7 @@ class RequestContext:
     plugins: PluginRun | None = None
     pipeline: list[JSON] | None = None
     fees: Decimal = ZERO
+    fee_bound: Decimal = ZERO  # the most the plugins may charge: held with the tokens' worst case
     insured: bool = False
     settled: bool = False
 
@@ -116,6 +117,9 @@ class RequestContext:
             self.cost = ZERO
         if self.fees:
             self.cost += self.fees
+            worst = self.reservation.worst if self.reservation is not None else None
+            if worst is not None and self.cost > worst.amount:  # the hold included the fees' bound
+                self.cost = worst.amount
         return self.cost
 
     def note(self, kind: str, name: str, data: JSON) -> None:
@@ -132,6 +136,7 @@ class RequestContext:
             self.id, self.key, request, endpoints, self.prompt,
             {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
+            self.fee_bound,
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
             await self.accountant.hold_shared(self.reservation)

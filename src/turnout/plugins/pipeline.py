@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from turnout.core.catalog import Endpoint
-from turnout.core.context import RequestContext
+from turnout.core.context import ZERO, RequestContext
 from turnout.core.estimate import estimate_prompt
 from turnout.core.http import HTTPClient
 from turnout.model.chat import JSON, ChatRequest
@@ -61,6 +61,8 @@ class Pipeline:
         extra = 0  # bytes the steps may add to the prompt: the hold covers them
         if plan.web is not None:
             extra += plan.web.max_results * (engines.MAX_CONTENT_CHARS + 600) + 1_000
+            chosen = self.engines.get(plan.web.engine or self.default_engine or "")
+            ctx.fee_bound += chosen.price if chosen is not None else ZERO
         if plan.file_parser:
             extra += ctx.prompt.files * self.pdf_max_chars * 4  # up to 4 UTF-8 bytes a character
         if extra:
