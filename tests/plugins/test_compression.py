@@ -100,3 +100,13 @@ def test_a_single_huge_message_is_cut_in_its_middle() -> None:
     assert done is not None and done["messages_truncated"] == 1
     text = request.messages[0].text()
     assert text.startswith("START ") and text.endswith(" END") and "removed to fit" in text
+
+
+def test_legacy_transforms_switch_it(plug: Plug) -> None:
+    r = plug.post("/chat/completions", {"model": "test/small", "messages": conversation(30), "transforms": []})
+    assert r.status_code >= 400 and "context length" in r.json()["error"]["message"]
+    r = plug.post("/chat/completions", {"model": "test/large-echo", "messages": conversation(120, words=160),
+                                        "transforms": ["middle-out"]})
+    assert r.status_code == 200, r.text
+    r = plug.post("/chat/completions", {"model": "test/small", "messages": conversation(2), "transforms": ["squash"]})
+    assert r.status_code == 400 and "transforms" in r.json()["error"]["message"]

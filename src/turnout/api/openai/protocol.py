@@ -317,6 +317,15 @@ def with_server_tools(plugins: list[JSON] | None, server_tools: list[JSON]) -> l
     return [*(p for p in plugins or () if p.get("id") != "web"), *server_tools[:1]]
 
 
+def with_transforms(plugins: list[JSON] | None, transforms: Any) -> list[JSON] | None:
+    """OpenRouter's legacy `transforms`: ["middle-out"] asks for context compression, [] turns it off."""
+    if transforms is None or any(p.get("id") == "context-compression" for p in plugins or ()):
+        return plugins
+    if not isinstance(transforms, list) or not all(t == "middle-out" for t in transforms):
+        raise invalid("transforms", "'transforms' must be [\"middle-out\"] or []")
+    return [*(plugins or ()), {"id": "context-compression", "enabled": bool(transforms)}]
+
+
 def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
@@ -359,7 +368,7 @@ def to_chat_request(body: Any) -> ChatRequest:
         parallel_tool_calls=boolean(body, "parallel_tool_calls"),
         reasoning=parse_reasoning(body),
         user=string(body.get("user"), "user"),
-        plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
+        plugins=with_transforms(with_server_tools(parse_plugins(body.get("plugins")), server_tools), body.get("transforms")),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
     )
