@@ -288,3 +288,21 @@ def test_the_hold_covers_the_search_fee(plug: Plug) -> None:
     r = httpx.post(f"{plug.api}/chat/completions", json={**body, "plugins": [{"id": "web", "engine": "searxng", "max_results": 1}]},
                    headers={"authorization": f"Bearer {key}"}, timeout=30)
     assert r.status_code == 200, r.text  # SearXNG's $0.004 fits
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_legacy_completions_search_and_report_it(plug: Plug, stream: bool) -> None:
+    body = {"model": "test/echo", "prompt": USER, "plugins": [{"id": "web", "engine": "tavily", "max_results": 2}]}
+    before = len(plug.fakes.engines.requests)
+    if stream:
+        r, events = plug.stream("/completions", body)
+        usage = next(d["usage"] for _, d in events if d != "[DONE]" and d.get("usage"))
+        text = "".join(d["choices"][0]["text"] for _, d in events if d != "[DONE]" and d.get("choices"))
+    else:
+        r = plug.post("/completions", body)
+        usage, text = r.json()["usage"], r.json()["choices"][0]["text"]
+    assert r.status_code == 200
+    assert len(plug.fakes.engines.requests) == before + 1
+    assert "IMPORTANT: Cite them" in text  # the echo model repeats the prompt it was given
+    assert usage["server_tool_use_details"] == {"web_search_requests": 1}
+    assert Decimal(str(usage["cost"])) == token_cost(usage) + Decimal(PRICES["tavily"])

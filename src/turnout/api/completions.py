@@ -23,7 +23,7 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import usage_json
 from turnout.api.openai.errors import error_body
-from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_stop, string
+from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_plugins, parse_stop, string
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
@@ -78,6 +78,7 @@ def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
         "logit_bias": parse_logit_bias(body.get("logit_bias")),
         "user": string(body.get("user"), "user"),
         "provider": mapping(body.get("provider"), "provider"),
+        "plugins": parse_plugins(body.get("plugins")),
     }
     requests = [ChatRequest(model=model, messages=[Message(role="user", content=p)], stream=stream, **base) for p in prompts]
     return requests, bool(boolean(body, "echo"))
@@ -115,6 +116,7 @@ async def completions(request: Request) -> Response:
         total.cached_tokens += d.usage.cached_tokens
         total.cache_write_tokens += d.usage.cache_write_tokens
         total.reasoning_tokens += d.usage.reasoning_tokens
+        total.web_search_requests += d.usage.web_search_requests
         cost += x.cost
     choices = [
         {"text": (c.messages[0].text() if echo else "") + (d.result.content or ""), "index": i, "logprobs": None,
