@@ -90,7 +90,6 @@ def test_pdf_text_engine_can_be_asked_for_on_a_native_endpoint(plug: Plug) -> No
 @pytest.mark.parametrize(("file_data", "words"), [
     ("data:application/pdf;base64," + base64.b64encode(b"not a pdf at all").decode(), "not a readable PDF"),
     ("data:application/pdf;base64," + base64.b64encode(PDF[: len(PDF) // 3]).decode(), "not a readable PDF"),
-    ("https://example.com/report.pdf", "fetching URLs is off"),
 ])
 def test_bad_pdfs_are_clear_400s(plug: Plug, file_data: str, words: str) -> None:
     r = plug.post("/chat/completions", {"model": "test/echo", "messages": [{"role": "user", "content": [
@@ -106,3 +105,11 @@ def test_extracted_text_is_capped(start_plug: Any) -> None:
         {"type": "file", "file": {"filename": "r.pdf", "file_data": data_url(PDF)}}]}]})
     assert r.status_code == 200
     assert "Quarterly report: re" in upstream_text(own) and "revenue grew" not in upstream_text(own)
+
+
+def test_a_url_goes_to_the_provider_as_it_came_when_fetching_is_off(plug: Plug) -> None:
+    r = plug.post("/chat/completions", {"model": "test/echo", "messages": [{"role": "user", "content": [
+        {"type": "file", "file": {"filename": "x.pdf", "file_data": "https://example.com/report.pdf"}}]}]})
+    assert r.status_code == 200, r.text
+    part = plug.fakes.upstream.state.requests[-1]["body"]["messages"][0]["content"][0]
+    assert part["file"]["file_data"] == "https://example.com/report.pdf"

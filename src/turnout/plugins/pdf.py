@@ -36,6 +36,10 @@ def _is_pdf(part: FilePart) -> bool:
     return data.startswith(("http://", "https://"))  # fetched, then checked to be a PDF
 
 
+def _inline(part: FilePart) -> bool:
+    return (part.file_data or "").startswith("data:")
+
+
 def has_pdfs(request: ChatRequest) -> bool:
     return any(isinstance(p, FilePart) and _is_pdf(p) for m in request.messages if isinstance(m.content, list)
                for p in m.content)
@@ -69,9 +73,7 @@ async def _bytes_of(part: FilePart, where: str, fetcher: Fetcher | None) -> byte
             return base64.b64decode(data.split(",", 1)[1], validate=False)
         except (IndexError, binascii.Error):
             raise invalid(where, f"'{where}' is not a base64 data URL") from None
-    if fetcher is None:
-        raise invalid(where, f"'{where}' is a URL and fetching URLs is off on this gateway (url_fetch); "
-                             "send the PDF as a base64 data URL")
+    assert fetcher is not None  # without one, URLs go to the provider as they came (see parse_pdfs)
     fetched = await fetcher.fetch(data)
     return fetched.body
 
@@ -84,8 +86,8 @@ async def parse_pdfs(request: ChatRequest, fetcher: Fetcher | None, max_chars: i
             continue
         parts: list[ContentPart] = []
         for j, p in enumerate(m.content):
-            if not (isinstance(p, FilePart) and _is_pdf(p)):
-                parts.append(p)
+            if not (isinstance(p, FilePart) and _is_pdf(p)) or (fetcher is None and not _inline(p)):
+                parts.append(p)  # a URL when fetching is off: the provider gets it as it came
                 continue
             where = f"messages[{i}].content[{j}]"
             raw = await _bytes_of(p, where, fetcher)
