@@ -110,3 +110,13 @@ def test_legacy_transforms_switch_it(plug: Plug) -> None:
     assert r.status_code == 200, r.text
     r = plug.post("/chat/completions", {"model": "test/small", "messages": conversation(2), "transforms": ["squash"]})
     assert r.status_code == 400 and "transforms" in r.json()["error"]["message"]
+
+
+def test_a_fallback_model_that_fits_comes_before_compression(plug: Plug) -> None:
+    msgs = conversation(30)
+    r = plug.post("/chat/completions", {"model": "test/small", "models": ["test/large-echo"], "messages": msgs})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "test/large-echo" and len(sent_messages(plug)) == len(msgs)
+    r = plug.post("/chat/completions", {"model": "test/small", "models": ["test/large-echo"], "messages": msgs,
+                                        "plugins": [{"id": "context-compression"}]})
+    assert r.json()["model"] == "test/small" and len(sent_messages(plug)) < len(msgs)  # asked for: compressed

@@ -77,7 +77,7 @@ class Gateway:
         admitted = False
         for i, model_id in enumerate(chain):
             try:
-                route = self._resolve(request, model_id, ctx)
+                route = self._resolve(request, model_id, ctx, last=i == len(chain) - 1)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise
@@ -93,14 +93,14 @@ class Gateway:
                 await ctx.plugins.before(request, route.endpoints, ctx)
             yield route
 
-    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext) -> Route:
+    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext, *, last: bool) -> Route:
         """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
         the request or the config allows it, and routed again."""
         try:
             return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
         except GatewayError as exc:
             if self.plugins is None or not self.plugins.compress(
-                    request, ctx, self.router.lookup(model_id)[0].endpoints, exc):
+                    request, ctx, self.router.lookup(model_id)[0].endpoints, exc, last=last):
                 raise
         return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
 

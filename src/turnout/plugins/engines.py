@@ -25,6 +25,9 @@ from turnout.settings import ConfigError
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_CONTENT_CHARS = 2_000  # of each result's text, in the prompt and in its citation
+MAX_TITLE_CHARS = 300
+MAX_URL_CHARS = 2_048
+MAX_RESULTS_READ = 100  # of an engine's answer
 DEFAULT_URLS = {
     "exa": "https://api.exa.ai/search",
     "tavily": "https://api.tavily.com/search",
@@ -87,14 +90,16 @@ class Engine:
         if not isinstance(items, list):
             raise ValueError("no results array")
         out = []
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+        for item in items[:MAX_RESULTS_READ]:
+            url = item.get("url") if isinstance(item, dict) else None
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > MAX_URL_CHARS:
                 continue
             content = item.get(text_key)
             if not isinstance(content, str) and self.name == "exa":
                 highlights = item.get("highlights")
                 content = " ".join(h for h in highlights if isinstance(h, str)) if isinstance(highlights, list) else ""
-            out.append(SearchResult(item["url"], str(item.get("title") or ""), str(content or "")[:MAX_CONTENT_CHARS]))
+            title = " ".join(str(item.get("title") or "").split())[:MAX_TITLE_CHARS]
+            out.append(SearchResult(url, title, str(content or "")[:MAX_CONTENT_CHARS]))
         return out
 
 

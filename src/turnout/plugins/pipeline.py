@@ -70,9 +70,11 @@ class Pipeline:
             ctx.prompt = replace(p, bound=p.bound + extra, typical=p.typical + extra // 4)
         return run
 
-    def compress(self, request: ChatRequest, ctx: RequestContext, endpoints: list[Endpoint], exc: GatewayError) -> bool:
+    def compress(self, request: ChatRequest, ctx: RequestContext, endpoints: list[Endpoint], exc: GatewayError,
+                 *, last: bool = True) -> bool:
         """Middle-out, when routing excluded every endpoint for the prompt's length and compression
-        is on (asked for, or by default for small contexts); True when the request now fits."""
+        is on (asked for, or by default for small contexts); True when the request now fits. By
+        default a model with fallbacks after it (`models`) is not compressed for: they come first."""
         if exc.kind is not ErrorKind.ROUTING_NO_ENDPOINT or not endpoints:
             return False
         excluded = exc.metadata.get("excluded") or []
@@ -83,7 +85,7 @@ class Pipeline:
         largest = max(e.context_length for e in endpoints)
         asked = any(isinstance(p, dict) and p.get("id") == "context-compression"
                     for p in (*(request.plugins or ()), *self.defaults))
-        if not asked and largest > compression.DEFAULT_MAX_CONTEXT:
+        if not asked and (largest > compression.DEFAULT_MAX_CONTEXT or not last):
             return False
         done = compression.middle_out(request, largest - (request.max_tokens or 0))
         if done is None:
