@@ -66,6 +66,7 @@ class RequestContext:
     pipeline: list[JSON] | None = None
     fees: Decimal = ZERO
     fee_bound: Decimal = ZERO  # the most the plugins may charge: held with the tokens' worst case
+    model_calls: int = 1  # how many model calls the request may make (the web search tool's loop)
     insured: bool = False
     settled: bool = False
 
@@ -136,7 +137,7 @@ class RequestContext:
             self.id, self.key, request, endpoints, self.prompt,
             {"model": self.model_id, "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
-            self.fee_bound,
+            self.fee_bound, self.model_calls,
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
             await self.accountant.hold_shared(self.reservation)

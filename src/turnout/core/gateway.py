@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
-from turnout.core.dispatch import Dispatcher
+from turnout.core.dispatch import Attempt, Dispatcher
 from turnout.core.estimate import estimate_prompt
 from turnout.core.router import Route, Router, model_chain
 from turnout.core.streaming import guarded, request_timed_out
@@ -133,6 +133,19 @@ class Gateway:
             if result is None:
                 assert last is not None
                 raise last
+            if ctx.plugins is not None:  # the web search tool's loop: more calls to the endpoint that answered
+                endpoint = ctx.endpoint
+                assert endpoint is not None
+
+                async def again(req: ChatRequest) -> ChatResult:
+                    tried: list[Attempt] = []  # each call of the loop has its own attempt budget
+                    try:
+                        answer, _ = await self.dispatcher.complete(req, [endpoint], tried, deadline, "web search tool loop")
+                    finally:
+                        ctx.attempts.extend(tried)
+                    return answer
+
+                result = await ctx.plugins.run_loop(request, result, ctx, again)
         ctx.mark_first_token()
         usage = result.usage
         if usage is None:

@@ -153,10 +153,14 @@ class Ledger:
         return state
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
-                prompt: PromptEstimate | int, journal_entry: dict[str, Any], fees: Decimal = ZERO) -> Reservation:
+                prompt: PromptEstimate | int, journal_entry: dict[str, Any], fees: Decimal = ZERO,
+                calls: int = 1) -> Reservation:
         """Hold the request's worst-case cost, or raise a 402; journal the reservation either way.
-        `fees` is the most its plugins may charge besides tokens (a web search's price)."""
+        `fees` is the most its plugins may charge besides tokens (web searches' prices); `calls`
+        how many model calls it may make (the web search server tool's loop)."""
         worst = worst_case(request, endpoints, prompt)
+        if calls > 1:
+            worst = replace(worst, amount=worst.amount * calls, fixed=worst.fixed * calls)
         if fees:
             worst = replace(worst, amount=worst.amount + fees, fixed=worst.fixed + fees)
         account = self.account(key.account_id) if key is not None and self.require_credits else None

@@ -16,7 +16,7 @@ endpoint for the prompt's length. Each step notes what it did in the generation 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,7 @@ from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.model.result import ChatResult
 from turnout.model.stream import Finish, StreamEvent, TextDelta
-from turnout.plugins import compression, engines, healing, pdf, web
+from turnout.plugins import compression, engines, healing, loop, pdf, web
 from turnout.plugins.fetch import Fetcher
 from turnout.plugins.spec import Plan, check_entries, compression_off, make_plan
 from turnout.settings import ConfigError, Settings
@@ -60,9 +60,11 @@ class Pipeline:
         run = PluginRun(self, plan)
         extra = 0  # bytes the steps may add to the prompt: the hold covers them
         if plan.web is not None:
-            extra += plan.web.max_results * (engines.MAX_CONTENT_CHARS + 600) + 1_000
+            searches = plan.web.max_uses if plan.web.server_tool and not request.stream else 1
+            extra += searches * (plan.web.max_results * (engines.MAX_CONTENT_CHARS + 600) + 1_000)
             chosen = self.engines.get(plan.web.engine or self.default_engine or "")
-            ctx.fee_bound += chosen.price if chosen is not None else ZERO
+            ctx.fee_bound += chosen.price * searches if chosen is not None else ZERO
+            ctx.model_calls += searches - 1 if searches > 1 else 0  # the server tool's loop: held for each call
         if plan.file_parser:
             extra += ctx.prompt.files * self.pdf_max_chars * 4  # up to 4 UTF-8 bytes a character
         if extra:
@@ -104,6 +106,7 @@ class PluginRun:
         self.results: list[engines.SearchResult] | None = None  # an engine's results, once searched
         self.searches = 0
         self.annotations: list[JSON] | None = None
+        self.engine: engines.Engine | None = None  # set when the model runs the searches (the tool loop)
         self._parsed = False
         self._text: list[str] = []
 
@@ -139,6 +142,11 @@ class PluginRun:
             wanted = engine_name or "a search engine"
             raise invalid("plugins", f"web search needs {wanted}, and this gateway has none configured for "
                                      f"{request.model} (web_search.engines in the config)")
+        if options.server_tool and loop.can_loop(request, endpoints):
+            self.engine, self.results = engine, []
+            loop.offer(request)
+            ctx.note("server_tools", "web", {"engine": engine.name, "mode": "model-driven", "max_uses": options.max_uses})
+            return
         query = web.query_of(request)
         if not query:
             raise invalid("messages", "web search needs a user message to search for")
@@ -151,6 +159,13 @@ class PluginRun:
         ctx.prompt = estimate_prompt(request)
         ctx.note("server_tools" if options.server_tool else "plugin", "web",
                  {"engine": engine.name, "results": len(self.results), "price": str(engine.price)})
+
+    async def run_loop(self, request: ChatRequest, result: ChatResult, ctx: RequestContext,
+                       again: Callable[[ChatRequest], Awaitable[ChatResult]]) -> ChatResult:
+        """The web search tool's loop, when the model was offered it (plugins/loop.py)."""
+        if self.engine is None or self.results is None or self.plan.web is None:
+            return result
+        return await loop.run(self, request, result, ctx, again)
 
     def after(self, request: ChatRequest, result: ChatResult, ctx: RequestContext) -> None:
         """A whole answer: heal its JSON, cite its sources."""

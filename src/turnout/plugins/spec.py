@@ -19,6 +19,7 @@ ENGINES = ("native", "searxng", "exa", "tavily", "brave")
 PDF_ENGINES = ("native", "pdf-text")
 MAX_PLUGINS = 16
 MAX_RESULTS = 25
+MAX_USES = 10
 MAX_DOMAINS = 50
 MAX_PROMPT_CHARS = 4_000
 # Web search tools of the inbound dialects, run by turnout for every model as the `web` plugin:
@@ -35,6 +36,7 @@ class WebOptions:
     include_domains: list[str] = field(default_factory=list)
     exclude_domains: list[str] = field(default_factory=list)
     server_tool: bool = False  # asked for as a tool rather than a plugin
+    max_uses: int = 3  # searches the server tool's loop may run (each a model call more)
 
 
 @dataclass(slots=True)
@@ -99,6 +101,7 @@ def web_options(entry: JSON, where: str) -> WebOptions:
         include_domains=_domains(entry.get("include_domains", entry.get("allowed_domains")), f"{where}.include_domains"),
         exclude_domains=_domains(entry.get("exclude_domains", entry.get("excluded_domains")), f"{where}.exclude_domains"),
         server_tool=bool(entry.get("server_tool")),
+        max_uses=_int(entry.get("max_uses"), f"{where}.max_uses", 1, MAX_USES, 3),
     )
 
 
@@ -162,7 +165,7 @@ def split_server_tools(raw: Any) -> tuple[Any, list[JSON]]:
         params = tool.get("parameters") if kind == "openrouter:web_search" else tool
         params = params if isinstance(params, dict) else {}
         entry: JSON = {"id": "web", "server_tool": True}
-        for name in ("engine", "max_results", "search_prompt"):
+        for name in ("engine", "max_results", "search_prompt", "max_uses"):
             if name in params:
                 entry[name] = params[name]
         allowed = params.get("allowed_domains", params.get("include_domains"))
