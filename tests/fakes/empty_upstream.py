@@ -5,6 +5,7 @@
   partial-error  some content, then `finish_reason: "error"` (as OpenRouter reports a provider
                  failure after partial output), usage with the tokens produced
   json-broken    the content of the last user message, verbatim (to serve broken JSON as is)
+  searcher-empty  calls `web_search` with an empty query for ever (a model misbehaving)
   searcher       offered a `web_search` tool, calls it (`{"query": "turnout gateway"}`) until it has
                  `searches` tool results (the number after `searcher-`, default 1), then answers
                  citing the first URL of the last result as a markdown link; with the caller's
@@ -29,6 +30,9 @@ URL = re.compile(r"\]\((https?://[^)\s]+)\)")
 def _searcher(body: dict[str, Any]) -> dict[str, Any]:
     """A non-streamed message from the `searcher` scenarios."""
     model = body.get("model", "")
+    if model == "searcher-empty":
+        call = {"id": "call_e", "type": "function", "function": {"name": "web_search", "arguments": "{\"query\": \"\"}"}}
+        return {"message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish": "tool_calls"}
     wanted = int(model.split("-", 1)[1]) if "-" in model else 1
     tools = {t["function"]["name"] for t in body.get("tools") or []}
     results = [m for m in body.get("messages") or [] if m.get("role") == "tool"]

@@ -100,7 +100,7 @@ def plugin_config(f: Fakes) -> dict[str, Any]:
                             "endpoints": [{"provider": "fake", "model": "echo", "pricing": pricing}]}
     models["test/large-echo"] = {"context_length": 20000, "supported_parameters": ["max_tokens"],
                                  "endpoints": [{"provider": "fake", "model": "echo@big", "pricing": pricing}]}
-    for name in ("empty", "partial-error", "json-broken", "searcher", "searcher-2", "searcher-5"):
+    for name in ("empty", "partial-error", "json-broken", "searcher", "searcher-2", "searcher-5", "searcher-empty"):
         models[f"test/{name}"] = {"context_length": 100000, "supported_parameters": ["max_tokens", "response_format", "tools"],
                                   "endpoints": [{"provider": "empty", "model": name, "pricing": pricing}]}
     return {"providers": providers, "models": models}

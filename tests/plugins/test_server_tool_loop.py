@@ -114,3 +114,14 @@ def test_the_hold_covers_every_call_of_the_loop(plug: Plug) -> None:
     r = httpx.post(f"{plug.api}/chat/completions", json={**body, "tools": [{**TOOL, "parameters": {"engine": "exa", "max_results": 1, "max_uses": 1}}]},
                    headers={"authorization": f"Bearer {key}"}, timeout=30)
     assert r.status_code == 200, r.text
+
+
+def test_a_model_that_never_stops_calling_is_bounded(plug: Plug) -> None:
+    before = len(plug.fakes.engines.requests)
+    tool = {**TOOL, "parameters": {**TOOL["parameters"], "max_uses": 2}}  # type: ignore[dict-item]
+    r = plug.post("/chat/completions", {"model": "test/searcher-empty", "messages": ASK, "tools": [tool]})
+    assert r.status_code == 200, r.text
+    assert len(searches_by(plug, before)) == 0  # empty queries are not searched
+    rec = plug.record(r.json()["id"])
+    assert sum(a["reason"] == "web search tool loop" for a in rec["attempts"]) == 2  # max_uses more calls, no more
+    assert "tool_calls" not in r.json()["choices"][0]["message"]  # its web_search calls are not the caller's

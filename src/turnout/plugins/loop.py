@@ -85,11 +85,12 @@ async def run(run: PluginRun, request: ChatRequest, result: ChatResult, ctx: Req
     assert options is not None and engine is not None and found is not None
     total = Usage()
     _add(total, _usage_of(result, ctx))
-    asked = 0
+    asked = rounds = 0
     while True:
         calls = [c for c in result.tool_calls or () if c.name == TOOL_NAME]
-        if not calls:
+        if not calls or rounds >= options.max_uses:  # at most max_uses + 1 model calls, whatever it asks
             break
+        rounds += 1
         others = [c for c in result.tool_calls or () if c.name != TOOL_NAME]
         if others:  # the caller's own tools are due: the answer is theirs now
             result.tool_calls = others
@@ -108,7 +109,7 @@ async def run(run: PluginRun, request: ChatRequest, result: ChatResult, ctx: Req
                 found.extend(h for h in hits if all(h.url != f.url for f in found))
                 text = web.results_text(hits, options.search_prompt)
             request.messages.append(Message("tool", text, tool_call_id=call.id))
-        if asked >= options.max_uses:
+        if asked >= options.max_uses or rounds >= options.max_uses:
             _withdraw(request)  # the model must answer now
         result = await again(request)
         _add(total, _usage_of(result, ctx))

@@ -60,11 +60,13 @@ class Pipeline:
         run = PluginRun(self, plan)
         extra = 0  # bytes the steps may add to the prompt: the hold covers them
         if plan.web is not None:
-            searches = plan.web.max_uses if plan.web.server_tool and not request.stream else 1
+            looping = plan.web.server_tool and not request.stream
+            searches = plan.web.max_uses if looping else 1
             extra += searches * (plan.web.max_results * (engines.MAX_CONTENT_CHARS + 600) + 1_000)
             chosen = self.engines.get(plan.web.engine or self.default_engine or "")
             ctx.fee_bound += chosen.price * searches if chosen is not None else ZERO
-            ctx.model_calls += searches - 1 if searches > 1 else 0  # the server tool's loop: held for each call
+            if looping:  # the server tool's loop: a model call after each search, each held
+                ctx.model_calls += plan.web.max_uses
         if plan.file_parser:
             extra += ctx.prompt.files * self.pdf_max_chars * 4  # up to 4 UTF-8 bytes a character
         if extra:
