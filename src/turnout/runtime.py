@@ -30,6 +30,7 @@ from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
 from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
+from turnout.plugins.pipeline import Pipeline
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
 from turnout.store.base import Counters, Holds, Store
@@ -164,7 +165,7 @@ class Runtime:
         router = Router(catalog, dispatcher.judge, dispatcher.health)
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
-            Gateway(router, dispatcher, request_timeout=settings.request_timeout,
+            Gateway(router, dispatcher, request_timeout=settings.request_timeout, plugins=Pipeline(settings),
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
                                         redis_namespace(secret).rstrip(":"))), [],
         )
@@ -244,6 +245,8 @@ class Runtime:
         if self.gateway.cache is not None:
             await self.gateway.cache.close()
         await self.transport.close()
+        if self.gateway.plugins is not None:
+            await self.gateway.plugins.close()
         for provider in self.dispatcher.in_process.values():
             close = getattr(provider, "close", None)
             if close is not None:

@@ -70,6 +70,14 @@ class Settings:
     responses_bytes_per_key: int = 32 * 1024 * 1024
     responses_max: int = 10_000
     responses_max_bytes: int = 256 * 1024 * 1024
+    # Plugins (docs/plugins.md): defaults, web search engines, PDF parsing and URL fetching
+    plugins: list[dict[str, Any]] = field(default_factory=list)  # on for every request unless it says enabled: false
+    web_search: dict[str, Any] = field(default_factory=dict)  # {engine: name, engines: {name: {url, api_key, price}}}
+    url_fetch: bool = False  # fetch `file`/`image_url` URLs that must be inlined (never private addresses)
+    url_fetch_allow: list[str] = field(default_factory=list)  # CIDR networks exempt from the address checks
+    url_fetch_max_bytes: int = 20 * 1024 * 1024
+    url_fetch_timeout: float = 10.0
+    pdf_max_chars: int = 200_000  # extracted text kept per PDF
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -89,8 +97,11 @@ class Settings:
         raise ConfigError(f"database_url: unsupported database {url.split(':', 1)[0]!r}")
 
 
-_SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("providers", "models", "config_path")}
-_TOP_LEVEL = (*_SCALARS, "providers", "models", "server")  # what a config file's top level may hold
+# Settings given as a YAML mapping or list rather than a scalar (never from the environment).
+_STRUCTURED: dict[str, type] = {"providers": dict, "models": dict, "plugins": list, "web_search": dict,
+                                "url_fetch_allow": list}
+_SCALARS = {f.name: f for f in fields(Settings) if f.name not in (*_STRUCTURED, "config_path")}
+_TOP_LEVEL = (*_SCALARS, *_STRUCTURED, "server")  # what a config file's top level may hold
 
 
 def _bool(value: Any) -> bool:
@@ -160,7 +171,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "public_url": _url, "public_hosts": _hosts,
             # stored data
             "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
-            "responses_max_bytes": int}
+            "responses_max_bytes": int,
+            # Plugins
+            "url_fetch": _bool, "url_fetch_max_bytes": int, "url_fetch_timeout": float, "pdf_max_chars": int}
     kind = kinds[name]
     try:
         return kind(value)
@@ -192,9 +205,10 @@ def load_settings(config: str | Path | None = None, env: dict[str, str] | None =
         errors: list[str] = []
         for prefix, section in (("server.", server), ("", raw)):
             for key, value in list(section.items()):
-                if key in ("providers", "models") and not prefix:
-                    if not isinstance(value, dict):
-                        errors.append(f"{path}: {key} must be a mapping")
+                if key in _STRUCTURED and not prefix:
+                    if not isinstance(value, _STRUCTURED[key]):
+                        kind = "a mapping" if _STRUCTURED[key] is dict else "a list"
+                        errors.append(f"{path}: {key} must be {kind}")
                     values[key] = value
                 elif key in _SCALARS:
                     try:

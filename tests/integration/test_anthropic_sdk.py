@@ -285,9 +285,14 @@ def test_bad_blocks_name_the_parameter(client: anthropic.Anthropic) -> None:
         )
     assert "messages[0].content[0].source.media_type" in bad.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as server_tool:
-        client.messages.create(model="test/echo", max_tokens=5, tools=[{"type": "web_search_20250305", "name": "web_search"}],
+        client.messages.create(model="test/echo", max_tokens=5, tools=[{"type": "code_execution_20250522", "name": "code_execution"}],
                                messages=[{"role": "user", "content": "x"}])
     assert "tools[0].type" in server_tool.value.body["error"]["message"]
+    # web search is run by turnout for any model (docs/plugins.md): with no engine configured, a clear 400
+    with pytest.raises(anthropic.BadRequestError) as search:
+        client.messages.create(model="test/echo", max_tokens=5, tools=[{"type": "web_search_20250305", "name": "web_search"}],
+                               messages=[{"role": "user", "content": "x"}])
+    assert "web_search.engines" in search.value.body["error"]["message"]
 
 
 def test_cut_stream_ends_with_an_error_event(client: anthropic.Anthropic, gw: Gateway) -> None:

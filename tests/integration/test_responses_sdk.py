@@ -260,7 +260,7 @@ def test_errors_use_openais_envelope(client: openai.OpenAI, gw: Gateway) -> None
         client.responses.create(model="test/echo", input=[{"type": "web_search_call"}])
     assert bad.value.body["param"] == "input[0].type" and bad.value.body["type"] == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as tool:
-        client.responses.create(model="test/echo", input="x", tools=[{"type": "web_search"}])
+        client.responses.create(model="test/echo", input="x", tools=[{"type": "file_search", "vector_store_ids": ["vs_1"]}])
     assert tool.value.body["param"] == "tools[0].type"
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=gw.api, api_key="sk-wrong", max_retries=0).responses.create(model="test/echo", input="x")

@@ -92,7 +92,9 @@ def test_thinking_and_online_variants(rgateway: Gateway) -> None:
     assert r.status_code == 200 and r.json()["model"] == "route/free-mix:thinking"
     sent = rgateway.upstream.state.requests[-1]["body"]
     assert sent["reasoning"] == {"enabled": True}
-    assert chat(rgateway, "route/free-mix:online").status_code == 200
+    # :online is the web plugin: without a native search or a configured engine, a clear 400
+    r = chat(rgateway, "route/free-mix:online")
+    assert r.status_code == 400 and "web_search.engines" in r.json()["error"]["message"]
 
 
 def test_nitro_sorts_by_measured_throughput(rgateway: Gateway) -> None:
@@ -148,7 +150,8 @@ def test_no_fallback_after_the_first_streamed_byte(rgateway: Gateway) -> None:
 
 def test_unsuitable_endpoints_are_skipped_before_any_call(rgateway: Gateway) -> None:
     before = len(rgateway.upstream.state.requests)
-    r = chat(rgateway, "route/small", messages=[{"role": "user", "content": "word " * 200}])
+    r = chat(rgateway, "route/small", messages=[{"role": "user", "content": "word " * 200}],
+             plugins=[{"id": "context-compression", "enabled": False}])  # else middle-out makes it fit
     assert r.status_code == 404 and r.json()["error"]["metadata"]["excluded"][0]["excluded_by"] == "context_length"
     r = chat(rgateway, "route/short-output", max_tokens=50)
     assert r.status_code == 404 and "max_tokens" in r.json()["error"]["message"]

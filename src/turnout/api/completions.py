@@ -22,7 +22,7 @@ from starlette.responses import Response
 from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_json
-from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_stop, string
+from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_plugins, parse_stop, string
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
@@ -77,6 +77,7 @@ def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
         "logit_bias": parse_logit_bias(body.get("logit_bias")),
         "user": string(body.get("user"), "user"),
         "provider": mapping(body.get("provider"), "provider"),
+        "plugins": parse_plugins(body.get("plugins")),
     }
     requests = [ChatRequest(model=model, messages=[Message(role="user", content=p)], stream=stream, **base) for p in prompts]
     return requests, bool(boolean(body, "echo"))
@@ -114,6 +115,7 @@ async def completions(request: Request) -> Response:
         total.cached_tokens += d.usage.cached_tokens
         total.cache_write_tokens += d.usage.cache_write_tokens
         total.reasoning_tokens += d.usage.reasoning_tokens
+        total.web_search_requests += d.usage.web_search_requests
         cost += x.cost
         completions += min(completions_cost(x, d.usage), x.cost)
     choices = [

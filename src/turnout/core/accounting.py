@@ -57,9 +57,10 @@ class Accountant:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
-                prompt: PromptEstimate | int, entry: dict[str, Any]) -> Reservation:
+                prompt: PromptEstimate | int, entry: dict[str, Any], fees: Decimal = Decimal(0),
+                calls: int = 1) -> Reservation:
         """Hold the worst case of a routed request (402 when it cannot be afforded)."""
-        return self.ledger.reserve(gen_id, key, request, endpoints, prompt, entry)
+        return self.ledger.reserve(gen_id, key, request, endpoints, prompt, entry, fees, calls)
 
     async def hold_shared(self, reservation: Reservation) -> None:
         """Hold the reservation in the store replicas share (Redis), or raise a 402."""

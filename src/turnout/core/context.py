@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from turnout.core import bounds
 from turnout.core.accounting import Accountant
@@ -20,12 +21,16 @@ from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
 from turnout.logs import safe
-from turnout.model.chat import ChatRequest
+from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import Usage
+from turnout.plugins.insurance import insured
 from turnout.store.base import GenerationRecord
 
 log = logging.getLogger("turnout.requests")
+
+if TYPE_CHECKING:
+    from turnout.plugins.pipeline import PluginRun
 
 ZERO = Decimal(0)
 NO_PROMPT = PromptEstimate(0, 0)
@@ -79,6 +84,15 @@ class RequestContext:
             return {"x-generation-id": self.id}
         return {"x-generation-id": self.id, "x-openrouter-cache-source-id": self.cache_source,
                 "x-openrouter-cache-status": "HIT"}
+    # Plugins (src/turnout/plugins/): the request's run when any step applies, what the steps did,
+    # their fees (searches, pages) and whether zero-completion insurance waived the token cost.
+    plugins: PluginRun | None = None
+    pipeline: list[JSON] | None = None
+    fees: Decimal = ZERO
+    fee_bound: Decimal = ZERO  # the most the plugins may charge: held with the tokens' worst case
+    model_calls: int = 1  # how many model calls the request may make (the web search tool's loop)
+    insured: bool = False
+    settled: bool = False
 
     @property
     def prompt_estimate(self) -> int:
@@ -121,6 +135,31 @@ class RequestContext:
             await self.accountant.limiter.admit(self.key)
             self.rate_limited = True
 
+    def settle(self, usage: Usage, finish_reason: str | None) -> Decimal:
+        """The request's final cost, once it is priced: zero-completion insurance waives the token
+        cost of an answer that produced nothing (plugins/insurance.py); the plugins' own fees
+        (searches, parsed pages) are charged either way."""
+        self.settled = True
+        if self.plugins is not None and self.plugins.searches:  # after pricing: the engine's price is the fee
+            usage.web_search_requests += self.plugins.searches
+        if insured(usage, finish_reason):
+            self.insured = True
+            self.note("insurance", "zero-completion", {"waived": str(self.cost), "finish_reason": finish_reason,
+                                                       "completion_tokens": usage.completion_tokens})
+            self.cost = ZERO
+        if self.fees:
+            self.cost += self.fees
+            worst = self.reservation.worst if self.reservation is not None else None
+            if worst is not None and self.cost > worst.amount:  # the hold included the fees' bound
+                self.cost = worst.amount
+        return self.cost
+
+    def note(self, kind: str, name: str, data: JSON) -> None:
+        """A pipeline step for the generation record (OpenRouter's `pipeline` entries)."""
+        if self.pipeline is None:
+            self.pipeline = []
+        self.pipeline.append({"type": kind, "name": name, "data": data})
+
     async def admit(self, request: ChatRequest, endpoints: Sequence[Endpoint]) -> None:
         """Rate limits (429, unless counted already), then reserve the worst-case cost (402);
         `record` settles the reservation."""
@@ -130,6 +169,7 @@ class RequestContext:
             self.id, self.key, request, endpoints, self.prompt,
             {"model": bounds.clip(self.model_id, bounds.MAX_ID), "created_at": time.time(), "dialect_in": self.dialect_in,
              "streamed": self.streamed, "app_title": self.app_title, "app_referer": self.app_referer},
+            self.fee_bound, self.model_calls,
         )
         if self.reservation.shared:  # replicas share this budget: hold it in the shared store too
             await self.accountant.hold_shared(self.reservation)
@@ -163,8 +203,11 @@ class RequestContext:
             return
         self.recorded = True
         usage = usage or Usage()
-        if status != "ok" and self.cost == ZERO and self.endpoint is not None:
+        if status != "ok" and not self.settled and self.endpoint is not None:
             self.price(usage)
+            self.settle(usage, "error" if status == "error" else None)
+        elif not self.settled and self.fees:
+            self.cost += self.fees
         now = time.perf_counter()
         ep = self.endpoint
         err = self.error
@@ -195,6 +238,7 @@ class RequestContext:
             app_title=self.app_title,
             app_referer=self.app_referer,
             attempts=[a.to_wire() for a in self.attempts],
+            pipeline=self.pipeline or [],
         ))
         self.accountant.record(record, self.reservation)
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off

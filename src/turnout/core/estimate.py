@@ -54,6 +54,7 @@ class PromptEstimate:
     bound: int  # the most tokens the prompt can be billed as (text), or a generous bound (media)
     typical: int  # what it most likely comes to: context-length checks, unreported usage
     images: int = 0  # image parts, for endpoints with a per-image price
+    files: int = 0  # file parts (the file-parser plugin looks at a request only when it has some)
 
 
 def _size(text: str | None) -> int:
@@ -77,9 +78,9 @@ def _data_chars(url: str) -> int:
     return len(url) - url.find(",") - 1 if url.startswith("data:") else 0
 
 
-def _parts_units(content: list[ContentPart]) -> tuple[int, int, int]:
-    """(text bytes, media tokens, images) of a message's content parts."""
-    text = media = images = 0
+def _parts_units(content: list[ContentPart]) -> tuple[int, int, int, int]:
+    """(text bytes, media tokens, images, files) of a message's content parts."""
+    text = media = images = files = 0
     for p in content:
         if isinstance(p, TextPart):
             text += _size(p.text)
@@ -87,6 +88,7 @@ def _parts_units(content: list[ContentPart]) -> tuple[int, int, int]:
             images += 1
             media += IMAGE_TOKENS
         elif isinstance(p, FilePart):
+            files += 1
             chars = _data_chars(p.file_data or "")
             # base64 data at its rule; a remote URL or an uploaded file id is of unknown size
             media += chars // FILE_CHARS_PER_TOKEN if chars else MEDIA_URL_TOKENS
@@ -96,7 +98,7 @@ def _parts_units(content: list[ContentPart]) -> tuple[int, int, int]:
         elif isinstance(p, VideoPart):
             chars = _data_chars(p.url)
             media += chars // AUDIO_CHARS_PER_TOKEN if chars else MEDIA_URL_TOKENS
-    return text, media, images
+    return text, media, images, files
 
 
 def _extras(m: Message) -> int:
@@ -109,16 +111,17 @@ def _extras(m: Message) -> int:
 
 def estimate_prompt(request: ChatRequest) -> PromptEstimate:
     """The request's prompt, sized once over everything an upstream receives (see the module doc)."""
-    text = media = images = 0
+    text = media = images = files = 0
     for m in request.messages:
         content = m.content
         if isinstance(content, str):  # the common case, inline: this runs for every request
             text += len(content) if content.isascii() else len(content.encode("utf-8", "surrogatepass"))
         elif content:
-            t, md, im = _parts_units(content)
+            t, md, im, fl = _parts_units(content)
             text += t
             media += md
             images += im
+            files += fl
         if m.tool_calls or m.tool_call_id or m.reasoning or m.reasoning_details or m.name:
             text += _extras(m)
     for tool in request.tools or ():
@@ -130,7 +133,7 @@ def estimate_prompt(request: ChatRequest) -> PromptEstimate:
         text += _json_size(request.extra)
     overhead = PER_MESSAGE * len(request.messages)
     units = text + media
-    return PromptEstimate(units + overhead, units // TYPICAL_BYTES_PER_TOKEN + overhead, images)
+    return PromptEstimate(units + overhead, units // TYPICAL_BYTES_PER_TOKEN + overhead, images, files)
 
 
 def estimate_embedding(request: EmbeddingRequest) -> PromptEstimate:

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
@@ -28,6 +29,9 @@ from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import Finish, StreamEvent, UsageReport
 
 ZERO = Decimal(0)
+
+if TYPE_CHECKING:
+    from turnout.plugins.pipeline import Pipeline
 
 ATTEMPT_BUDGET_SECONDS = 120.0  # no new attempt starts after this long
 
@@ -47,12 +51,14 @@ def _final(exc: GatewayError) -> bool:
 
 class Gateway:
     def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
-                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20) -> None:
+                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20,
+                 plugins: Pipeline | None = None) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
         self.cache = cache
         self.cache_entry_bytes = cache_entry_bytes
+        self.plugins = plugins  # src/turnout/plugins/: steps around dispatch, when a request has any
 
     @contextlib.asynccontextmanager
     async def upstream_phase(self, ctx: RequestContext) -> AsyncIterator[None]:
@@ -80,17 +86,32 @@ class Gateway:
         await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         for i, model_id in enumerate(chain):
             try:
-                route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+                route = self._resolve(request, model_id, ctx, last=i == len(chain) - 1)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise
                 continue
             ctx.model_id = model_id
             if not admitted:
+                if self.plugins is not None:  # after routing: `:online` has become the web plugin
+                    ctx.plugins = self.plugins.start(request, ctx)
                 # rate limit (429), then hold the worst case (402) over every model that may answer
                 await ctx.admit(request, [*route.endpoints, *self._fallback_endpoints(chain[i + 1:])])
                 admitted = True
+            if ctx.plugins is not None:
+                await ctx.plugins.before(request, route.endpoints, ctx)
             yield route
+
+    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext, *, last: bool) -> Route:
+        """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
+        the request or the config allows it, and routed again."""
+        try:
+            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+        except GatewayError as exc:
+            if self.plugins is None or not self.plugins.compress(
+                    request, ctx, self.router.lookup(model_id)[0].endpoints, exc, last=last):
+                raise
+        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
 
     def _fallback_endpoints(self, models: list[str]) -> list[Endpoint]:
         """The catalog endpoints of the fallback models (a superset of their routes, without the
@@ -149,6 +170,19 @@ class Gateway:
             if result is None:
                 assert last is not None
                 raise last
+            if ctx.plugins is not None:  # the web search tool's loop: more calls to the endpoint that answered
+                endpoint = ctx.endpoint
+                assert endpoint is not None
+
+                async def again(req: ChatRequest) -> ChatResult:
+                    tried: list[Attempt] = []  # each call of the loop has its own attempt budget
+                    try:
+                        answer, _ = await self.dispatcher.complete(req, [endpoint], tried, deadline, "web search tool loop")
+                    finally:
+                        ctx.attempts.extend(tried)
+                    return answer
+
+                result = await ctx.plugins.run_loop(request, result, ctx, again)
         ctx.mark_first_token()
         usage = result.usage
         if usage is None:
@@ -158,7 +192,11 @@ class Gateway:
             result.usage = usage
         if result.tool_calls and result.finish_reason == "stop":
             result.finish_reason = "tool_calls"
+        if ctx.plugins is not None:
+            ctx.plugins.after(request, result, ctx)
         ctx.price(usage)
+        # a blank native finish reason counts as none (zero-completion insurance, plugins/insurance.py)
+        ctx.settle(usage, result.finish_reason if result.native_finish_reason or result.finish_reason == "error" else None)
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
         ctx.record("ok", usage)
@@ -193,6 +231,9 @@ class Gateway:
                 assert last is not None
                 raise last
             ctx.endpoint, first, rest = opened
+        if ctx.plugins is not None and ctx.plugins.results is not None:
+            rest = ctx.plugins.observe(rest)
+            ctx.plugins.seen(first)
         events = guarded(ctx, first, rest, self._observe_stream)
         if ctx.cache is None or self.cache is None:
             return events

@@ -214,7 +214,8 @@ def read_dir(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Generatio
             elif entry[0] == "U":
                 usages[entry[1]] = entry[2]
             elif entry[0] == "S":
-                r = dict(zip(RECORD_FIELDS, entry[1], strict=True))
+                # a record journalled before a field was added has fewer values: the new ones default
+                r = dict(zip(RECORD_FIELDS, entry[1], strict=False))
                 r["cost"] = Decimal(r["cost"])
                 records[r["id"]] = GenerationRecord(**r)
     for gen_id, usage in usages.items():

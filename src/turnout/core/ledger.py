@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -153,9 +153,16 @@ class Ledger:
         return state
 
     def reserve(self, gen_id: str, key: KeyState | None, request: ChatRequest, endpoints: Sequence[Endpoint],
-                prompt: PromptEstimate | int, journal_entry: dict[str, Any]) -> Reservation:
-        """Hold the request's worst-case cost, or raise a 402; journal the reservation either way."""
+                prompt: PromptEstimate | int, journal_entry: dict[str, Any], fees: Decimal = ZERO,
+                calls: int = 1) -> Reservation:
+        """Hold the request's worst-case cost, or raise a 402; journal the reservation either way.
+        `fees` is the most its plugins may charge besides tokens (web searches' prices); `calls`
+        how many model calls it may make (the web search server tool's loop)."""
         worst = worst_case(request, endpoints, prompt)
+        if calls > 1:
+            worst = replace(worst, amount=worst.amount * calls, fixed=worst.fixed * calls)
+        if fees:
+            worst = replace(worst, amount=worst.amount + fees, fixed=worst.fixed + fees)
         account = self.account(key.account_id) if key is not None and self.require_credits else None
         limited = key is not None and key.limit is not None
         amount = worst.amount if (limited or account is not None) else ZERO

@@ -87,7 +87,8 @@ async def guarded(
             failure = GatewayError(ErrorKind.PROVIDER_BAD_RESPONSE, "the upstream stream ended without a finish")
         if usage is None:
             usage = ctx.estimate_usage(out_chars)
-        cost = ctx.price(usage)
+        ctx.price(usage)
+        cost = ctx.settle(usage, "error" if failure is not None or finish is None else finish.reason)
         yield UsageReport(usage, cost)
         if failure is not None:
             status = "error"

@@ -11,7 +11,7 @@ generation id: crash recovery replays journalled records that may already be in 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -120,6 +120,7 @@ class GenerationRecord:
     app_title: str | None
     app_referer: str | None
     attempts: list[dict[str, Any]]
+    pipeline: list[dict[str, Any]] = field(default_factory=list)  # plugin steps (docs/plugins.md)
 
 
 @dataclass(slots=True)

@@ -369,7 +369,7 @@ def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
     values = []
     for name in GEN_COLUMNS:
         v = getattr(r, name)
-        if name == "attempts":
+        if name in ("attempts", "pipeline"):
             v = orjson.dumps(v).decode()
         values.append(v)
     return tuple(values)

@@ -40,6 +40,7 @@ GEN_COLUMNS = (
     "streamed", "status", "finish_reason", "native_finish_reason", "prompt_tokens", "completion_tokens",
     "cached_tokens", "cache_write_tokens", "reasoning_tokens", "usage_estimated", "cost", "latency_ms",
     "generation_time_ms", "error_code", "error_message", "app_title", "app_referer", "attempts",
+    "pipeline",
 )
 KEY_COLUMNS = ("hash, name, label, limit_usd, usage_usd, disabled, created_at, updated_at, account_id, "
                "limit_reset, rate_limit_rpm, rate_limit_tpm, deleted")
@@ -386,15 +387,18 @@ def gen_from_row(row: tuple[Any, ...] | list[Any]) -> GenerationRecord:
     values["cost"] = Decimal(values["cost"])
     attempts = values["attempts"]
     values["attempts"] = orjson.loads(attempts) if isinstance(attempts, str | bytes) else attempts
+    pipeline = values["pipeline"]
+    values["pipeline"] = orjson.loads(pipeline) if isinstance(pipeline, str | bytes) else pipeline
     return GenerationRecord(**values)
 
 
 _gen_values = attrgetter(*GEN_COLUMNS)
-_COST, _ATTEMPTS = GEN_COLUMNS.index("cost"), GEN_COLUMNS.index("attempts")
+_COST, _ATTEMPTS, _PIPELINE = GEN_COLUMNS.index("cost"), GEN_COLUMNS.index("attempts"), GEN_COLUMNS.index("pipeline")
 
 
 def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
     values = list(_gen_values(r))  # bools bind as 0/1 already
     values[_COST] = str(values[_COST])
     values[_ATTEMPTS] = orjson.dumps(values[_ATTEMPTS]).decode()
+    values[_PIPELINE] = orjson.dumps(values[_PIPELINE]).decode()
     return tuple(values)

@@ -35,6 +35,7 @@ from turnout.model.stream import (
     ToolCallDelta,
     UsageReport,
 )
+from turnout.plugins.web import anthropic_citation
 
 STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",
@@ -64,7 +65,17 @@ def usage_json(usage: Usage, cost: Decimal) -> dict[str, Any]:
     }
     if usage.reasoning_tokens:
         out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    if usage.web_search_requests:
+        out["server_tool_use"] = {"web_search_requests": usage.web_search_requests}
     return out
+
+
+def citations_of(ctx: RequestContext) -> list[JSON]:
+    """The web plugin's citations in Anthropic's form (plugins/web.py)."""
+    run = ctx.plugins
+    if run is None or not run.annotations:
+        return []
+    return [anthropic_citation(a) for a in run.annotations]
 
 
 def parse_input(arguments: str) -> JSON:
@@ -99,6 +110,8 @@ def message_json(ctx: RequestContext, result: ChatResult, usage: Usage, *, hide_
     content: list[JSON] = [] if hide_reasoning else thinking_blocks(result.reasoning, result.reasoning_details)
     if result.content:
         content.append({"type": "text", "text": result.content})
+        if cites := citations_of(ctx):
+            content[-1]["citations"] = cites
     for call in result.tool_calls or ():
         content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": parse_input(call.arguments)})
     return {
@@ -199,6 +212,11 @@ class EventEncoder:
                 self._usage = usage_json(usage, cost or Decimal(0))
                 return out
             case Finish(reason=reason, native_reason=native):
+                if cites := citations_of(self._ctx):  # each citation a delta of a text block
+                    if self._open != "text":
+                        out += self._open_block("text", {"type": "text", "text": ""})
+                    for cite in cites:
+                        out += self._delta(self._index, {"type": "citations_delta", "citation": cite})
                 out += self._close()
                 totals = self._usage or usage_json(Usage(), Decimal(0))
                 out += event_frame(

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, string
+from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, parse_plugins, string, with_server_tools
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -45,6 +45,7 @@ from turnout.model.chat import (
     ToolChoice,
 )
 from turnout.model.errors import invalid
+from turnout.plugins.spec import split_server_tools
 
 REASONING_FORMAT = "anthropic-claude-v1"  # OpenRouter's `format` tag for Anthropic thinking blocks
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -360,6 +361,8 @@ def to_chat_request(body: Any) -> ChatRequest:
     models = body.get("models")
     if models is not None and (not isinstance(models, list) or not all(isinstance(m, str) for m in models)):
         raise invalid("models", "models: must be an array of model ids")
+    # web_search_* (Anthropic's server tool) and openrouter:web_search run in turnout, for every model
+    tools_raw, server_tools = split_server_tools(body.get("tools"))
     return ChatRequest(
         model=model,
         messages=messages,
@@ -369,7 +372,7 @@ def to_chat_request(body: Any) -> ChatRequest:
         top_p=bounded(body, "top_p", 0, 1),
         top_k=bounded(body, "top_k", 0, None, integer=True),
         stop=to_stop(body.get("stop_sequences")),
-        tools=to_tools(body.get("tools")),
+        tools=to_tools(tools_raw),
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
         reasoning=reasoning,
@@ -377,4 +380,5 @@ def to_chat_request(body: Any) -> ChatRequest:
         user=string(metadata.get("user_id"), "metadata.user_id"),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
+        plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
     )

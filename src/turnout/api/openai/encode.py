@@ -59,6 +59,8 @@ def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) ->
             "upstream_inference_prompt_cost": cost_number(cost - completions_cost),
             "upstream_inference_completions_cost": cost_number(completions_cost),
         },
+        **({"server_tool_use_details": {"web_search_requests": usage.web_search_requests}}
+           if usage.web_search_requests else {}),
     }
 
 
@@ -127,6 +129,7 @@ class ChunkEncoder:
         self._ctx = ctx
         self._hide_reasoning = hides_reasoning(request)
         self._usage: dict[str, Any] | None = None
+        self._run = ctx.plugins
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None, native: str | None = None) -> bytes:
         return data_frame(
@@ -163,7 +166,10 @@ class ChunkEncoder:
                 self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage))
                 return b""
             case Finish(reason=reason, native_reason=native):
-                out = self._chunk({}, reason, native)
+                out = b""
+                if self._run is not None and self._run.annotations:  # the web plugin's citations
+                    out = self._chunk({"role": "assistant", "annotations": self._run.annotations})
+                out += self._chunk({}, reason, native)
                 if self._usage is not None:
                     out += data_frame({**self._head, "choices": [], "usage": self._usage})
                 return out + DONE

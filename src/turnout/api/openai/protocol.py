@@ -30,6 +30,7 @@ from turnout.model.chat import (
     VideoPart,
 )
 from turnout.model.errors import invalid
+from turnout.plugins.spec import split_server_tools
 
 # OpenRouter extensions interpreted by the gateway itself.
 GATEWAY_ONLY = frozenset(
@@ -325,6 +326,22 @@ def parse_plugins(raw: Any) -> list[JSON] | None:
     return plugins
 
 
+def with_server_tools(plugins: list[JSON] | None, server_tools: list[JSON]) -> list[JSON] | None:
+    """The request's plugins plus the web search server tools it asked for (plugins/spec.py)."""
+    if not server_tools:
+        return plugins
+    return [*(p for p in plugins or () if p.get("id") != "web"), *server_tools[:1]]
+
+
+def with_transforms(plugins: list[JSON] | None, transforms: Any) -> list[JSON] | None:
+    """OpenRouter's legacy `transforms`: ["middle-out"] asks for context compression, [] turns it off."""
+    if transforms is None or any(p.get("id") == "context-compression" for p in plugins or ()):
+        return plugins
+    if not isinstance(transforms, list) or not all(t == "middle-out" for t in transforms):
+        raise invalid("transforms", "'transforms' must be [\"middle-out\"] or []")
+    return [*(plugins or ()), {"id": "context-compression", "enabled": bool(transforms)}]
+
+
 def to_chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
@@ -345,6 +362,7 @@ def to_chat_request(body: Any) -> ChatRequest:
     max_tokens = number(body, "max_tokens")
     if max_tokens is None:
         max_tokens = number(body, "max_completion_tokens")
+    tools_raw, server_tools = split_server_tools(body.get("tools"))  # openrouter:web_search runs in turnout
     request = ChatRequest(
         model=model or "",
         messages=[parse_message(m, i) for i, m in enumerate(messages)],
@@ -364,12 +382,12 @@ def to_chat_request(body: Any) -> ChatRequest:
         logprobs=boolean(body, "logprobs"),
         top_logprobs=number(body, "top_logprobs"),
         response_format=parse_response_format(body.get("response_format")),
-        tools=parse_tools(body.get("tools")),
+        tools=parse_tools(tools_raw),
         tool_choice=parse_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=boolean(body, "parallel_tool_calls"),
         reasoning=parse_reasoning(body),
         user=string(body.get("user"), "user"),
-        plugins=parse_plugins(body.get("plugins")),
+        plugins=with_transforms(with_server_tools(parse_plugins(body.get("plugins")), server_tools), body.get("transforms")),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
     )

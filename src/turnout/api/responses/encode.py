@@ -40,6 +40,7 @@ from turnout.model.stream import (
     ToolCallDelta,
     UsageReport,
 )
+from turnout.plugins.web import responses_annotation
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -60,6 +61,8 @@ def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) ->
             "upstream_inference_input_cost": cost_number(cost - output_cost),
             "upstream_inference_output_cost": cost_number(output_cost),
         },
+        **({"server_tool_use_details": {"web_search_requests": usage.web_search_requests}}
+           if usage.web_search_requests else {}),
     }
 
 
@@ -115,11 +118,19 @@ def reasoning_item(item_id: str, text: str, details: list[JSON] | None, summary:
     return item
 
 
-def message_item(item_id: str, text: str, status: str = "completed") -> JSON:
+def message_item(item_id: str, text: str, status: str = "completed", annotations: list[JSON] | None = None) -> JSON:
     return {
         "id": item_id, "type": "message", "status": status, "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        "content": [{"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}],
     }
+
+
+def annotations_of(ctx: RequestContext) -> list[JSON]:
+    """The web plugin's citations as Responses `url_citation` annotations (plugins/web.py)."""
+    run = ctx.plugins
+    if run is None or not run.annotations:
+        return []
+    return [responses_annotation(a) for a in run.annotations]
 
 
 def call_item(call: ToolCall, status: str = "completed") -> JSON:
@@ -133,7 +144,7 @@ def output_items(rr: ResponsesRequest, ctx: RequestContext, result: ChatResult) 
         output.append(reasoning_item(f"rs_{ctx.id}", result.reasoning or "", result.reasoning_details,
                                      rr.reasoning_summary is not None))
     if result.content:
-        output.append(message_item(f"msg_{ctx.id}", result.content))
+        output.append(message_item(f"msg_{ctx.id}", result.content, annotations=annotations_of(ctx)))
     output.extend(call_item(c) for c in result.tool_calls or ())
     return output
 
@@ -197,11 +208,12 @@ class EventEncoder:
         item = self._output[index]
         out = b""
         if name == "message":
-            part = {"type": "output_text", "text": self._text, "annotations": [], "logprobs": []}
+            cites = annotations_of(self._ctx)
+            part = {"type": "output_text", "text": self._text, "annotations": cites, "logprobs": []}
             out += self._event("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
                                text=self._text, logprobs=[])
             out += self._event("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
-            item = self._output[index] = message_item(item["id"], self._text)
+            item = self._output[index] = message_item(item["id"], self._text, annotations=cites)
         elif name == "reasoning":
             if self._summary:
                 part = {"type": "summary_text", "text": self._reasoning}

@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, boolean, int64, mapping, number, string
+from turnout.api.openai.protocol import (
+    EFFORTS,
+    boolean,
+    int64,
+    mapping,
+    number,
+    parse_plugins,
+    string,
+    with_server_tools,
+)
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -45,6 +54,7 @@ from turnout.model.chat import (
     ToolChoice,
 )
 from turnout.model.errors import invalid
+from turnout.plugins.spec import split_server_tools
 
 ROLES = frozenset({"user", "assistant", "system", "developer"})
 
@@ -283,7 +293,10 @@ def to_responses_request(body: Any, history: list[Message] | None = None) -> Res
     if instructions:
         messages.insert(0, Message(role="system", content=instructions))
     text = mapping(body.get("text"), "text") or {}
-    tools, tools_wire = to_tools(body.get("tools"))
+    # the built-in web_search tool and openrouter:web_search run in turnout, for every model
+    tools_raw, server_tools = split_server_tools(body.get("tools"))
+    tools, _ = to_tools(tools_raw)
+    tools_wire = body.get("tools") or []
     reasoning, summary = to_reasoning(body.get("reasoning"))
     max_tokens = body.get("max_output_tokens")
     if max_tokens is not None and (not int64(max_tokens) or max_tokens < 1):
@@ -304,6 +317,7 @@ def to_responses_request(body: Any, history: list[Message] | None = None) -> Res
         reasoning=reasoning,
         user=string(body.get("user") or body.get("safety_identifier"), "user"),
         provider=mapping(body.get("provider"), "provider"),
+        plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
     )
     store = boolean(body, "store")
     return ResponsesRequest(
