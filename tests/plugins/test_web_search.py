@@ -201,7 +201,7 @@ def test_native_search_where_the_provider_searches(plug: Plug) -> None:
     assert r.status_code == 200, r.text
     assert len(plug.fakes.engines.requests) == before  # no engine: Z.ai searched
     tools = plug.fakes.zai.requests[-1]["body"]["tools"]
-    assert tools == [{"type": "web_search", "web_search": {"enable": True, "search_engine": "search-prime",
+    assert tools == [{"type": "web_search", "web_search": {"enable": True, "search_engine": "search_pro_jina",
                                                            "search_result": True, "count": 4}}]
     assert {"type": "plugin", "name": "web", "data": {"engine": "native"}} in plug.record(r.json()["id"])["pipeline"]
 
