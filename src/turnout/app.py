@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from turnout.api import account, admin, catalog, completions, embeddings
 from turnout.api.anthropic import routes as anthropic_routes
+from turnout.api.cors import Cors, origin_of, route_of, with_headers
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
 from turnout.api.openapi import openapi
@@ -83,18 +84,39 @@ class TurnoutApp:
     list (about a tenth of the gateway's CPU per request in bench/'s profile); these handlers
     keep the same `Request`/`Response` types and the same error envelopes, and everything else
     (lifespan, the rest of the API, the web UI) goes through Starlette unchanged.
+
+    CORS (api/cors.py) is decided here, in front of both: a preflight is answered before any
+    route, key check or body read.
     """
 
-    def __init__(self, app: Starlette, fast: dict[tuple[str, str], Handler]) -> None:
+    def __init__(self, app: Starlette, fast: dict[tuple[str, str], Handler], settings: Settings) -> None:
         self.app = app
         self._fast = fast
+        self.settings = settings  # also read by the HTTP protocol (protocol.py) for its limits
+        self._cors = Cors(settings.cors_origins) if settings.cors_origins else None
 
     @property
     def state(self) -> Any:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
-        handler = self._fast.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[arg-type]
+            return
+        if self._cors is not None:
+            origin = origin_of(scope)
+            if origin is not None and route_of(scope["path"]) is not None:
+                if scope["method"] == "OPTIONS":
+                    answer = self._cors.preflight(scope, origin)
+                    if answer is not None:
+                        status, headers, body = answer
+                        await send({"type": "http.response.start", "status": status, "headers": headers})
+                        await send({"type": "http.response.body", "body": body})
+                        return
+                extra = self._cors.actual(scope, origin)
+                if extra is not None:
+                    send = with_headers(send, extra)
+        handler = self._fast.get((scope["method"], scope["path"]))
         if handler is None:
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
@@ -144,7 +166,7 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
         lifespan=lifespan,
     )
     fast = {("POST", prefix + path): handler for prefix in ("/api/v1", "/v1") for path, handler in FAST_ROUTES.items()}
-    return TurnoutApp(app, fast)
+    return TurnoutApp(app, fast, settings)
 
 
 async def health(request: Request) -> Response:

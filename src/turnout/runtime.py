@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from turnout.api.body import BodyReader
 from turnout.core.accounting import Accountant
 from turnout.core.catalog import Catalog, build_catalog
 from turnout.core.dispatch import Dispatcher
@@ -83,6 +84,7 @@ class Runtime:
     ledger: Ledger = field(init=False)
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
+    bodies: BodyReader = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
     @classmethod
@@ -114,6 +116,7 @@ class Runtime:
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
+        rt.bodies = BodyReader(settings.body_budget_bytes, settings.max_json_values, settings.body_timeout)
         rt._releases = recovered.releases
         return rt
 

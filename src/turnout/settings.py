@@ -29,7 +29,6 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 300.0  # longest upstream silence tolerated
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
-    max_body_bytes: int = 32 * 1024 * 1024
     log_level: str = "warning"
     # Load the built-in local model at start-up rather than on first use; None: `turnout serve`
     # preloads, an embedded app (tests) loads lazily.
@@ -40,6 +39,20 @@ class Settings:
     rate_limit_tpm: int | None = None  # per key, tokens per minute
     redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
     config_path: Path | None = None
+    # Front door: request limits, client timeouts, connections and CORS (docs/security.md).
+    max_body_bytes: int = 32 * 1024 * 1024  # inference routes (chat, messages, responses carry images)
+    max_small_body_bytes: int = 64 * 1024  # key management and credits
+    max_json_values: int = 1_000_000  # separators and containers in one JSON body
+    body_budget_bytes: int = 128 * 1024 * 1024  # request bodies held at once, per process
+    max_header_bytes: int = 64 * 1024  # request line and headers together
+    max_headers: int = 100
+    header_timeout: float = 10.0  # from connecting (or the request's first byte) to complete headers
+    body_timeout: float = 30.0  # a body must arrive within this ...
+    body_min_rate: int = 32 * 1024  # ... plus one second per this many bytes of it
+    idle_timeout: float = 30.0  # an idle keep-alive connection is closed after this
+    send_timeout: float = 60.0  # a client that takes none of its answer for this long is disconnected
+    max_connections: int = 2048  # per process; past it a connection is answered 503 and closed
+    cors_origins: tuple[str, ...] = ("*",)  # origins allowed to call the API from a browser; () for none
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
 
@@ -67,18 +80,47 @@ def _bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def _origins(value: Any) -> tuple[str, ...]:
+    """A list of origins, or one string of them separated by commas; "none" (or empty) for none."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    origins = tuple(str(o).strip().rstrip("/") for o in items if str(o).strip())
+    if origins in ((), ("none",)):
+        return ()
+    for o in origins:
+        if o != "*" and not o.startswith(("http://", "https://")):
+            raise ValueError(o)
+    return origins
+
+
+def _positive(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        v = kind(value)
+        if not v > 0:
+            raise ValueError(value)
+        return v
+
+    check.__name__ = f"a positive {kind.__name__}"
+    return check
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
-            "max_body_bytes": int, "log_level": str, "admin_key": str, "require_credits": _bool,
+            "max_body_bytes": _positive(int), "log_level": str, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
-            "preload_local": _bool}
+            "preload_local": _bool,
+            # Front door (docs/security.md)
+            "max_small_body_bytes": _positive(int), "max_json_values": _positive(int),
+            "body_budget_bytes": _positive(int), "max_header_bytes": _positive(int), "max_headers": _positive(int),
+            "header_timeout": _positive(float), "body_timeout": _positive(float), "body_min_rate": _positive(int),
+            "idle_timeout": _positive(float), "send_timeout": _positive(float), "max_connections": _positive(int), "cors_origins": _origins}
     kind = kinds[name]
     try:
         return kind(value)
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
-        what = "a boolean" if kind is _bool else getattr(kind, "__name__", "valid")
+        what = ("a boolean" if kind is _bool else "*, none, or origins like https://app.example separated by commas"
+                if kind is _origins else getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where}: {name} must be {what}, got {shown}") from None
 
 

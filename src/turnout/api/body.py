@@ -1,7 +1,27 @@
-"""Reading a JSON request body with a size bound; bad bodies become 400/413 in the caller's dialect."""
+"""Reading a JSON request body within bounds; bad bodies become 400/413/503 in the caller's dialect.
+
+Three bounds, each checked before the work it guards (docs/security.md, "Request limits"):
+
+- the route's size limit (`max_body_bytes` for inference, `max_small_body_bytes` for key management):
+  a declared Content-Length over it is refused before a byte is read, a chunked body as soon as it
+  passes it;
+- a per-process byte budget for the bodies being read at once (`body_budget_bytes`), taken chunk by
+  chunk as bytes arrive, so a slow upload holds only what it has sent; past it a read waits (at most
+  `body_timeout`) for other bodies to be parsed, then gets a 503;
+- the JSON value count (`max_json_values`): a body's parsed objects take up to ~30 times its bytes
+  (`[{},{},...]`) and as long to build, so a large body's separators and containers are counted
+  while it arrives and it is refused before it is parsed.
+
+The body is parsed on the event loop. orjson holds the GIL for a whole parse (measured: the loop
+thread ran not once during a 400 ms parse in a worker thread), so a thread would only add a hop;
+the value bound is what keeps the longest parse short.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from typing import Any
 
 import orjson
@@ -9,37 +29,153 @@ from starlette.requests import Request
 
 from turnout.model.errors import ErrorKind, GatewayError
 
+# Bodies up to this size are parsed without counting their values: at worst (`[{},{},...]`) a few
+# milliseconds and a few MB. Larger ones are counted chunk by chunk as they arrive.
+COUNT_FROM = 256 * 1024
 
-async def read_json(request: Request, limit: int) -> Any:
+
+class BodyBudget:
+    """The bytes of request bodies one process holds before they are parsed, with a FIFO of waiters.
+
+    Taking is an integer add on the common path (no allocation); only a read that finds the budget
+    spent allocates a future to wait on. One body may always proceed when nothing else is held, so a
+    budget smaller than a chunk cannot stall the process.
+    """
+
+    __slots__ = ("_waiters", "capacity", "used")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def try_take(self, n: int) -> bool:
+        if not self._waiters and (self.used + n <= self.capacity or self.used == 0):
+            self.used += n
+            return True
+        return False
+
+    async def take(self, n: int, timeout: float) -> None:
+        """Wait up to `timeout` seconds for `n` bytes, in turn; a 503 past it."""
+        if self.try_take(n):
+            return
+        entry = (n, asyncio.get_running_loop().create_future())
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(entry[1]), timeout)
+        except TimeoutError:
+            if not self._withdraw(entry):
+                return  # granted as the wait ran out: the bytes are ours
+            raise GatewayError(
+                ErrorKind.GATEWAY_OVERLOADED,
+                "the gateway is reading too many request bodies at once; retry shortly",
+                retry_after=1,
+            ) from None
+        except BaseException:
+            if not self._withdraw(entry):
+                self.give(n)
+            raise
+
+    def give(self, n: int) -> None:
+        self.used -= n
+        if self._waiters:
+            self._wake()
+
+    def _withdraw(self, entry: tuple[int, asyncio.Future[None]]) -> bool:
+        """Take a waiter out of the queue; False if it had already been granted its bytes."""
+        if entry[1].done():
+            return False
+        entry[1].cancel()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(entry)
+        self._wake()  # it may have been the head that kept smaller ones waiting
+        return True
+
+    def _wake(self) -> None:
+        while self._waiters:
+            n, fut = self._waiters[0]
+            if self.used + n > self.capacity and self.used != 0:
+                return
+            self._waiters.popleft()
+            self.used += n
+            fut.set_result(None)
+
+
+class BodyReader:
+    """Reads JSON bodies for every route of one process: the shared budget and value bound."""
+
+    __slots__ = ("budget", "max_values", "wait")
+
+    def __init__(self, budget_bytes: int, max_values: int, wait: float) -> None:
+        self.budget = BodyBudget(budget_bytes)
+        self.max_values = max_values
+        self.wait = wait
+
+    async def json(self, request: Request, limit: int) -> Any:
+        """The parsed body of `request`, at most `limit` bytes (the route's own limit)."""
+        return await read_json(request, limit, self.budget, self.max_values, self.wait)
+
+
+def count_values(data: bytes | bytearray) -> int:
+    """An upper bound on the JSON values in `data`: every value but a container's first is after a
+    comma, and every container opens with a bracket (those inside strings count too)."""
+    return data.count(b",") + data.count(b"{") + data.count(b"[")
+
+
+async def read_json(request: Request, limit: int, budget: BodyBudget, max_values: int, wait: float) -> Any:
+    """The parsed body of `request`, at most `limit` bytes and `max_values` values (see the module doc)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     # Straight from ASGI `receive`: Starlette's `Request.stream()` costs more than the JSON parse.
-    parts: list[bytes] = []
-    size = 0
+    body: bytes | bytearray = b""
+    held = 0
+    values = 0
     receive = request.receive
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away mid-body
-            raise GatewayError(ErrorKind.CALLER_CANCELLED, "the client disconnected while sending the body")
-        chunk = message.get("body", b"")
-        if chunk:
-            parts.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-        if not message.get("more_body", False):
-            break
-    body = parts[0] if len(parts) == 1 else b"".join(parts)
-    if not body:
-        raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body is empty; a JSON object is required")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away mid-body
+                raise GatewayError(ErrorKind.CALLER_CANCELLED, "the client disconnected while sending the body")
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                n = len(chunk)
+                if held + n > limit:
+                    raise too_large(limit)
+                if not budget.try_take(n):
+                    await budget.take(n, wait)
+                held += n
+                if held > COUNT_FROM:
+                    # Count the chunk (and, the first time, what came before it), then keep it.
+                    values += count_values(chunk) if values else count_values(body) + count_values(chunk)
+                    if values > max_values:
+                        raise too_many_values(max_values)
+                if not body:
+                    body = chunk
+                else:
+                    if isinstance(body, bytes):
+                        body = bytearray(body)  # grows in place (realloc), never a second full copy
+                    body += chunk
+            if not message.get("more_body", False):
+                break
+        if not body:
+            raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body is empty; a JSON object is required")
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
+    finally:
+        if held:
+            budget.give(held)
 
 
 def too_large(limit: int) -> GatewayError:
     return GatewayError(
         ErrorKind.CALLER_INVALID_REQUEST, f"the request body exceeds {limit} bytes", status=413
+    )
+
+
+def too_many_values(limit: int) -> GatewayError:
+    return GatewayError(
+        ErrorKind.CALLER_INVALID_REQUEST, f"the request body holds more than {limit} JSON values", status=413
     )

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.protocol import string
 from turnout.api.responses.encode import (
@@ -49,8 +48,8 @@ def response_store(request: Request) -> ResponseStore:
 @in_envelope(error_response)
 async def responses(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = authenticate(request.headers, rt.keys)
+    key = authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     store = response_store(request)
     history = None
     if isinstance(body, dict):
