@@ -5,9 +5,10 @@ Three bounds, each checked before the work it guards (docs/security.md, "Request
 - the route's size limit (`max_body_bytes` for inference, `max_small_body_bytes` for key management):
   a declared Content-Length over it is refused before a byte is read, a chunked body as soon as it
   passes it;
-- a per-process byte budget for the bodies being read at once (`body_budget_bytes`), taken chunk by
-  chunk as bytes arrive, so a slow upload holds only what it has sent; past it a read waits (at most
-  `body_timeout`) for other bodies to be parsed, then gets a 503;
+- a per-process byte budget for the bodies being read at once (`body_budget_bytes`): a body takes
+  its announced Content-Length before its first byte is read (a chunked one takes bytes as they
+  come) and gives it back once parsed; past it a read waits its turn (at most `body_timeout`) for
+  other bodies to be parsed, then gets a 503;
 - the JSON value count (`max_json_values`): a body's parsed objects take up to ~30 times its bytes
   (`[{},{},...]`) and as long to build, so a large body's separators and containers are counted
   while it arrives and it is refused before it is parsed.
@@ -66,11 +67,7 @@ class BodyBudget:
         except TimeoutError:
             if not self._withdraw(entry):
                 return  # granted as the wait ran out: the bytes are ours
-            raise GatewayError(
-                ErrorKind.GATEWAY_OVERLOADED,
-                "the gateway is reading too many request bodies at once; retry shortly",
-                retry_after=1,
-            ) from None
+            raise busy() from None
         except BaseException:
             if not self._withdraw(entry):
                 self.give(n)
@@ -124,12 +121,19 @@ def count_values(data: bytes | bytearray) -> int:
 
 async def read_json(request: Request, limit: int, budget: BodyBudget, max_values: int, wait: float) -> Any:
     """The parsed body of `request`, at most `limit` bytes and `max_values` values (see the module doc)."""
+    held = 0
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
+    if declared is not None and declared.isdigit():
+        held = int(declared)
+        if held > limit:
+            raise too_large(limit)
+        # The whole announced size at once: bodies that each hold part of the budget and wait for
+        # more would wait for one another. A slow sender's share is bounded by the body deadline.
+        if held and not budget.try_take(held):
+            await budget.take(held, wait)
     # Straight from ASGI `receive`: Starlette's `Request.stream()` costs more than the JSON parse.
     body: bytes | bytearray = b""
-    held = 0
+    size = 0
     values = 0
     receive = request.receive
     try:
@@ -139,13 +143,17 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
                 raise GatewayError(ErrorKind.CALLER_CANCELLED, "the client disconnected while sending the body")
             chunk: bytes = message.get("body", b"")
             if chunk:
-                n = len(chunk)
-                if held + n > limit:
+                size += len(chunk)
+                if size > limit:
                     raise too_large(limit)
-                if not budget.try_take(n):
-                    await budget.take(n, wait)
-                held += n
-                if held > COUNT_FROM:
+                if size > held:  # a chunked body (no Content-Length): taken as it comes
+                    more = size - held
+                    if not budget.try_take(more):
+                        if held:  # holding part and waiting for more could wait on others doing the same
+                            raise busy()
+                        await budget.take(more, wait)
+                    held = size
+                if size > COUNT_FROM:
                     # Count the chunk (and, the first time, what came before it), then keep it.
                     values += count_values(chunk) if values else count_values(body) + count_values(chunk)
                     if values > max_values:
@@ -167,6 +175,11 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
     finally:
         if held:
             budget.give(held)
+
+
+def busy() -> GatewayError:
+    return GatewayError(ErrorKind.GATEWAY_OVERLOADED,
+                        "the gateway is reading too many request bodies at once; retry shortly", retry_after=1)
 
 
 def too_large(limit: int) -> GatewayError:
