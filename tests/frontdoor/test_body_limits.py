@@ -103,7 +103,7 @@ def test_inference_bodies_keep_the_large_limit(gw: Served) -> None:
     r = httpx.post(f"{gw.url}/api/v1/chat/completions", headers=auth, timeout=30,
                    json={"model": "test/echo", "messages": [{"role": "user", "content": text}], "max_tokens": 5})
     # The body is read and parsed; the 8K-context test model's context check may then refuse it.
-    assert r.status_code != 413 and "context length" in r.text or r.status_code == 200, r.text
+    assert (r.status_code != 413 and "context length" in r.text) or r.status_code == 200, r.text
     r = httpx.post(f"{gw.url}/api/v1/messages/count_tokens", headers=auth, timeout=30,
                    json={"model": "test/echo", "messages": [{"role": "user", "content": text}]})
     assert r.status_code == 200, r.text
