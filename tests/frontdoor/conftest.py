@@ -129,6 +129,7 @@ class Process:
     upstream: Upstream
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # added to the test catalog
     port: int = 0
     key: str = ""
     proc: subprocess.Popen[str] | None = None
@@ -136,7 +137,9 @@ class Process:
     def start(self) -> Process:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "turnout.yaml"
-        config.write_text(yaml.safe_dump(gateway_config(self.upstream.url)))
+        catalog = gateway_config(self.upstream.url)
+        catalog["models"] = {**catalog["models"], **self.models}  # type: ignore[dict-item]
+        config.write_text(yaml.safe_dump(catalog))
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
         # The local model's weights (~360 MB) are not what these tests measure.
@@ -186,8 +189,8 @@ class Process:
 
 
 @contextmanager
-def running(upstream: Upstream, data_dir: Path, **env: str) -> Iterator[Process]:
-    p = Process(upstream, data_dir, env).start()
+def running(upstream: Upstream, data_dir: Path, models: dict[str, Any] | None = None, **env: str) -> Iterator[Process]:
+    p = Process(upstream, data_dir, env, models or {}).start()
     try:
         yield p
     finally:
