@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from turnout.api import account, admin, catalog, completions, embeddings
 from turnout.api.anthropic import routes as anthropic_routes
+from turnout.api.body import HELD
 from turnout.api.cors import Cors, origin_of, route_of, with_headers
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
@@ -117,18 +118,22 @@ class TurnoutApp:
                 if extra is not None:
                     send = with_headers(send, extra)
         handler = self._fast.get((scope["method"], scope["path"]))
-        if handler is None:
-            await self.app(scope, receive, send)  # type: ignore[arg-type]
-            return
-        scope["app"] = self.app
-        request = Request(scope, receive)
         try:
-            response = await handler(request)
-        except GatewayError as exc:
-            response = error_response(exc)
-        except Exception as exc:
-            response = await on_unexpected(request, exc)
-        await response(scope, receive, send)  # type: ignore[arg-type]
+            if handler is None:
+                await self.app(scope, receive, send)  # type: ignore[arg-type]
+                return
+            scope["app"] = self.app
+            request = Request(scope, receive)
+            try:
+                response = await handler(request)
+            except GatewayError as exc:
+                response = error_response(exc)
+            except Exception as exc:
+                response = await on_unexpected(request, exc)
+            await response(scope, receive, send)  # type: ignore[arg-type]
+        finally:
+            if HELD in scope:  # the request's body budget (api/body.py), once its answer has ended
+                self.app.state.runtime.bodies.release(scope)
 
 
 FAST_ROUTES: dict[str, Handler] = {

@@ -42,7 +42,7 @@ class Settings:
     # Front door: request limits, client timeouts, connections and CORS (docs/security.md).
     max_body_bytes: int = 32 * 1024 * 1024  # inference routes (chat, messages, responses carry images)
     max_small_body_bytes: int = 64 * 1024  # key management and credits
-    max_json_values: int = 1_000_000  # separators and containers in one JSON body
+    max_json_values: int = 500_000  # separators and containers in one JSON body (~150 bytes each parsed)
     body_budget_bytes: int = 128 * 1024 * 1024  # request bodies held at once, per process
     max_header_bytes: int = 64 * 1024  # request line and headers together
     max_headers: int = 100

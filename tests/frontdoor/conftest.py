@@ -99,6 +99,11 @@ class Served:
     url: str
     settings: Settings
     key: str
+    app: Any = None
+
+    def budget_used(self) -> int:
+        """Bytes of the body budget held right now (api/body.py)."""
+        return int(self.app.state.runtime.bodies.budget.used)
 
     @property
     def port(self) -> int:
@@ -112,8 +117,9 @@ def gateway_in_thread(upstream: Upstream, data_dir: Path, **overrides: Any) -> I
     settings = load_settings(None, env={}, data_dir=data_dir, admin_key=ADMIN, providers=config["providers"],
                              models=config["models"], **overrides)
     key = create_key(settings, "front-door")
-    with serve(create_app(settings)) as url:
-        yield Served(url, settings, key)
+    app = create_app(settings)
+    with serve(app) as url:
+        yield Served(url, settings, key, app)
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -170,3 +170,58 @@ def test_the_body_budget_bounds_bodies_read_at_once(upstream: Upstream, tmp_path
         for t in threads:
             t.join(15)
         assert results == [200, 200, 200]
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_every_answer_gives_its_budget_back(gw: Served) -> None:
+    """Whatever the route and however the answer ends, the budget returns to zero."""
+    auth = {"authorization": f"Bearer {gw.key}"}
+    chat = {"model": "test/echo", "messages": [{"role": "user", "content": "hi " * 1000}], "max_tokens": 5}
+    url = f"{gw.url}/api/v1"
+    assert httpx.post(f"{url}/chat/completions", json=chat, headers=auth, timeout=10).status_code == 200
+    with httpx.stream("POST", f"{url}/chat/completions", json={**chat, "stream": True}, headers=auth, timeout=10) as r:
+        assert r.status_code == 200 and b"[DONE]" in r.read()
+    assert httpx.post(f"{url}/chat/completions", json={**chat, "model": "nope/none"}, headers=auth,
+                      timeout=10).status_code == 400
+    assert httpx.post(f"{url}/messages/count_tokens", json=chat, headers=auth, timeout=10).status_code == 200
+    assert httpx.post(f"{url}/responses", json={"model": "test/echo", "input": "hi"}, headers=auth,
+                      timeout=10).status_code == 200
+    assert httpx.post(f"{url}/keys", json={"name": "budget-check"}, headers={"authorization": f"Bearer {ADMIN}"},
+                      timeout=10).status_code == 201
+    # A client that leaves in the middle of a stream.
+    with httpx.stream("POST", f"{url}/chat/completions", headers=auth, timeout=10,
+                      json={**chat, "model": "test/hang-stream", "stream": True}) as r:
+        assert r.status_code == 200
+        next(r.iter_bytes())
+    assert wait_until(lambda: gw.budget_used() == 0), gw.budget_used()
+
+
+def test_a_parsed_body_holds_the_budget_until_its_answer_ends(upstream: Upstream, tmp_path: Path) -> None:
+    """A 1 MiB budget: a 24 kB chat waiting on its upstream holds ~790 kB (its worst-case parsed
+    size) until it is answered, so a 1 MiB body meanwhile waits, then gets 503; afterwards it passes."""
+    with gateway_in_thread(upstream, tmp_path, body_budget_bytes=1024 * 1024, body_timeout=0.5,
+                           read_timeout=2.0) as gw:
+        auth = {"authorization": f"Bearer {gw.key}"}
+        waiting = {"model": "test/hang", "messages": [{"role": "user", "content": "a " * 12_000}], "max_tokens": 5}
+        big = {"model": "test/echo", "messages": [{"role": "user", "content": "b" * (1024 * 1024)}]}
+        answers: list[int] = []
+        first = threading.Thread(target=lambda: answers.append(httpx.post(
+            f"{gw.url}/api/v1/chat/completions", json=waiting, headers=auth, timeout=10).status_code))
+        first.start()
+        assert wait_until(lambda: gw.budget_used() > 700_000)
+        r = httpx.post(f"{gw.url}/api/v1/messages/count_tokens", json=big, headers=auth, timeout=10)
+        assert r.status_code == 503, r.text
+        first.join(10)
+        assert answers == [408]
+        assert gw.budget_used() == 0
+        r = httpx.post(f"{gw.url}/api/v1/messages/count_tokens", json=big, headers=auth, timeout=10)
+        assert r.status_code == 200, r.text
+        assert wait_until(lambda: gw.budget_used() == 0)

@@ -5,13 +5,14 @@ Three bounds, each checked before the work it guards (docs/security.md, "Request
 - the route's size limit (`max_body_bytes` for inference, `max_small_body_bytes` for key management):
   a declared Content-Length over it is refused before a byte is read, a chunked body as soon as it
   passes it;
-- a per-process byte budget for the bodies being read at once (`body_budget_bytes`): a body takes
-  its announced Content-Length before its first byte is read (a chunked one takes bytes as they
-  come) and gives it back once parsed; past it a read waits its turn (at most `body_timeout`) for
-  other bodies to be parsed, then gets a 503;
-- the JSON value count (`max_json_values`): a body's parsed objects take up to ~30 times its bytes
-  (`[{},{},...]`) and as long to build, so a large body's separators and containers are counted
-  while it arrives and it is refused before it is parsed.
+- the JSON value count (`max_json_values`): parsed objects take up to ~24 times their text
+  (`[{},{},...]`) and as long to build, so a large body's separators and containers are counted as
+  it arrives and it is refused before it is parsed;
+- a per-process memory budget for request bodies (`body_budget_bytes`). A body takes its announced
+  Content-Length before its first byte is read (a chunked one takes bytes as they come); once
+  parsed it holds an estimate of its parsed size instead, until its answer ends (`TurnoutApp`
+  gives it back, see `release`). Past the budget a read waits its turn (at most `body_timeout`),
+  then gets a 503. Parsed bodies may fill up to twice the budget; past that, 503 as well.
 
 The body is parsed on the event loop. orjson holds the GIL for a whole parse (measured: the loop
 thread ran not once during a 400 ms parse in a worker thread), so a thread would only add a hop;
@@ -30,9 +31,13 @@ from starlette.requests import Request
 
 from turnout.model.errors import ErrorKind, GatewayError
 
-# Bodies up to this size are parsed without counting their values: at worst (`[{},{},...]`) a few
-# milliseconds and a few MB. Larger ones are counted chunk by chunk as they arrive.
+# Bodies up to this size are parsed without counting their values (counting costs more than a
+# small body's parse): at worst (`[{},{},...]`) a few milliseconds and a few MB. Larger ones are
+# counted chunk by chunk as they arrive.
 COUNT_FROM = 256 * 1024
+PARSED_PER_BYTE = 32  # an uncounted body's parsed size, at worst, per byte of its text
+PARSED_PER_VALUE = 100  # a counted body's parsed size per JSON value, beyond its text
+HELD = "turnout.body_held"  # the scope key: budget a request holds until its answer ends
 
 
 class BodyBudget:
@@ -73,6 +78,14 @@ class BodyBudget:
                 self.give(n)
             raise
 
+    def take_parsed(self, n: int) -> bool:
+        """Take `n` more for a parsed body already holding its text, without waiting (a body that
+        waits while holding budget could wait on others doing the same), up to twice the budget."""
+        if self.used + n <= 2 * self.capacity:
+            self.used += n
+            return True
+        return False
+
     def give(self, n: int) -> None:
         self.used -= n
         if self._waiters:
@@ -109,8 +122,15 @@ class BodyReader:
         self.wait = wait
 
     async def json(self, request: Request, limit: int) -> Any:
-        """The parsed body of `request`, at most `limit` bytes (the route's own limit)."""
+        """The parsed body of `request`, at most `limit` bytes (the route's own limit); the budget
+        it holds is given back by `release` when the answer ends."""
         return await read_json(request, limit, self.budget, self.max_values, self.wait)
+
+    def release(self, scope: dict[str, Any]) -> None:
+        """Give back what the request of `scope` holds; called once its answer has ended."""
+        held = scope.pop(HELD, 0)
+        if held:
+            self.budget.give(held)
 
 
 def count_values(data: bytes | bytearray) -> int:
@@ -168,10 +188,19 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
                 break
         if not body:
             raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body is empty; a JSON object is required")
+        parsed = size * PARSED_PER_BYTE if size <= COUNT_FROM else size + values * PARSED_PER_VALUE
+        if parsed > held:
+            if not budget.take_parsed(parsed - held):
+                raise busy()
+            held = parsed
         try:
-            return orjson.loads(body)
+            value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, f"the request body is not valid JSON: {exc}") from None
+        # The parsed body lives as long as the request: the budget goes back when its answer ends.
+        request.scope[HELD] = held
+        held = 0
+        return value
     finally:
         if held:
             budget.give(held)
