@@ -182,22 +182,22 @@ class GuardedProtocol(HttpToolsProtocol):
             self._phase = BUSY
 
     def on_response_complete(self) -> None:
+        if self.pipeline or self.transport.is_closing():
+            super().on_response_complete()  # uvicorn's: starts the next pipelined request (or nothing)
+            return
         # uvicorn's, without its per-answer keep-alive timer: the sweep times idle connections out.
         self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
         self._unset_keepalive_if_required()
         self.flow.resume_reading()
-        if self.pipeline:
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-        elif self._phase == BUSY and self.cycle.response_complete:
+        if self._phase == BUSY and self.cycle.response_complete:
             self._phase, self._since = IDLE, self.loop.time()
 
     # Deadlines
 
     def check(self, now: float) -> None:
         """Called by the sweep: close this connection if the client is past a deadline."""
+        if self.transport.is_closing():
+            return
         limits = self.limits
         phase = self._phase
         elapsed = now - self._since

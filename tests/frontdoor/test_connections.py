@@ -163,6 +163,7 @@ def test_a_body_discarded_after_an_early_answer_is_bounded(gw: Process) -> None:
         assert sent < 10 * MAX_BODY, "the gateway kept reading a body nobody will use"
 
 
+@pytest.mark.slow
 def test_a_client_that_takes_none_of_its_answer_is_disconnected(gw: Process) -> None:
     """A stream of ~25 MB to a client that reads nothing: the gateway's writes stall, and after the
     send timeout it closes the connection instead of holding it (and the upstream) forever."""
