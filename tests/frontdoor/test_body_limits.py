@@ -129,7 +129,7 @@ def test_a_body_of_too_many_json_values_is_refused_before_it_is_parsed(gw: Serve
     assert r.status_code == 413, r.text
     # Under the bound (5,000 messages, 15,000 values, larger than the counting threshold): parsed.
     body = values_body(5_000)
-    assert len(body) > 128 * 1024
+    assert len(body) > 16 * 1024
     r = httpx.post(f"{gw.url}/api/v1/messages/count_tokens", headers=auth, content=body, timeout=30)
     assert r.status_code == 200, r.text
 
@@ -205,18 +205,18 @@ def test_every_answer_gives_its_budget_back(gw: Served) -> None:
 
 
 def test_a_parsed_body_holds_the_budget_until_its_answer_ends(upstream: Upstream, tmp_path: Path) -> None:
-    """A 1 MiB budget: a 24 kB chat waiting on its upstream holds ~790 kB (its worst-case parsed
+    """A 512 KiB budget: a 12 kB chat waiting on its upstream holds ~390 kB (its worst-case parsed
     size) until it is answered, so a 1 MiB body meanwhile waits, then gets 503; afterwards it passes."""
-    with gateway_in_thread(upstream, tmp_path, body_budget_bytes=1024 * 1024, body_timeout=0.5,
+    with gateway_in_thread(upstream, tmp_path, body_budget_bytes=512 * 1024, body_timeout=0.5,
                            read_timeout=2.0) as gw:
         auth = {"authorization": f"Bearer {gw.key}"}
-        waiting = {"model": "test/hang", "messages": [{"role": "user", "content": "a " * 12_000}], "max_tokens": 5}
+        waiting = {"model": "test/hang", "messages": [{"role": "user", "content": "a " * 6_000}], "max_tokens": 5}
         big = {"model": "test/echo", "messages": [{"role": "user", "content": "b" * (1024 * 1024)}]}
         answers: list[int] = []
         first = threading.Thread(target=lambda: answers.append(httpx.post(
             f"{gw.url}/api/v1/chat/completions", json=waiting, headers=auth, timeout=10).status_code))
         first.start()
-        assert wait_until(lambda: gw.budget_used() > 700_000)
+        assert wait_until(lambda: gw.budget_used() > 350_000)
         r = httpx.post(f"{gw.url}/api/v1/messages/count_tokens", json=big, headers=auth, timeout=10)
         assert r.status_code == 503, r.text
         first.join(10)

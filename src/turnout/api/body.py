@@ -31,10 +31,10 @@ from starlette.requests import Request
 
 from turnout.model.errors import ErrorKind, GatewayError
 
-# Bodies up to this size are parsed without counting their values (counting costs more than a
-# small body's parse): at worst (`[{},{},...]`) a few milliseconds and a few MB. Larger ones are
-# counted chunk by chunk as they arrive.
-COUNT_FROM = 256 * 1024
+# Bodies up to this size are parsed without counting their values (counting would cost a small
+# body a fifth of its parse), and held at their worst-case parsed size. Larger ones are counted
+# chunk by chunk as they arrive.
+COUNT_FROM = 16 * 1024
 PARSED_PER_BYTE = 32  # an uncounted body's parsed size, at worst, per byte of its text
 PARSED_PER_VALUE = 100  # a counted body's parsed size per JSON value, beyond its text
 HELD = "turnout.body_held"  # the scope key: budget a request holds until its answer ends
@@ -78,10 +78,11 @@ class BodyBudget:
                 self.give(n)
             raise
 
-    def take_parsed(self, n: int) -> bool:
-        """Take `n` more for a parsed body already holding its text, without waiting (a body that
-        waits while holding budget could wait on others doing the same), up to twice the budget."""
-        if self.used + n <= 2 * self.capacity:
+    def take_parsed(self, n: int, held: int) -> bool:
+        """Take `n` more for a parsed body already holding `held`, without waiting (a body that
+        waits while holding budget could wait on others doing the same): up to twice the budget,
+        or beyond when that body is all there is."""
+        if self.used + n <= 2 * self.capacity or self.used == held:
             self.used += n
             return True
         return False
@@ -133,10 +134,14 @@ class BodyReader:
             self.budget.give(held)
 
 
+_NOT_COUNTED = bytes(sorted(set(range(256)) - set(b",{[")))
+
+
 def count_values(data: bytes | bytearray) -> int:
     """An upper bound on the JSON values in `data`: every value but a container's first is after a
-    comma, and every container opens with a bracket (those inside strings count too)."""
-    return data.count(b",") + data.count(b"{") + data.count(b"[")
+    comma, and every container opens with a bracket (those inside strings count too). One pass
+    (`translate`), a third of the cost of three `count`s."""
+    return len(data.translate(None, _NOT_COUNTED))
 
 
 async def read_json(request: Request, limit: int, budget: BodyBudget, max_values: int, wait: float) -> Any:
@@ -190,7 +195,7 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
             raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body is empty; a JSON object is required")
         parsed = size * PARSED_PER_BYTE if size <= COUNT_FROM else size + values * PARSED_PER_VALUE
         if parsed > held:
-            if not budget.take_parsed(parsed - held):
+            if not budget.take_parsed(parsed - held, held):
                 raise busy()
             held = parsed
         try:

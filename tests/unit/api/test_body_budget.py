@@ -68,9 +68,12 @@ def test_a_waiter_that_gives_up_lets_the_next_one_in() -> None:
 
 def test_parsed_bodies_may_fill_twice_the_budget() -> None:
     b = BodyBudget(100)
-    assert b.try_take(100)
-    assert b.take_parsed(100)
-    assert not b.take_parsed(1)
+    assert b.try_take(100) and b.take_parsed(100, 100)  # alone: beyond twice the budget too
+    assert b.take_parsed(500, 200)
+    b = BodyBudget(100)
+    assert b.try_take(60) and b.try_take(40)
+    assert b.take_parsed(100, 60)
+    assert not b.take_parsed(1, 40)
 
 
 def test_count_values_is_an_upper_bound() -> None:
