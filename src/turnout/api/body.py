@@ -168,7 +168,8 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
                 raise GatewayError(ErrorKind.CALLER_CANCELLED, "the client disconnected while sending the body")
             chunk: bytes = message.get("body", b"")
             if chunk:
-                size += len(chunk)
+                n = len(chunk)
+                size += n
                 if size > limit:
                     raise too_large(limit)
                 if size > held:  # a chunked body (no Content-Length): taken as it comes
@@ -180,7 +181,7 @@ async def read_json(request: Request, limit: int, budget: BodyBudget, max_values
                     held = size
                 if size > COUNT_FROM:
                     # Count the chunk (and, the first time, what came before it), then keep it.
-                    values += count_values(chunk) if values else count_values(body) + count_values(chunk)
+                    values += count_values(chunk) if size - n > COUNT_FROM else count_values(body) + count_values(chunk)
                     if values > max_values:
                         raise too_many_values(max_values)
                 if not body:
