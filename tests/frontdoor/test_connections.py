@@ -6,8 +6,11 @@ The process runs with one-second deadlines so each attack is seen through in a s
 
 from __future__ import annotations
 
+import resource
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -183,3 +186,21 @@ def test_a_client_that_takes_none_of_its_answer_is_disconnected(gw: Process) -> 
         s.close()
     assert closed
     assert b"data: [DONE]" not in got
+
+
+def fit_in_subprocess(soft: int, hard: int, cap: int) -> tuple[int, int]:
+    code = (f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}));"
+            f"from turnout.protocol import fit_descriptors; fitted = fit_descriptors({cap});"
+            "print(fitted, resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    fitted, limit = out.stdout.split()
+    return int(fitted), int(limit)
+
+
+def test_the_open_file_limit_is_raised_to_fit_the_connection_cap() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 2 * 2048 + 256:
+        pytest.skip(f"the hard open-file limit here is {hard}")
+    assert fit_in_subprocess(1024, hard, 2048) == (2048, 2 * 2048 + 256)  # raised to fit
+    # A hard limit too low: the cap shrinks to what fits, never past the descriptors.
+    assert fit_in_subprocess(1024, 1024, 2048) == ((1024 - 256) // 2, 1024)
