@@ -17,6 +17,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from turnout.api import account, admin, catalog, completions, embeddings, presets
 from turnout.api.anthropic import routes as anthropic_routes
+from turnout.api.body import HELD
+from turnout.api.cors import Cors, origin_of, route_of, with_headers
 from turnout.api.disconnect import ClientWatch
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
@@ -98,37 +100,62 @@ class TurnoutApp:
     list (about a tenth of the gateway's CPU per request in bench/'s profile); these handlers
     keep the same `Request`/`Response` types and the same error envelopes, and everything else
     (lifespan, the rest of the API, the web UI) goes through Starlette unchanged.
+
+    CORS (api/cors.py) is decided here, in front of both: a preflight is answered before any
+    route, key check or body read.
     """
 
-    def __init__(self, app: Starlette, fast: dict[tuple[str, str], Handler]) -> None:
+    def __init__(self, app: Starlette, fast: dict[tuple[str, str], Handler], settings: Settings) -> None:
         self.app = app
         self._fast = fast
+        self.settings = settings  # also read by the HTTP protocol (protocol.py) for its limits
+        self._cors = Cors(settings.cors_origins) if settings.cors_origins else None
 
     @property
     def state(self) -> Any:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
-        handler = self._fast.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
-        if handler is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
-        scope["app"] = self.app
-        watch = ClientWatch(receive)  # a client leaving before the answer cancels the handler
-        request = Request(scope, watch.receive)
+        if self._cors is not None:
+            origin = origin_of(scope)
+            if origin is not None and route_of(scope["path"]) is not None:
+                if scope["method"] == "OPTIONS":
+                    answer = self._cors.preflight(scope, origin)
+                    if answer is not None:
+                        status, headers, body = answer
+                        await send({"type": "http.response.start", "status": status, "headers": headers})
+                        await send({"type": "http.response.body", "body": body})
+                        return
+                extra = self._cors.actual(scope, origin)
+                if extra is not None:
+                    send = with_headers(send, extra)
+        handler = self._fast.get((scope["method"], scope["path"]))
         try:
-            response = await handler(request)
-        except GatewayError as exc:
-            response = error_response(exc)
-        except asyncio.CancelledError:
-            if watch.left():
-                return  # nobody to answer; the request is recorded as cancelled
-            raise
-        except Exception as exc:
-            response = await on_unexpected(request, exc)
+            if handler is None:
+                await self.app(scope, receive, send)  # type: ignore[arg-type]
+                return
+            scope["app"] = self.app
+            watch = ClientWatch(receive)  # a client leaving before the answer cancels the handler
+            request = Request(scope, watch.receive)
+            try:
+                response = await handler(request)
+            except GatewayError as exc:
+                response = error_response(exc)
+            except asyncio.CancelledError:
+                if watch.left():
+                    return  # nobody to answer; the request is recorded as cancelled
+                raise
+            except Exception as exc:
+                response = await on_unexpected(request, exc)
+            finally:
+                watch.stop()
+            await response(scope, receive, send)  # type: ignore[arg-type]
         finally:
-            watch.stop()
-        await response(scope, receive, send)  # type: ignore[arg-type]
+            if HELD in scope:  # the request's body budget (api/body.py), once its answer has ended
+                self.app.state.runtime.bodies.release(scope)
 
 
 FAST_ROUTES: dict[str, Handler] = {
@@ -166,7 +193,7 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
         lifespan=lifespan,
     )
     fast = {("POST", prefix + path): handler for prefix in ("/api/v1", "/v1") for path, handler in FAST_ROUTES.items()}
-    return TurnoutApp(app, fast)
+    return TurnoutApp(app, fast, settings)
 
 
 async def health(request: Request) -> Response:

@@ -34,16 +34,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
     sys.setswitchinterval(0.0005)
-    common = dict(
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-        server_header=False,
-        date_header=False,
-    )
+    from turnout.protocol import fit_descriptors, server_options
+
+    fitted = fit_descriptors(settings.max_connections)  # before the workers start: they inherit it
+    if fitted != settings.max_connections:
+        settings = dataclasses.replace(settings, max_connections=fitted)
+    common = server_options(settings)
     if settings.workers > 1:
         # Each worker process builds its own app from the same settings, passed through the env.
         if settings.config_path is not None:
@@ -51,15 +47,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["TURNOUT_DATA_DIR"] = str(settings.data_dir)
         os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
         os.environ["TURNOUT_LOG_LEVEL"] = settings.log_level
+        os.environ["TURNOUT_MAX_CONNECTIONS"] = str(settings.max_connections)
         print(plan, flush=True)
-        uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)
     else:
         from turnout.app import create_app
 
         print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
               "Ctrl-C stops it", flush=True)
         print(plan, flush=True)
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from turnout.api.body import BodyReader
 from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
 from turnout.core.availability import Availability
@@ -132,6 +133,7 @@ class Runtime:
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
+    bodies: BodyReader = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
     @classmethod
@@ -173,6 +175,7 @@ class Runtime:
         rt.presets = PresetBook(store)
         rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
+        rt.bodies = BodyReader(settings.body_budget_bytes, settings.max_json_values, settings.body_timeout)
         rt._releases = recovered.releases
         return rt
 

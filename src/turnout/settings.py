@@ -33,7 +33,6 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 300.0  # longest upstream silence tolerated
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
-    max_body_bytes: int = 32 * 1024 * 1024
     # Money: budgets and holds (docs/security.md)
     request_timeout: float = 600.0  # seconds a whole request may take, streams included
     log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
@@ -79,6 +78,20 @@ class Settings:
     url_fetch_timeout: float = 10.0
     pdf_max_chars: int = 200_000  # extracted text kept per PDF
     config_path: Path | None = None
+    # Front door: request limits, client timeouts, connections and CORS (docs/security.md).
+    max_body_bytes: int = 32 * 1024 * 1024  # inference routes (chat, messages, responses carry images)
+    max_small_body_bytes: int = 64 * 1024  # key management and credits
+    max_json_values: int = 500_000  # separators and containers in one JSON body (~150 bytes each parsed)
+    body_budget_bytes: int = 128 * 1024 * 1024  # request bodies held at once, per process
+    max_header_bytes: int = 64 * 1024  # request line and headers together
+    max_headers: int = 100
+    header_timeout: float = 10.0  # from connecting (or the request's first byte) to complete headers
+    body_timeout: float = 30.0  # a body must arrive within this ...
+    body_min_rate: int = 32 * 1024  # ... plus one second per this many bytes of it
+    idle_timeout: float = 30.0  # an idle keep-alive connection is closed after this
+    send_timeout: float = 60.0  # a client that takes none of its answer for this long is disconnected
+    max_connections: int = 2048  # per process; past it a connection is answered 503 and closed
+    cors_origins: tuple[str, ...] = ("*",)  # origins allowed to call the API from a browser; () for none
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
 
@@ -154,10 +167,33 @@ def _hosts(value: Any) -> tuple[str, ...]:
     return hosts
 
 
+def _origins(value: Any) -> tuple[str, ...]:
+    """A list of origins, or one string of them separated by commas; "none" (or empty) for none."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    origins = tuple(str(o).strip().rstrip("/") for o in items if str(o).strip())
+    if origins in ((), ("none",)):
+        return ()
+    for o in origins:
+        if o != "*" and not o.startswith(("http://", "https://")):
+            raise ValueError(o)
+    return origins
+
+
+def _positive_of(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        v = kind(value)
+        if not v > 0:
+            raise ValueError(value)
+        return v
+
+    check.__name__ = f"a positive {kind.__name__}"
+    return check
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
-            "max_body_bytes": int, "log_level": _log_level, "admin_key": str, "require_credits": _bool,
+            "max_body_bytes": _positive_of(int), "log_level": _log_level, "admin_key": str, "require_credits": _bool,
             "rate_limit_rpm": int, "rate_limit_tpm": int, "redis_url": str,
             "preload_local": _bool, "catalog_dataset": _bool, "list_all_models": _bool,
             # Money: budgets and holds
@@ -173,7 +209,13 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
             "responses_max_bytes": int,
             # Plugins
-            "url_fetch": _bool, "url_fetch_max_bytes": int, "url_fetch_timeout": float, "pdf_max_chars": int}
+            "url_fetch": _bool, "url_fetch_max_bytes": int, "url_fetch_timeout": float, "pdf_max_chars": int,
+            # Front door (docs/security.md)
+            "max_small_body_bytes": _positive_of(int), "max_json_values": _positive_of(int),
+            "body_budget_bytes": _positive_of(int), "max_header_bytes": _positive_of(int), "max_headers": _positive_of(int),
+            "header_timeout": _positive_of(float), "body_timeout": _positive_of(float), "body_min_rate": _positive_of(int),
+            "idle_timeout": _positive_of(float), "send_timeout": _positive_of(float), "max_connections": _positive_of(int),
+            "cors_origins": _origins}
     kind = kinds[name]
     try:
         return kind(value)
@@ -181,6 +223,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
         names: dict[Callable[[Any], Any], str] = {
             _bool: "a boolean", _positive: "a positive integer", _url: "an http(s) URL", _hosts: "a list of host names",
+            _origins: "*, none, or origins like https://app.example separated by commas",
             _log_level: "one of critical, error, warning, info, debug, trace"}
         what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where} must be {what}, got {shown}") from None

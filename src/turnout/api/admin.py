@@ -22,7 +22,6 @@ from starlette.responses import Response
 
 from turnout.api.account import _json, iso, key_json
 from turnout.api.auth import require_admin
-from turnout.api.body import read_json
 from turnout.api.openai.encode import cost_number
 from turnout.core.keys import hash_key, load_secret, mint_key
 from turnout.core.pricing import usd
@@ -38,6 +37,11 @@ async def _runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     await require_admin(request.headers, rt.keys, rt.admin)
     return rt
+
+
+async def _body(request: Request, rt: Runtime) -> Any:
+    """A management body: a few fields, so the small limit (after `_runtime` checked the admin key)."""
+    return await rt.bodies.json(request, rt.settings.max_small_body_bytes)
 
 
 def _not_found(key_hash: str) -> GatewayError:
@@ -122,7 +126,7 @@ async def list_keys(request: Request) -> Response:
 
 async def create_key(request: Request) -> Response:
     rt = await _runtime(request)
-    fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=True)
+    fields = parse_key_fields(_object(await _body(request, rt)), creating=True)
     clear, label = mint_key()
     key_hash = hash_key(load_secret(rt.settings.data_dir), clear)
     try:
@@ -157,7 +161,7 @@ async def update_key(request: Request) -> Response:
     rt = await _runtime(request)
     key_hash = request.path_params["hash"]
     record: KeyRecord | None
-    fields = parse_key_fields(_object(await read_json(request, rt.settings.max_body_bytes)), creating=False)
+    fields = parse_key_fields(_object(await _body(request, rt)), creating=False)
     fields.pop("include_byok_in_limit", None)
     try:
         if fields:
@@ -185,7 +189,7 @@ async def delete_key(request: Request) -> Response:
 async def add_credits(request: Request) -> Response:
     """Record credits for an account: {amount, kind: grant|purchase|adjustment, account?, note?}."""
     rt = await _runtime(request)
-    body = _object(await read_json(request, rt.settings.max_body_bytes))
+    body = _object(await _body(request, rt))
     unknown = sorted(set(body) - {"amount", "kind", "account", "note"})
     if unknown:
         raise invalid(unknown[0], f"unknown field {unknown[0]!r}")

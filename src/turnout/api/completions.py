@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_json
 from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_plugins, parse_stop, string
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
@@ -97,8 +96,8 @@ def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest)
 
 async def completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     chats, echo = await rt.limiter.parsing(key, lambda: to_chat_requests(body))
     contexts = [new_context(rt, key, request, c) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):

@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
 from turnout.api.openai.protocol import int64, mapping, string
@@ -95,8 +94,8 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 
 async def embeddings(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     embedding, encoding = await rt.limiter.parsing(key, lambda: to_embedding_request(body))
     ctx = RequestContext(
         accountant=rt.accountant,

@@ -27,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import require_admin
-from turnout.api.body import read_json
 from turnout.core.response_cache import DEFAULT_TTL, ttl_of
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import ErrorKind, GatewayError, invalid
@@ -271,7 +270,7 @@ async def delete_preset(request: Request) -> Response:
 def _creator(dialect: str) -> Any:
     async def create(request: Request) -> Response:
         rt = await _runtime(request)
-        body = await read_json(request, 1024 * 1024)
+        body = await rt.bodies.json(request, 1024 * 1024)  # tools and a system prompt, not media
         if not isinstance(body, dict):
             raise invalid("body", "a preset is made from a JSON object request body")
         record = rt.presets.save(request.path_params["slug"], dialect, body, request.query_params.get("name"))

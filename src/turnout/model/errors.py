@@ -33,6 +33,7 @@ class ErrorKind(StrEnum):
     PROVIDER_UNREACHABLE = "provider_unreachable"
     PROVIDER_BAD_RESPONSE = "provider_bad_response"
     GATEWAY_INTERNAL = "gateway_internal"
+    GATEWAY_OVERLOADED = "gateway_overloaded"  # a per-process bound on work in flight is reached
 
 
 # The HTTP status a kind is answered with, as OpenRouter documents its error codes.
@@ -55,6 +56,7 @@ STATUS_OF: dict[ErrorKind, int] = {
     ErrorKind.PROVIDER_UNREACHABLE: 502,
     ErrorKind.PROVIDER_BAD_RESPONSE: 502,
     ErrorKind.GATEWAY_INTERNAL: 500,
+    ErrorKind.GATEWAY_OVERLOADED: 503,
 }
 
 

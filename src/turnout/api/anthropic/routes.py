@@ -16,7 +16,6 @@ from turnout.api.anthropic.encode import EventEncoder, message_json
 from turnout.api.anthropic.errors import error_response
 from turnout.api.anthropic.protocol import to_chat_request
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
 from turnout.api.sse import EventStream, frames
@@ -32,8 +31,8 @@ DIALECT = "anthropic"
 @in_envelope(error_response)
 async def messages(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
                             body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(
@@ -65,8 +64,9 @@ async def count_tokens(request: Request) -> Response:
     """
     try:
         rt: Runtime = request.app.state.runtime
-        body = await read_json(request, rt.settings.max_body_bytes)
         await authenticate(request.headers, rt.keys, check_limit=False)
+        # The same body as /messages (a whole conversation, images included), so the same limit.
+        body = await rt.bodies.json(request, rt.settings.max_body_bytes)
         if isinstance(body, dict) and "max_tokens" not in body:
             body = {**body, "max_tokens": 1 << 20}  # count_tokens takes no max_tokens
         chat = to_chat_request(body)

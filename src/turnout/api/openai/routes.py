@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.openai.encode import ChunkEncoder, completion_json
 from turnout.api.openai.protocol import to_chat_request
 from turnout.api.sse import EventStream, frames
@@ -17,8 +16,8 @@ from turnout.runtime import Runtime
 
 async def chat_completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
                             body.get("preset") if isinstance(body, dict) else None)
     ctx = RequestContext(

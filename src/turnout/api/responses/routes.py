@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import completions_cost
 from turnout.api.openai.protocol import string
@@ -53,8 +52,8 @@ def response_store(request: Request) -> ResponseStore:
 @in_envelope(error_response)
 async def responses(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
+    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
+    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     store = response_store(request)
 
     def parse() -> ResponsesRequest:
