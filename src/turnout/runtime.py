@@ -28,6 +28,7 @@ from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
+from turnout.core.sticky import StickyRoutes
 from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
@@ -166,7 +167,8 @@ class Runtime:
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher, request_timeout=settings.request_timeout,
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
-                                        redis_namespace(secret).rstrip(":"))), [],
+                                        redis_namespace(secret).rstrip(":")),
+                    sticky=StickyRoutes(settings.sticky_sessions_max)), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)

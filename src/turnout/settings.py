@@ -53,6 +53,8 @@ class Settings:
     response_cache_ttl: int = 300  # seconds, 1-86400, when the request does not say
     response_cache_max_bytes: int = 64 * 1024 * 1024  # the in-memory cache's bound
     response_cache_keys: str = ""  # comma-separated key names whose requests are always cached
+    # Prompt-cache sticky routing (docs/routing.md): conversations remembered, least recently used out; 0 turns it off
+    sticky_sessions_max: int = 100_000
     # Upstream limits (docs/security.md, "Upstream limits"): what one upstream answer may make us hold.
     upstream_max_answer_bytes: int = 64 << 20  # a non-streamed answer's body, after decompression
     upstream_max_error_bytes: int = 1 << 20  # an error answer's body (status >= 400)
@@ -152,6 +154,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             # Money: budgets and holds
             "request_timeout": float,
             "response_cache_ttl": int, "response_cache_max_bytes": int, "response_cache_keys": _names,
+            # Prompt-cache sticky routing
+            "sticky_sessions_max": int,
             # Upstream limits
             "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
             "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,

@@ -19,6 +19,7 @@ from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
+from turnout.core.sticky import Conversation
 from turnout.logs import safe
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
@@ -68,6 +69,8 @@ class RequestContext:
     cache: CachePolicy | None = None  # response caching, when the request opted in
     cache_source: str | None = None  # a cache hit: the generation whose answer this replays
     rate_limited: bool = False  # counted against the key's rate limits (once)
+    session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
+    conversation: Conversation | None = None  # set when sticky routing looked at this request
 
     def __post_init__(self) -> None:
         # The headers as given, made what is kept: a bounded one-line title and the referer's origin.

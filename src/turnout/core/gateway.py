@@ -21,6 +21,7 @@ from turnout.core.dispatch import Attempt, Dispatcher
 from turnout.core.estimate import estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
+from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
 from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
@@ -47,8 +48,10 @@ def _final(exc: GatewayError) -> bool:
 
 class Gateway:
     def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
-                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20) -> None:
+                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20,
+                 sticky: StickyRoutes | None = None) -> None:
         self.router = router
+        self.sticky = sticky
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
         self.cache = cache
@@ -86,11 +89,34 @@ class Gateway:
                     raise
                 continue
             ctx.model_id = model_id
+            if self.sticky is not None and len(route.endpoints) > 1:
+                self._stick(request, ctx, route, self.sticky)
             if not admitted:
                 # rate limit (429), then hold the worst case (402) over every model that may answer
                 await ctx.admit(request, [*route.endpoints, *self._fallback_endpoints(chain[i + 1:])])
                 admitted = True
             yield route
+
+    def _stick(self, request: ChatRequest, ctx: RequestContext, route: Route, sticky: StickyRoutes) -> None:
+        """Prompt-cache sticky routing (core/sticky.py): the endpoint holding this conversation's
+        cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
+        if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
+            return
+        if ctx.conversation is None:
+            ctx.conversation = conversation_of(request, ctx.session_header)
+        target = sticky.get(ctx.key.hash if ctx.key else "", route.model.id, ctx.conversation.key)
+        if target is None:
+            return
+        health = self.dispatcher.health
+        ordered = sticky.order(route.endpoints, target, lambda k: not health.recently_failed(k))
+        if ordered is not None:
+            route.endpoints = ordered
+            route.reason = f"sticky: this conversation's prompt cache is on {ordered[0].provider.slug}"
+
+    def _remember(self, ctx: RequestContext, usage: Usage) -> None:
+        """A success: the conversation may stick to the endpoint that served it (errors never do)."""
+        if self.sticky is not None and ctx.conversation is not None and ctx.endpoint is not None:
+            self.sticky.observe(ctx.key.hash if ctx.key else "", ctx.endpoint, ctx.conversation, usage)
 
     def _fallback_endpoints(self, models: list[str]) -> list[Endpoint]:
         """The catalog endpoints of the fallback models (a superset of their routes, without the
@@ -161,6 +187,7 @@ class Gateway:
         ctx.price(usage)
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
+        self._remember(ctx, usage)
         ctx.record("ok", usage)
         if ctx.cache is not None and self.cache is not None and ctx.endpoint is not None:
             stored = copy.copy(result)
@@ -223,6 +250,7 @@ class Gateway:
             return
         if status == "ok":
             self._observe_throughput(ctx, usage)
+            self._remember(ctx, usage)
         elif status == "error" and isinstance(ctx.error, UpstreamError):
             self.dispatcher.health.failure(ctx.endpoint.key)
 

@@ -29,6 +29,7 @@ import orjson
 
 from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, string
+from turnout.core.sticky import session_id
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -377,4 +378,5 @@ def to_chat_request(body: Any) -> ChatRequest:
         user=string(metadata.get("user_id"), "metadata.user_id"),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
+        session_id=session_id(body),
     )

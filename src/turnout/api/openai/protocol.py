@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from turnout.core.sticky import session_id
 from turnout.model.chat import (
     JSON,
     AudioPart,
@@ -372,6 +373,7 @@ def to_chat_request(body: Any) -> ChatRequest:
         plugins=parse_plugins(body.get("plugins")),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
+        session_id=session_id(body),
     )
     structured = boolean(body, "structured_outputs")
     if structured is False and request.response_format and request.response_format.type == "json_schema":
