@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.catalog_query import ModelQuery, listing
+from turnout.api.public_url import public_base
 from turnout.core.catalog import Endpoint, Model
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.runtime import Runtime
@@ -27,7 +28,7 @@ def _models(request: Request, rt: Runtime, pool: list[Model]) -> Response:
     query = ModelQuery.parse(request.query_params)
     chosen = query.select(pool)
     page, next_url = query.page(chosen, request.url.path, request.query_params)
-    return _json(listing(page, len(chosen), next_url))
+    return _json(listing(page, len(chosen), next_url, public_base(request, rt.settings)))
 
 
 async def list_models(request: Request) -> Response:
@@ -37,7 +38,8 @@ async def list_models(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     everything = _everything(request, rt)
     if not request.query_params or request.query_params.keys() <= {"all"}:
-        return Response(rt.catalog.models_body(everything), media_type="application/json")
+        return Response(rt.catalog.models_body(everything, public_base(request, rt.settings)),
+                        media_type="application/json")
     return _models(request, rt, rt.catalog.listed(everything))
 
 
@@ -66,7 +68,7 @@ async def embedding_models(request: Request) -> Response:
     query = ModelQuery.parse({**request.query_params, "output_modalities": "all"})
     chosen = query.select(pool)
     page, next_url = query.page(chosen, request.url.path, request.query_params)
-    return _json(listing(page, len(chosen), next_url))
+    return _json(listing(page, len(chosen), next_url, public_base(request, rt.settings)))
 
 
 async def zdr_endpoints(request: Request) -> Response:
