@@ -137,6 +137,28 @@ class PresetRecord:
     updated_at: float
 
 
+@dataclass(slots=True)
+class ByokRecord:
+    """An account's own key for a provider (BYOK). `secret` is the ciphertext (core/byok.py);
+    `label` the masked suffix, the only part of the key ever shown again."""
+
+    id: str
+    account_id: str
+    provider: str
+    name: str | None
+    label: str
+    secret: str
+    is_fallback: bool = False
+    is_required: bool = False
+    disabled: bool = False
+    allowed_models: list[str] | None = None
+    allowed_keys: list[str] | None = None  # API key hashes of the account that may use it
+    sort_order: int = 0
+    deleted: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
 class Store(Protocol):
     def migrate(self) -> None: ...
 
@@ -229,6 +251,31 @@ class Store(Protocol):
         ...
 
     def archive_preset(self, slug: str, now: float) -> bool: ...
+
+    # BYOK (per-account provider keys)
+    def save_byok(self, record: ByokRecord) -> None:
+        """Insert or replace the record with this id."""
+        ...
+
+    def get_byok(self, id: str) -> ByokRecord | None: ...
+
+    def list_byok(self, account_id: str | None = None) -> list[ByokRecord]:
+        """Keys not deleted, of one account or of all, by account, provider and sort order."""
+        ...
+
+    def byok_changed_since(self, since: float) -> list[ByokRecord]:
+        """Every record (deleted ones too) changed after `since`: what a refresh applies."""
+        ...
+
+    def delete_byok(self, id: str, now: float) -> bool:
+        """Mark deleted and wipe the ciphertext; False when there was no such live key."""
+        ...
+
+    def set_byok_settings(self, account_id: str, include_in_limit: bool, now: float) -> None: ...
+
+    def byok_settings_changed_since(self, since: float) -> list[tuple[str, bool, float]]:
+        """(account, include_byok_in_limit, updated_at) changed after `since`."""
+        ...
 
     def close(self) -> None: ...
 
