@@ -17,6 +17,7 @@ import orjson
 from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
 from turnout.core.availability import Availability
+from turnout.core.byok import ByokBook, Vault
 from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
@@ -131,6 +132,7 @@ class Runtime:
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
+    byok: ByokBook = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
@@ -172,6 +174,10 @@ class Runtime:
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
+        rt.byok = ByokBook(store, Vault(secret))
+        rt.byok.load()
+        router.byok = rt.accountant.byok = rt.byok
+        rt.accountant.byok_fee_percent = Decimal(settings.byok_fee_percent)
         rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt._releases = recovered.releases
@@ -232,6 +238,7 @@ class Runtime:
         self.ledger.refresh()
         self.admin.refresh()
         self.presets.refresh()
+        self.byok.refresh()
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -215,6 +215,7 @@ def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, 
     notion of are null), plus turnout's own: dialects, status, estimate flag, attempts (with the
     failures' `detail`, naming hosts, for an admin only)."""
     attempts = rec.attempts if admin else [{k: v for k, v in a.items() if k != "detail"} for a in rec.attempts]
+    served = rec.attempts[-1] if rec.attempts and isinstance(rec.attempts[-1], dict) else None
     return {
         "id": rec.id,
         "created_at": iso(rec.created_at),
@@ -245,20 +246,29 @@ def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, 
         "app_title": rec.app_title,
         "app_referer": rec.app_referer,
         "attempts": attempts,
-        "is_byok": False,
+        "is_byok": bool(served and served.get("is_byok")),
         "cancelled": rec.status == "cancelled",
         "http_referer": rec.app_referer,
         "origin": rec.app_referer or "",
         "data_region": "global",
         "provider_responses": [provider_response(a) for a in rec.attempts if isinstance(a, dict)],
-        "upstream_inference_cost": None,
+        "upstream_inference_cost": _upstream_cost(served),
         **dict.fromkeys(GENERATION_NULLS),
     }
 
 
+def _upstream_cost(served: dict[str, Any] | None) -> Any:
+    """What the provider billed the account's own key (BYOK), as recorded with the serving attempt."""
+    raw = served.get("upstream_cost") if served else None
+    try:
+        return None if raw is None else cost_number(Decimal(str(raw)))
+    except ArithmeticError:
+        return None
+
+
 def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
     """One attempt as OpenRouter's `provider_responses` item (`status` may be null, the rest absent)."""
-    out: dict[str, Any] = {"status": attempt.get("status"), "is_byok": False}
+    out: dict[str, Any] = {"status": attempt.get("status"), "is_byok": bool(attempt.get("is_byok"))}
     for name, key in (("provider_name", "provider"), ("model_permaslug", "model"), ("latency", "ms")):
         if attempt.get(key) is not None:
             out[name] = attempt[key]

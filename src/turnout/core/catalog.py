@@ -72,12 +72,15 @@ class Endpoint:
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     pricing_source: str | None = None  # where the prices came from (dataset endpoints)
     rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
+    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/byok.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
     def __post_init__(self) -> None:
         p = self.provider
         self.key = f"{p.slug}|{self.model_id}|{self.upstream_model}"
+        if self.byok_id is not None:  # its own health and availability: the account's key is not ours
+            self.key += f"|byok:{self.byok_id}"
         self.target = Target(
             provider=p.slug,
             provider_name=p.name,

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from turnout.core import bounds
 from turnout.core.accounting import Accountant
+from turnout.core.byok import byok_fee
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
 from turnout.core.estimate import PromptEstimate, completion_cap
@@ -71,6 +72,7 @@ class RequestContext:
     rate_limited: bool = False  # counted against the key's rate limits (once)
     session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
     conversation: Conversation | None = None  # set when sticky routing looked at this request
+    upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
 
     def __post_init__(self) -> None:
         # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
@@ -107,6 +109,9 @@ class RequestContext:
         if self.endpoint is None:
             return ZERO
         cost = self.endpoint.pricing.cost(usage)
+        if self.endpoint.byok_id is not None:  # the provider bills the account; turnout charges its fee
+            self.upstream_cost = cost
+            cost = byok_fee(cost, self.accountant.byok_fee_percent)
         worst = self.reservation.worst if self.reservation is not None else None
         if worst is not None and cost > worst.amount:
             accounting_log.warning("%s: usage priced at %s is above its worst case %s; charged the worst case",
@@ -199,7 +204,14 @@ class RequestContext:
             app_referer=self.app_referer,
             attempts=[a.to_wire() for a in self.attempts],
         ))
-        self.accountant.record(record, self.reservation)
+        extra = ZERO
+        if self.upstream_cost is not None:
+            if record.attempts:  # what /generation reports as upstream_inference_cost
+                record.attempts[-1]["upstream_cost"] = str(self.upstream_cost)
+            book = self.accountant.byok
+            if book is not None and self.key is not None and book.include_in_limit(self.key.account_id):
+                extra = self.upstream_cost
+        self.accountant.record(record, self.reservation, extra)
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
             log_request(record, self.key, ep.provider.slug if ep else None)
 

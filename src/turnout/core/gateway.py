@@ -80,10 +80,11 @@ class Gateway:
         request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
         ctx.prompt = estimate_prompt(request)  # once: every model's context check and the hold use it
         admitted = False
+        owner = (ctx.key.account_id, ctx.key.hash) if ctx.key is not None else None
         await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         for i, model_id in enumerate(chain):
             try:
-                route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+                route = self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise

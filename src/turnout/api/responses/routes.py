@@ -88,7 +88,7 @@ async def responses(request: Request) -> Response:
         stream = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(EventEncoder(rr, ctx, keep), stream), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
-    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage)))
+    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage), ctx.upstream_cost))
     keep(done.result, response)
     return Response(orjson.dumps(response), media_type="application/json", headers=ctx.response_headers())
 
