@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -84,13 +85,19 @@ class ByokBook:
         self._copies: dict[tuple[str, str], Endpoint] = {}
         self._since = 0.0
         self._settings_since = 0.0
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         self._since = self._settings_since = 0.0
         self.refresh()
 
     def refresh(self) -> None:
-        """Apply what changed in the store since the last look (deleted keys leave memory)."""
+        """Apply what changed in the store since the last look (deleted keys leave memory); the
+        refresher's thread and an admin call may both run it, one at a time."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         changed = self._store.byok_changed_since(self._since)
         if changed:
             for r in changed:
