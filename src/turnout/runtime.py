@@ -239,6 +239,13 @@ class Runtime:
         self.admin.refresh()
         self.presets.refresh()
         self.byok.refresh()
+        pairs = self.accountant.categories.drain()
+        if pairs:
+            try:
+                self.store.add_app_categories(pairs, time.time())
+            except Exception:
+                self.accountant.categories.retry(pairs)
+                raise
 
     async def close(self) -> None:
         for task in self._tasks:

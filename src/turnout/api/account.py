@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate, identify
 from turnout.api.openai.encode import cost_number
+from turnout.core import categories
 from turnout.core.bounds import origin
 from turnout.core.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError, invalid
@@ -181,7 +182,7 @@ async def get_activity(request: Request) -> Response:
 
 async def get_apps(request: Request) -> Response:
     """The apps (by HTTP-Referer origin, else X-Title) that used a model most in the last 30 days, by
-    tokens. A key sees its own apps in full and other keys' apps only by the title they set (never
+    tokens; `?category=` keeps the apps that gave themselves that category (X-OpenRouter-Categories). A key sees its own apps in full and other keys' apps only by the title they set (never
     their referer); an admin key sees every app in full."""
     rt: Runtime = request.app.state.runtime
     caller = await identify(request.headers, rt.keys, rt.admin)
@@ -192,10 +193,13 @@ async def get_apps(request: Request) -> Response:
         raise invalid("limit", "'limit' must be an integer") from None
     if not 1 <= limit <= 100:
         raise invalid("limit", "'limit' must be between 1 and 100")
+    category = q.get("category") or None
+    if category is not None and category not in categories.KNOWN:
+        raise invalid("category", f"'category' must be one of {', '.join(categories.CATEGORIES)}")
     since = (datetime.now(UTC).date() - timedelta(days=ACTIVITY_DAYS)).isoformat()
     rows = await asyncio.to_thread(functools.partial(
         rt.store.top_apps, q.get("model") or None, since, limit,
-        viewer=caller.key.hash if caller.key is not None else None, admin=caller.admin))
+        viewer=caller.key.hash if caller.key is not None else None, admin=caller.admin, category=category))
     data = []
     for r in rows:
         # Rows recorded before referers were cut to their origin are cut on the way out.

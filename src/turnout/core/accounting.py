@@ -20,6 +20,7 @@ from typing import Any
 
 from turnout.core.byok import ByokBook
 from turnout.core.catalog import Endpoint
+from turnout.core.categories import AppCategories
 from turnout.core.estimate import PromptEstimate
 from turnout.core.journal import Journal
 from turnout.core.keys import KeyCache, KeyState
@@ -57,6 +58,7 @@ class Accountant:
         # whose keys' limits count that key's upstream spend too; both set by the runtime.
         self.byok_fee_percent = Decimal(0)
         self.byok: ByokBook | None = None
+        self.categories = AppCategories()  # X-OpenRouter-Categories seen, written by the runtime's refresher
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")

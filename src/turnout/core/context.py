@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from turnout.core import bounds
+from turnout.core import bounds, categories
 from turnout.core.accounting import Accountant
 from turnout.core.byok import byok_fee
 from turnout.core.catalog import Endpoint
@@ -53,6 +53,7 @@ class RequestContext:
     prompt: PromptEstimate = NO_PROMPT  # sized once per request (core/estimate.py)
     app_title: str | None = None
     app_referer: str | None = None
+    app_categories: str | None = None  # the X-OpenRouter-Categories header as sent; noted when recorded
     id: str = field(default_factory=new_generation_id)
     created: int = field(default_factory=lambda: int(time.time()))
     started: float = field(default_factory=time.perf_counter)
@@ -212,6 +213,8 @@ class RequestContext:
             if book is not None and self.key is not None and book.include_in_limit(self.key.account_id):
                 extra = self.upstream_cost
         self.accountant.record(record, self.reservation, extra)
+        if self.app_categories:
+            self.accountant.categories.note(record.app_referer or record.app_title, categories.parse(self.app_categories))
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
             log_request(record, self.key, ep.provider.slug if ep else None)
 

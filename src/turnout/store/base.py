@@ -231,7 +231,7 @@ class Store(Protocol):
     def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]: ...
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         """The apps that used a model most, by tokens. An admin sees every app in full; anyone else
         (`viewer`: their key hash, or None) sees their own apps in full and others' by title only,
         and only those that set one (never another key's referer)."""
@@ -251,6 +251,15 @@ class Store(Protocol):
         ...
 
     def archive_preset(self, slug: str, now: float) -> bool: ...
+
+    # App categories (X-OpenRouter-Categories)
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        """Record (app, category) pairs; known ones are kept."""
+        ...
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        """(model, tokens) used by apps of the category since the day, most used first."""
+        ...
 
     # BYOK (per-account provider keys)
     def save_byok(self, record: ByokRecord) -> None:

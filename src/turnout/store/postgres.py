@@ -278,7 +278,7 @@ class PostgresStore:
                 for r in rows]
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         args: list[Any] = [since_day]
         if admin:
             shown, referer, where = "app", "referer", ""
@@ -289,6 +289,9 @@ class PostgresStore:
         if model:
             args.append(model)
             where += f" AND model = ${len(args)}"
+        if category:
+            args.append(category)
+            where += f" AND app IN (SELECT app FROM app_categories WHERE category = ${len(args)})"
         args.append(limit)
         rows = self._fetch(
             f"SELECT {shown}, MAX(title), MAX({referer}), SUM(requests), SUM(tokens) FROM app_usage_daily"
@@ -336,6 +339,24 @@ class PostgresStore:
             return bool(done != "UPDATE 0")
         result: bool = self._tx(body)
         return result
+
+    # app categories
+
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        if not pairs:
+            return
+
+        async def body(conn: Any) -> None:
+            await conn.executemany("INSERT INTO app_categories (app, category, updated_at) VALUES ($1, $2, $3)"
+                                   " ON CONFLICT (app, category) DO UPDATE SET updated_at = excluded.updated_at",
+                                   [(a, c, now) for a, c in pairs])
+        self._tx(body)
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._fetch("SELECT model, SUM(tokens) FROM app_usage_daily WHERE day >= $1 AND app IN"
+                           " (SELECT app FROM app_categories WHERE category = $2) GROUP BY model"
+                           ' ORDER BY SUM(tokens) DESC, model COLLATE "C" LIMIT $3', since_day, category, limit)
+        return [(r[0], int(r[1])) for r in rows]
 
     # BYOK
 

@@ -303,7 +303,7 @@ class SQLiteStore:
         return [ActivityRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(r[8])) for r in rows]
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         args: list[Any] = []
         if admin:
             sql = "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= ?"
@@ -318,6 +318,9 @@ class SQLiteStore:
         if model:
             sql += " AND model = ?"
             args.append(model)
+        if category:
+            sql += " AND app IN (SELECT app FROM app_categories WHERE category = ?)"
+            args.append(category)
         sql += " GROUP BY 1 ORDER BY SUM(tokens) DESC, 1 LIMIT ?"
         args.append(limit)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, tuple(args))]
@@ -348,6 +351,21 @@ class SQLiteStore:
         with self._tx() as db:
             return db.execute("UPDATE presets SET archived = 1, updated_at = ? WHERE slug = ? AND archived = 0",
                               (now, slug)).rowcount > 0
+
+    # app categories
+
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        if pairs:
+            with self._tx() as db:
+                db.executemany("INSERT INTO app_categories (app, category, updated_at) VALUES (?, ?, ?)"
+                               " ON CONFLICT (app, category) DO UPDATE SET updated_at = excluded.updated_at",
+                               [(a, c, now) for a, c in pairs])
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._all("SELECT model, SUM(tokens) FROM app_usage_daily WHERE day >= ? AND app IN"
+                         " (SELECT app FROM app_categories WHERE category = ?) GROUP BY model"
+                         " ORDER BY SUM(tokens) DESC, model LIMIT ?", (since_day, category, limit))
+        return [(r[0], int(r[1])) for r in rows]
 
     # BYOK
 

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from turnout.api.auth import authenticate
 from turnout.api.public_url import public_base
+from turnout.core.categories import KNOWN as KNOWN_CATEGORIES
 from turnout.runtime import Runtime
 from turnout.web.activity_view import MAX_DAYS, load_activity, render_activity_page
 from turnout.web.catalog_view import Filters, matching, render_catalog, render_results
@@ -61,7 +62,10 @@ async def model_page(request: Request) -> Response:
     range_name = request.query_params.get("range", DEFAULT_RANGE)
     if range_name not in RANGES:
         range_name = DEFAULT_RANGE
-    st = await asyncio.to_thread(load_model_stats, stats_of(request), model.id, range_name)
+    category = request.query_params.get("category")
+    if category not in KNOWN_CATEGORIES:
+        category = None
+    st = await asyncio.to_thread(load_model_stats, stats_of(request), model.id, range_name, None, category)
     body = render_model(model, rt.catalog, rt, st, api_base(request))
     return page(model.name, body, active="/models")
 
