@@ -120,3 +120,11 @@ def test_the_model_page_apps_and_activity_honour_the_category(site: Site) -> Non
     assert 'data-testid="apps-categories"' in coders
     # an unknown category is ignored: the whole page
     assert _activity_total(site.get("/models/test/echo", category="bogus").text) == total
+
+
+def test_openapi_names_the_category_parameters(site: Site) -> None:
+    doc = httpx.get(f"{site.url}/api/v1/openapi.json").json()
+    for path in ("/api/v1/apps", "/api/v1/models"):
+        params = {p["name"]: p for p in doc["paths"][path]["get"]["parameters"]}
+        assert params["category"]["schema"]["enum"] == list(categories.CATEGORIES)
+    assert "session_id" in doc["components"]["schemas"]["ChatRequest"]["properties"]

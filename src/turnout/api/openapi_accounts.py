@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from turnout.core.categories import CATEGORIES
+
 Op = Callable[..., dict[str, Any]]
 
 NUM_OR_NULL = {"type": ["number", "null"]}
@@ -66,6 +68,8 @@ def account_paths(op: Op) -> dict[str, Any]:
                     {"name": "api_key_hash", "in": "query", "required": False, "schema": {"type": "string"}}])},
         "/api/v1/apps": {"get": op("The apps (HTTP-Referer / X-Title) that used a model most, by tokens", params=[
             {"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "category", "in": "query", "required": False, "description": "apps that sent this X-OpenRouter-Categories",
+             "schema": {"type": "string", "enum": list(CATEGORIES)}},
             {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}])},
     }
 
