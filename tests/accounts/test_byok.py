@@ -146,6 +146,8 @@ def test_byok_spend_counts_against_key_limits_only_when_the_account_says_so(site
     assert site.call("PATCH", "/byok/settings", json={"account": "incl", "include_byok_in_limit": True}).json() == {
         "data": {"account": "incl", "include_byok_in_limit": True}}
     incl, excl = site.new_key("incl", "incl", limit=0.05), site.new_key("excl", "excl", limit=0.05)
+    assert site.call("GET", "/key", incl).json()["data"]["include_byok_in_limit"] is True
+    assert site.call("GET", "/key", excl).json()["data"]["include_byok_in_limit"] is False
     statuses = {name: [site.chat(key).status_code for _ in range(4)] for name, key in (("incl", incl), ("excl", excl))}
     assert statuses["excl"] == [200] * 4  # only the 5 % fee counts: far below the limit
     assert statuses["incl"][0] == 200 and 402 in statuses["incl"]

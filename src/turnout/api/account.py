@@ -66,7 +66,7 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
         "limit": _money(state.limit),
         "limit_remaining": None if remaining is None else cost_number(max(remaining, ZERO)),
         "limit_reset": state.limit_reset,
-        "include_byok_in_limit": False,
+        "include_byok_in_limit": rt.byok.include_in_limit(state.account_id),  # the account's setting (docs/accounts.md)
         "usage": cost_number(state.usage),
         "usage_daily": cost_number(state.usage_daily),
         "usage_weekly": cost_number(state.usage_weekly),

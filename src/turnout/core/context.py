@@ -212,7 +212,10 @@ class RequestContext:
             book = self.accountant.byok
             if book is not None and self.key is not None and book.include_in_limit(self.key.account_id):
                 extra = self.upstream_cost
-        self.accountant.record(record, self.reservation, extra)
+        if extra:
+            self.accountant.record(record, self.reservation, extra)
+        else:  # the common case, in the two-argument form every accountant stand-in takes
+            self.accountant.record(record, self.reservation)
         if self.app_categories:
             self.accountant.categories.note(record.app_referer or record.app_title, categories.parse(self.app_categories))
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off

@@ -103,6 +103,8 @@ class Gateway:
         cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
         if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
             return
+        if route.endpoints[0].byok_id is not None:  # the account's own key always goes first
+            return
         if ctx.conversation is None:
             ctx.conversation = conversation_of(request, ctx.session_header)
         target = sticky.get(ctx.key.hash if ctx.key else "", route.model.id, ctx.conversation.key)
