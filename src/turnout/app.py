@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from turnout.api import account, admin, catalog, completions, embeddings, presets
+from turnout.api import account, admin, byok, catalog, completions, embeddings, presets
 from turnout.api.anthropic import routes as anthropic_routes
 from turnout.api.body import HELD
 from turnout.api.cors import Cors, origin_of, route_of, with_headers
@@ -59,6 +59,12 @@ def api_routes() -> list[BaseRoute]:
         Route("/activity", account.get_activity, methods=["GET"]),
         Route("/apps", account.get_apps, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/byok", byok.list_byok, methods=["GET"]),
+        Route("/byok", byok.create_byok, methods=["POST"]),
+        Route("/byok/settings", byok.byok_settings, methods=["GET", "PATCH"]),
+        Route("/byok/{id}", byok.get_byok, methods=["GET"]),
+        Route("/byok/{id}", byok.update_byok, methods=["PATCH"]),
+        Route("/byok/{id}", byok.delete_byok, methods=["DELETE"]),
         Route("/presets", presets.list_presets, methods=["GET"]),
         Route("/presets/{slug}", presets.get_preset, methods=["GET"]),
         Route("/presets/{slug}", presets.delete_preset, methods=["DELETE"]),

@@ -18,6 +18,7 @@ from turnout.api.body import BodyReader
 from turnout.api.presets import PresetBook
 from turnout.core.accounting import Accountant
 from turnout.core.availability import Availability
+from turnout.core.byok import ByokBook, Vault
 from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
@@ -29,6 +30,7 @@ from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
+from turnout.core.sticky import StickyRoutes
 from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.plugins.pipeline import Pipeline
@@ -132,6 +134,7 @@ class Runtime:
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
+    byok: ByokBook = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     bodies: BodyReader = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
@@ -169,10 +172,15 @@ class Runtime:
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher, request_timeout=settings.request_timeout, plugins=Pipeline(settings),
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
-                                        redis_namespace(secret).rstrip(":"))), [],
+                                        redis_namespace(secret).rstrip(":")),
+                    sticky=StickyRoutes(settings.sticky_sessions_max)), [],
         )
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
+        rt.byok = ByokBook(store, Vault(secret))
+        rt.byok.load()
+        router.byok = rt.accountant.byok = rt.byok
+        rt.accountant.byok_fee_percent = Decimal(settings.byok_fee_percent)
         rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt.bodies = BodyReader(settings.body_budget_bytes, settings.max_json_values, settings.body_timeout)
@@ -234,6 +242,14 @@ class Runtime:
         self.ledger.refresh()
         self.admin.refresh()
         self.presets.refresh()
+        self.byok.refresh()
+        pairs = self.accountant.categories.drain()
+        if pairs:
+            try:
+                self.store.add_app_categories(pairs, time.time())
+            except Exception:
+                self.accountant.categories.retry(pairs)
+                raise
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +53,10 @@ class Settings:
     response_cache_ttl: int = 300  # seconds, 1-86400, when the request does not say
     response_cache_max_bytes: int = 64 * 1024 * 1024  # the in-memory cache's bound
     response_cache_keys: str = ""  # comma-separated key names whose requests are always cached
+    # Prompt-cache sticky routing (docs/routing.md): conversations remembered, least recently used out; 0 turns it off
+    sticky_sessions_max: int = 100_000
+    # BYOK (docs/accounts.md): the share of the list price charged for a request on an account's own key
+    byok_fee_percent: str = "0"  # a decimal string (exact, and shown as is by `turnout config`)
     # Upstream limits (docs/security.md, "Upstream limits"): what one upstream answer may make us hold.
     upstream_max_answer_bytes: int = 64 << 20  # a non-streamed answer's body, after decompression
     upstream_max_error_bytes: int = 1 << 20  # an error answer's body (status >= 400)
@@ -142,6 +147,17 @@ def _positive(value: Any) -> int:
     return number
 
 
+def _percent(value: Any) -> str:
+    """A percentage from 0 to 100, kept exact as a decimal string."""
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(value) from None
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise ValueError(value)
+    return str(number)
+
+
 def _log_level(value: Any) -> str:
     from turnout.logs import level_of
 
@@ -199,6 +215,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             # Money: budgets and holds
             "request_timeout": float,
             "response_cache_ttl": int, "response_cache_max_bytes": int, "response_cache_keys": _names,
+            # Prompt-cache sticky routing
+            "sticky_sessions_max": int,
+            # BYOK
+            "byok_fee_percent": _percent,
             # Upstream limits
             "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
             "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,
@@ -222,7 +242,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
         names: dict[Callable[[Any], Any], str] = {
-            _bool: "a boolean", _positive: "a positive integer", _url: "an http(s) URL", _hosts: "a list of host names",
+            _bool: "a boolean", _positive: "a positive integer", _percent: "a percentage from 0 to 100", _url: "an http(s) URL", _hosts: "a list of host names",
             _origins: "*, none, or origins like https://app.example separated by commas",
             _log_level: "one of critical, error, warning, info, debug, trace"}
         what = names.get(kind) or str(getattr(kind, "__name__", "valid"))

@@ -15,6 +15,9 @@ The upstream model name picks the scenario (TensorZero's dummy provider idea):
   flood           streams `flood_bytes` (default 2 MB) of text, no usage, then drops the connection
   drip            streams a word every 0.1 s for an hour (never idle: for the overall deadline)
   overbill        answers, reporting a billion prompt and completion tokens (a lying upstream)
+  prompt-cache    a provider-side prompt cache per upstream model name: the first request with a
+                  prefix (the leading system/developer messages) reports those tokens as cache writes,
+                  later ones with the same prefix report them as `cached_tokens` (kept in `state.prompt_cache`)
 Every request is recorded in `state.requests` (body and headers) for assertions.
 Streams follow https://platform.openai.com/docs/api-reference/chat-streaming: `data: {chunk}`
 frames, a final chunk with `choices: []` and `usage` when stream_options.include_usage is set,
@@ -41,6 +44,7 @@ class UpstreamState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     api_key: str | None = None  # when set, other keys get a 401
+    prompt_cache: set[str] = field(default_factory=set)  # "model|prefix" the prompt-cache scenario holds
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
@@ -53,14 +57,35 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0, writes: int = 0) -> dict[str, Any]:
+    details: dict[str, Any] = {"cached_tokens": cached}
+    if writes:
+        details["cache_write_tokens"] = writes
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": details,
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+
+
+def _prompt_cache(body: dict[str, Any], state: UpstreamState) -> tuple[int, int]:
+    """(cached, written) prompt tokens of the prompt-cache scenario: the prefix is the leading
+    system/developer messages; its tokens are written on first sight, read afterwards."""
+    prefix = []
+    for m in body.get("messages") or []:
+        if m.get("role") not in ("system", "developer"):
+            break
+        prefix.append(m)
+    if not prefix:
+        return 0, 0
+    tokens = _prompt_tokens({"messages": prefix}) - 3
+    slot = f"{body.get('model')}|{json.dumps(prefix, sort_keys=True)}"
+    if slot in state.prompt_cache:
+        return tokens, 0
+    state.prompt_cache.add(slot)
+    return 0, tokens
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -100,7 +125,7 @@ def create_app(state: UpstreamState) -> Starlette:
             await asyncio.sleep(float(body.get("delay", 0.3)))
         if body.get("stream"):
             return StreamingResponse(_stream(body, scenario, state), media_type="text/event-stream")
-        return JSONResponse(_completion(body, scenario))
+        return JSONResponse(_completion(body, scenario, state))
 
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
 
@@ -122,7 +147,7 @@ async def until_closed(request: Request, limit: float) -> None:
             pass
 
 
-def _completion(body: dict[str, Any], scenario: str) -> dict[str, Any]:
+def _completion(body: dict[str, Any], scenario: str, state: UpstreamState) -> dict[str, Any]:
     a = _answer(body, scenario)
     message: dict[str, Any] = {"role": "assistant", "content": a["content"]}
     reasoning_tokens = 0
@@ -144,7 +169,10 @@ def _completion(body: dict[str, Any], scenario: str) -> dict[str, Any]:
     }
     if scenario == "overbill":
         prompt = completion = 10**9
-    if scenario != "no-usage":
+    if scenario == "prompt-cache":
+        cached, writes = _prompt_cache(body, state)
+        out["usage"] = _usage(prompt, completion, cached=cached, reasoning=reasoning_tokens, writes=writes)
+    elif scenario != "no-usage":
         out["usage"] = _usage(prompt, completion, cached=prompt // 2 if scenario == "cached" else 0, reasoning=reasoning_tokens)
     return out
 
@@ -199,7 +227,10 @@ async def _stream(body: dict[str, Any], scenario: str, state: UpstreamState) -> 
         include = (body.get("stream_options") or {}).get("include_usage")
         if include and scenario != "no-usage":
             prompt = _prompt_tokens(body)
-            yield _frame({**head, "choices": [], "usage": _usage(prompt, completion, cached=prompt // 2 if scenario == "cached" else 0, reasoning=reasoning_tokens)})
+            cached, writes = _prompt_cache(body, state) if scenario == "prompt-cache" else (0, 0)
+            if scenario == "cached":
+                cached = prompt // 2
+            yield _frame({**head, "choices": [], "usage": _usage(prompt, completion, cached=cached, reasoning=reasoning_tokens, writes=writes)})
         yield b"data: [DONE]\n\n"
     except asyncio.CancelledError:
         state.cancelled.append(scenario)

@@ -43,7 +43,9 @@ def assert_dialect_envelope(path: str, answer_json: dict, status: int) -> None:
         assert answer_json["type"] == "error"
         assert answer_json["error"]["type"] == {401: "authentication_error", 403: "permission_error"}[status]
     elif path.startswith("/responses"):
-        assert set(answer_json["error"]) == {"message", "type", "param", "code"}
+        # OpenAI's error object, plus OpenRouter's `metadata` (its strict SDKs require it) and the HTTP code
+        assert set(answer_json["error"]) == {"message", "type", "param", "code", "metadata"}
+        assert answer_json["error"]["code"] == status
     else:
         assert answer_json["error"]["code"] == status
 

@@ -125,7 +125,10 @@ def test_charts_render_from_recorded_traffic(page: Any, web: WebGateway, traffic
     # Apps: ranked by tokens, from X-Title / HTTP-Referer.
     apps = page.locator("#apps table tbody tr")
     assert [apps.nth(i).locator("td b").inner_text() for i in range(apps.count())] == ["Seed Tester", "Other App"]
-    assert page.locator("#apps a").count() == 0  # a public page: titles only, no tenant's referer
+    # a public page: titles only, no tenant's referer (the only links are the category filters)
+    assert page.locator("#apps table a").count() == 0
+    assert all((page.locator("#apps a").nth(i).get_attribute("href") or "").startswith("?range=")
+               for i in range(page.locator("#apps a").count()))
     screenshot(page, "model-glm-4.6")
     # A model whose cheaper endpoint always fails: its uptime bar is red, the other's green.
     page.goto("/models/test/fallback")

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate, identify
 from turnout.api.openai.encode import cost_number
+from turnout.core import categories
 from turnout.core.bounds import origin
 from turnout.core.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError, invalid
@@ -65,7 +66,7 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
         "limit": _money(state.limit),
         "limit_remaining": None if remaining is None else cost_number(max(remaining, ZERO)),
         "limit_reset": state.limit_reset,
-        "include_byok_in_limit": False,
+        "include_byok_in_limit": rt.byok.include_in_limit(state.account_id),  # the account's setting (docs/accounts.md)
         "usage": cost_number(state.usage),
         "usage_daily": cost_number(state.usage_daily),
         "usage_weekly": cost_number(state.usage_weekly),
@@ -181,7 +182,7 @@ async def get_activity(request: Request) -> Response:
 
 async def get_apps(request: Request) -> Response:
     """The apps (by HTTP-Referer origin, else X-Title) that used a model most in the last 30 days, by
-    tokens. A key sees its own apps in full and other keys' apps only by the title they set (never
+    tokens; `?category=` keeps the apps that gave themselves that category (X-OpenRouter-Categories). A key sees its own apps in full and other keys' apps only by the title they set (never
     their referer); an admin key sees every app in full."""
     rt: Runtime = request.app.state.runtime
     caller = await identify(request.headers, rt.keys, rt.admin)
@@ -192,10 +193,13 @@ async def get_apps(request: Request) -> Response:
         raise invalid("limit", "'limit' must be an integer") from None
     if not 1 <= limit <= 100:
         raise invalid("limit", "'limit' must be between 1 and 100")
+    category = q.get("category") or None
+    if category is not None and category not in categories.KNOWN:
+        raise invalid("category", f"'category' must be one of {', '.join(categories.CATEGORIES)}")
     since = (datetime.now(UTC).date() - timedelta(days=ACTIVITY_DAYS)).isoformat()
     rows = await asyncio.to_thread(functools.partial(
         rt.store.top_apps, q.get("model") or None, since, limit,
-        viewer=caller.key.hash if caller.key is not None else None, admin=caller.admin))
+        viewer=caller.key.hash if caller.key is not None else None, admin=caller.admin, category=category))
     data = []
     for r in rows:
         # Rows recorded before referers were cut to their origin are cut on the way out.
@@ -215,6 +219,7 @@ def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, 
     notion of are null), plus turnout's own: dialects, status, estimate flag, attempts (with the
     failures' `detail`, naming hosts, for an admin only)."""
     attempts = rec.attempts if admin else [{k: v for k, v in a.items() if k != "detail"} for a in rec.attempts]
+    served = rec.attempts[-1] if rec.attempts and isinstance(rec.attempts[-1], dict) else None
     return {
         "id": rec.id,
         "created_at": iso(rec.created_at),
@@ -246,20 +251,29 @@ def generation_json(rec: GenerationRecord, *, admin: bool = False) -> dict[str, 
         "app_referer": rec.app_referer,
         "attempts": attempts,
         "pipeline": rec.pipeline,
-        "is_byok": False,
+        "is_byok": bool(served and served.get("is_byok")),
         "cancelled": rec.status == "cancelled",
         "http_referer": rec.app_referer,
         "origin": rec.app_referer or "",
         "data_region": "global",
         "provider_responses": [provider_response(a) for a in rec.attempts if isinstance(a, dict)],
-        "upstream_inference_cost": None,
+        "upstream_inference_cost": _upstream_cost(served),
         **dict.fromkeys(GENERATION_NULLS),
     }
 
 
+def _upstream_cost(served: dict[str, Any] | None) -> Any:
+    """What the provider billed the account's own key (BYOK), as recorded with the serving attempt."""
+    raw = served.get("upstream_cost") if served else None
+    try:
+        return None if raw is None else cost_number(Decimal(str(raw)))
+    except ArithmeticError:
+        return None
+
+
 def provider_response(attempt: dict[str, Any]) -> dict[str, Any]:
     """One attempt as OpenRouter's `provider_responses` item (`status` may be null, the rest absent)."""
-    out: dict[str, Any] = {"status": attempt.get("status"), "is_byok": False}
+    out: dict[str, Any] = {"status": attempt.get("status"), "is_byok": bool(attempt.get("is_byok"))}
     for name, key in (("provider_name", "provider"), ("model_permaslug", "model"), ("latency", "ms")):
         if attempt.get(key) is not None:
             out[name] = attempt[key]

@@ -4,14 +4,19 @@ parameters, `/models/count`, `/models/user`, `/embeddings/models`, `/endpoints/z
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.catalog_query import ModelQuery, listing
+from turnout.api.public_url import public_base
+from turnout.core import categories
 from turnout.core.catalog import Endpoint, Model
-from turnout.model.errors import ErrorKind, GatewayError
+from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 
 
@@ -27,18 +32,39 @@ def _models(request: Request, rt: Runtime, pool: list[Model]) -> Response:
     query = ModelQuery.parse(request.query_params)
     chosen = query.select(pool)
     page, next_url = query.page(chosen, request.url.path, request.query_params)
-    return _json(listing(page, len(chosen), next_url))
+    return _json(listing(page, len(chosen), next_url, public_base(request, rt.settings)))
 
 
 async def list_models(request: Request) -> Response:
     """The catalog: by default the models with an available endpoint (and every built-in or
     configured one); `?all=true` or `list_all_models` lists every model. The plain form is a
-    body built once; filters, sorting and paging are applied per request."""
+    body built once; filters, sorting and paging are applied per request. `?category=` lists the
+    models that apps of that category (X-OpenRouter-Categories) used in the last 30 days, most
+    used first."""
     rt: Runtime = request.app.state.runtime
     everything = _everything(request, rt)
     if not request.query_params or request.query_params.keys() <= {"all"}:
-        return Response(rt.catalog.models_body(everything), media_type="application/json")
-    return _models(request, rt, rt.catalog.listed(everything))
+        return Response(rt.catalog.models_body(everything, public_base(request, rt.settings)),
+                        media_type="application/json")
+    pool = rt.catalog.listed(everything)
+    category = request.query_params.get("category")
+    if category:
+        pool = await _used_by(rt, category, pool)
+    return _models(request, rt, pool)
+
+
+CATEGORY_DAYS = 30
+CATEGORY_MODELS = 1000  # the most used models of a category considered
+
+
+async def _used_by(rt: Runtime, category: str, pool: list[Model]) -> list[Model]:
+    """The models of `pool` that apps of the category used, by their tokens, most first."""
+    if category not in categories.KNOWN:
+        raise invalid("category", f"'category' must be one of {', '.join(categories.CATEGORIES)}")
+    since = (datetime.now(UTC).date() - timedelta(days=CATEGORY_DAYS)).isoformat()
+    used = await asyncio.to_thread(rt.store.models_by_category, category, since, CATEGORY_MODELS)
+    listed = {m.id: m for m in pool}
+    return [listed[model_id] for model_id, _ in used if model_id in listed]
 
 
 async def count_models(request: Request) -> Response:
@@ -66,7 +92,7 @@ async def embedding_models(request: Request) -> Response:
     query = ModelQuery.parse({**request.query_params, "output_modalities": "all"})
     chosen = query.select(pool)
     page, next_url = query.page(chosen, request.url.path, request.query_params)
-    return _json(listing(page, len(chosen), next_url))
+    return _json(listing(page, len(chosen), next_url, public_base(request, rt.settings)))
 
 
 async def zdr_endpoints(request: Request) -> Response:

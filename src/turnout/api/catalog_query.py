@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from turnout.core.catalog import Model
+from turnout.core.catalog import Model, with_base
 from turnout.model.errors import ErrorKind, GatewayError
 
 MILLION = Decimal(1_000_000)
@@ -179,7 +179,8 @@ class ModelQuery:
         return shown, f"{path}?{urlencode(args)}"
 
 
-def listing(models: list[Model], total: int | None = None, next_url: str | None = None) -> dict[str, Any]:
-    """OpenRouter's `ModelsListResponse`; `total_count` counts every match, not only this page."""
-    return {"data": [m.to_wire() for m in models], "total_count": len(models) if total is None else total,
+def listing(models: list[Model], total: int | None = None, next_url: str | None = None, base: str = "") -> dict[str, Any]:
+    """OpenRouter's `ModelsListResponse`; `total_count` counts every match, not only this page;
+    `base` makes each `links.details` absolute."""
+    return {"data": [with_base(m.to_wire(), base) for m in models], "total_count": len(models) if total is None else total,
             "links": {"next": next_url}}

@@ -91,6 +91,8 @@ def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest)
         streamed=chat.stream,
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+        app_categories=request.headers.get("x-openrouter-categories"),
+        session_header=request.headers.get("x-session-id"),
     )
 
 

@@ -105,6 +105,7 @@ async def embeddings(request: Request) -> Response:
         streamed=False,
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+        app_categories=request.headers.get("x-openrouter-categories"),
     )
     dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
     async with rt.gateway.upstream_phase(ctx):  # the request's deadline; failures recorded

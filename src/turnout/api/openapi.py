@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from turnout import __version__
 from turnout.api.openapi_accounts import account_paths, account_schemas
+from turnout.core.categories import CATEGORIES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -61,6 +62,8 @@ def build_document() -> dict[str, Any]:
                 "max_tokens": integer, "exclude": {"type": "boolean"}, "enabled": {"type": "boolean"}}},
             "include_reasoning": {"type": "boolean"}, "usage": {"type": "object"}, "user": {"type": "string"},
             "stream_options": {"type": "object"}, "provider": {"type": "object"},
+            "session_id": {"type": "string", "maxLength": 256,
+                           "description": "the conversation, for prompt-cache sticky routing (also x-session-id)"},
         },
     }
     author_slug = [
@@ -92,7 +95,10 @@ def build_document() -> dict[str, Any]:
     }
     paths = {
         "/api/v1/chat/completions": {"post": _op("Create a chat completion", body="ChatRequest", stream=True)},
-        "/api/v1/models": {"get": _op("List the catalog's models", auth=False)},
+        "/api/v1/models": {"get": _op("List the catalog's models (links.details: absolute URLs)", auth=False, params=[
+            {"name": "category", "in": "query", "required": False,
+             "description": "the models apps of this X-OpenRouter-Categories category used, most used first",
+             "schema": {"type": "string", "enum": list(CATEGORIES)}}])},
         "/api/v1/models/{author}/{slug}/endpoints": {"get": _op("List a model's endpoints", auth=False, params=author_slug)},
         "/api/v1/generation": {"get": _op("One request's generation record", params=[
             {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}])},

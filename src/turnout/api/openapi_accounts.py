@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from turnout.core.categories import CATEGORIES
+
 Op = Callable[..., dict[str, Any]]
 
 NUM_OR_NULL = {"type": ["number", "null"]}
@@ -22,9 +24,28 @@ def _admin(op: dict[str, Any]) -> dict[str, Any]:
 
 def account_paths(op: Op) -> dict[str, Any]:
     key_hash = [{"name": "hash", "in": "path", "required": True, "schema": {"type": "string"}}]
+    byok_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     q = [{"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
          (("offset", "integer"), ("include_disabled", "boolean"))]
     return {
+        "/api/v1/byok": {
+            "get": _admin(op("List accounts' own provider keys (BYOK; admin key); never the key itself", params=[
+                {"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
+                (("account", "string"), ("provider", "string"), ("offset", "integer"), ("limit", "integer"))])),
+            "post": _admin(op("Add a provider key to an account (BYOK; admin key): stored encrypted, answered 201 "
+                              "with its masked label only", body="ByokCreate")),
+        },
+        "/api/v1/byok/settings": {
+            "get": _admin(op("An account's BYOK settings (admin key)", params=[
+                {"name": "account", "in": "query", "required": False, "schema": {"type": "string"}}])),
+            "patch": _admin(op("Set an account's include_byok_in_limit (admin key)", body="ByokSettings")),
+        },
+        "/api/v1/byok/{id}": {
+            "get": _admin(op("One BYOK key (admin key)", params=byok_id)),
+            "patch": _admin(op("Change a BYOK key's name, key, allow-lists, order or flags (admin key)",
+                               body="ByokUpdate", params=byok_id)),
+            "delete": _admin(op("Delete a BYOK key: its ciphertext is wiped (admin key)", params=byok_id)),
+        },
         "/api/v1/keys": {
             "get": _admin(op("List API keys (admin key)", params=q)),
             "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate")),
@@ -47,12 +68,29 @@ def account_paths(op: Op) -> dict[str, Any]:
                     {"name": "api_key_hash", "in": "query", "required": False, "schema": {"type": "string"}}])},
         "/api/v1/apps": {"get": op("The apps (HTTP-Referer / X-Title) that used a model most, by tokens", params=[
             {"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "category", "in": "query", "required": False, "description": "apps that sent this X-OpenRouter-Categories",
+             "schema": {"type": "string", "enum": list(CATEGORIES)}},
             {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}])},
     }
 
 
 def account_schemas() -> dict[str, Any]:
+    names = {"type": ["array", "null"], "items": {"type": "string"}}
+    byok_common = {
+        "name": {"type": ["string", "null"]}, "allowed_models": names,
+        "allowed_api_key_hashes": {**names, "description": "API key hashes of the account that may use it"},
+        "is_fallback": {"type": "boolean", "description": "tried after the gateway's shared keys, not before"},
+        "is_required": {"type": "boolean", "description": "always use this key: no shared key for this provider"},
+        "is_byok_only": {"type": "boolean", "description": "same as is_required"},
+        "disabled": {"type": "boolean"}, "sort_order": {"type": "integer"}}
     return {
+        "ByokCreate": {"type": "object", "required": ["key", "provider"], "properties": {
+            "key": {"type": "string", "writeOnly": True}, "provider": {"type": "string"},
+            "account": {"type": "string", "description": "the account that owns the key (default: default)"},
+            **byok_common}},
+        "ByokUpdate": {"type": "object", "properties": {"key": {"type": "string", "writeOnly": True}, **byok_common}},
+        "ByokSettings": {"type": "object", "required": ["include_byok_in_limit"], "properties": {
+            "account": {"type": "string"}, "include_byok_in_limit": {"type": "boolean"}}},
         "KeyCreate": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
             "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
             "account": {"type": "string", "description": "the account whose credits the key spends (default: default)"},

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from turnout.core.byok import ByokBook
 from turnout.core.catalog import Endpoint
+from turnout.core.categories import AppCategories
 from turnout.core.estimate import PromptEstimate
 from turnout.core.journal import Journal
 from turnout.core.keys import KeyCache, KeyState
@@ -52,6 +54,11 @@ class Accountant:
         self._task: asyncio.Task[None] | None = None
         self._overflow: list[Queued] = []
         self.written = 0  # records committed by this process (for tests and metrics)
+        # BYOK (core/byok.py): what a request on an account's own key is charged, and the accounts
+        # whose keys' limits count that key's upstream spend too; both set by the runtime.
+        self.byok_fee_percent = Decimal(0)
+        self.byok: ByokBook | None = None
+        self.categories = AppCategories()  # X-OpenRouter-Categories seen, written by the runtime's refresher
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")
@@ -77,10 +84,12 @@ class Accountant:
                 "cache_write_tokens": usage.cache_write_tokens, "reasoning_tokens": usage.reasoning_tokens,
                 "estimated": usage.estimated, "cost": str(cost)})
 
-    def record(self, rec: GenerationRecord, reservation: Reservation | None = None) -> None:
-        """Never awaits, so it is safe in a `finally` of a cancelled stream."""
+    def record(self, rec: GenerationRecord, reservation: Reservation | None = None,
+               limit_extra: Decimal = Decimal(0)) -> None:
+        """Never awaits, so it is safe in a `finally` of a cancelled stream. `limit_extra` counts
+        against the key's limit only (a BYOK request's upstream spend, with include_byok_in_limit)."""
         segment = self.journal.settle(rec) if self.journal is not None else None
-        self.ledger.settle(reservation, rec)
+        self.ledger.settle(reservation, rec, limit_extra)
         if reservation is not None:
             self.limiter.count_tokens(reservation.key, rec.prompt_tokens + rec.completion_tokens)
         self._recent[rec.id] = rec

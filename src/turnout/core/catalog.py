@@ -72,12 +72,15 @@ class Endpoint:
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     pricing_source: str | None = None  # where the prices came from (dataset endpoints)
     rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
+    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/byok.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
     def __post_init__(self) -> None:
         p = self.provider
         self.key = f"{p.slug}|{self.model_id}|{self.upstream_model}"
+        if self.byok_id is not None:  # its own health and availability: the account's key is not ours
+            self.key += f"|byok:{self.byok_id}"
         self.target = Target(
             provider=p.slug,
             provider_name=p.name,
@@ -207,6 +210,17 @@ class Model:
         return self._wire
 
 
+MAX_BASES = 16  # `GET /models` bodies kept, one per public base URL
+DETAILS = b'"links":{"details":"/'  # how every model's relative link starts in a built body
+
+
+def with_base(wire: dict[str, Any], base: str) -> dict[str, Any]:
+    """A model's wire form with its `links.details` made absolute (a copy: the cached form stays relative)."""
+    if not base:
+        return wire
+    return {**wire, "links": {"details": base + wire["links"]["details"]}}
+
+
 _VERSION_TOKEN = re.compile(r"^(v?\d+(\.\d+)*[a-z]?|\d{4,8}|latest|preview|exp)$")
 
 
@@ -225,7 +239,7 @@ class Catalog:
         self.providers = providers
         self.models = models
         self.dataset = dataset
-        self._bodies: dict[bool, bytes] = {}
+        self._bodies: dict[tuple[bool, str], bytes] = {}
         self._families: dict[str, list[Model]] | None = None
 
     def listed(self, everything: bool = False) -> list[Model]:
@@ -236,13 +250,24 @@ class Catalog:
         return [m for m in self.models.values()
                 if m.origin != "dataset" or any(e.provider.availability()[0] for e in m.endpoints)]
 
-    def models_body(self, everything: bool = False) -> bytes:
+    def models_body(self, everything: bool = False, base: str = "") -> bytes:
         """The plain `GET /models` answer (text-output models, as OpenRouter's default), built
-        once per form: the catalog is immutable."""
-        body = self._bodies.get(everything)
-        if body is None:
+        once per form: the catalog is immutable. `base` makes `links.details` absolute; the bodies
+        of other bases than the first are made from the relative one by one replacement, and at
+        most `MAX_BASES` are kept (the bases come from an allow-list, but "host" allows any port)."""
+        body = self._bodies.get((everything, base))
+        if body is not None:
+            return body
+        plain = self._bodies.get((everything, ""))
+        if plain is None:
             data = [m.to_wire() for m in self.listed(everything) if "text" in m.output_modalities]
-            body = self._bodies[everything] = orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}})
+            plain = self._bodies[(everything, "")] = orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}})
+        if not base:
+            return plain
+        if len(self._bodies) > MAX_BASES:
+            for form in [k for k in self._bodies if k[1]][: len(self._bodies) // 2]:
+                del self._bodies[form]
+        body = self._bodies[(everything, base)] = plain.replace(DETAILS, DETAILS[:-1] + orjson.dumps(base)[1:-1] + b"/")
         return body
 
     def latest(self, alias: str) -> Model | None:

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from turnout.core import bounds
+from turnout.core import bounds, categories
 from turnout.core.accounting import Accountant
+from turnout.core.byok import byok_fee
 from turnout.core.catalog import Endpoint
 from turnout.core.dispatch import Attempt
 from turnout.core.estimate import PromptEstimate, completion_cap
 from turnout.core.keys import KeyState
 from turnout.core.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
+from turnout.core.sticky import Conversation
 from turnout.logs import safe
 from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
@@ -56,6 +58,7 @@ class RequestContext:
     prompt: PromptEstimate = NO_PROMPT  # sized once per request (core/estimate.py)
     app_title: str | None = None
     app_referer: str | None = None
+    app_categories: str | None = None  # the X-OpenRouter-Categories header as sent; noted when recorded
     id: str = field(default_factory=new_generation_id)
     created: int = field(default_factory=lambda: int(time.time()))
     started: float = field(default_factory=time.perf_counter)
@@ -73,6 +76,9 @@ class RequestContext:
     cache: CachePolicy | None = None  # response caching, when the request opted in
     cache_source: str | None = None  # a cache hit: the generation whose answer this replays
     rate_limited: bool = False  # counted against the key's rate limits (once)
+    session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
+    conversation: Conversation | None = None  # set when sticky routing looked at this request
+    upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
 
     def __post_init__(self) -> None:
         # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
@@ -118,6 +124,9 @@ class RequestContext:
         if self.endpoint is None:
             return ZERO
         cost = self.endpoint.pricing.cost(usage)
+        if self.endpoint.byok_id is not None:  # the provider bills the account; turnout charges its fee
+            self.upstream_cost = cost
+            cost = byok_fee(cost, self.accountant.byok_fee_percent)
         worst = self.reservation.worst if self.reservation is not None else None
         if worst is not None and cost > worst.amount:
             accounting_log.warning("%s: usage priced at %s is above its worst case %s; charged the worst case",
@@ -240,7 +249,19 @@ class RequestContext:
             attempts=[a.to_wire() for a in self.attempts],
             pipeline=self.pipeline or [],
         ))
-        self.accountant.record(record, self.reservation)
+        extra = ZERO
+        if self.upstream_cost is not None:
+            if record.attempts:  # what /generation reports as upstream_inference_cost
+                record.attempts[-1]["upstream_cost"] = str(self.upstream_cost)
+            book = self.accountant.byok
+            if book is not None and self.key is not None and book.include_in_limit(self.key.account_id):
+                extra = self.upstream_cost
+        if extra:
+            self.accountant.record(record, self.reservation, extra)
+        else:  # the common case, in the two-argument form every accountant stand-in takes
+            self.accountant.record(record, self.reservation)
+        if self.app_categories:
+            self.accountant.categories.note(record.app_referer or record.app_title, categories.parse(self.app_categories))
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
             log_request(record, self.key, ep.provider.slug if ep else None)
 

@@ -46,6 +46,7 @@ class Attempt:
     detail: str | None = None  # what went wrong, naming hosts and addresses: logs and admins only
     # Parameters the translator dropped or changed to fit the model (providers/rules.py).
     adjusted: list[dict[str, Any]] | None = None
+    byok: bool = False  # served (or tried) on the account's own provider key
 
     def to_wire(self) -> dict[str, Any]:
         """The stored form (the generation record): with `detail`."""
@@ -65,6 +66,8 @@ class Attempt:
         }
         if self.adjusted:
             wire["adjusted"] = self.adjusted
+        if self.byok:
+            wire["is_byok"] = True
         return wire
 
 
@@ -100,6 +103,7 @@ class Dispatcher:
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
             _ms(started), endpoint.model_id, reason, exc.detail, adjusted=adjusted or None,
+            byok=endpoint.byok_id is not None,
         )
 
     def _succeeded(self, endpoint: Endpoint, started: float, reason: str, adjusted: list[dict[str, Any]]) -> Attempt:
@@ -107,7 +111,7 @@ class Dispatcher:
         self.health.success(endpoint.key, ms)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason,
-            adjusted=adjusted or None,
+            adjusted=adjusted or None, byok=endpoint.byok_id is not None,
         )
 
     async def complete(

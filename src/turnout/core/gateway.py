@@ -22,6 +22,7 @@ from turnout.core.dispatch import Attempt, Dispatcher
 from turnout.core.estimate import estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
+from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
 from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
@@ -52,8 +53,9 @@ def _final(exc: GatewayError) -> bool:
 class Gateway:
     def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
                  cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20,
-                 plugins: Pipeline | None = None) -> None:
+                 plugins: Pipeline | None = None, sticky: StickyRoutes | None = None) -> None:
         self.router = router
+        self.sticky = sticky
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
         self.cache = cache
@@ -83,15 +85,18 @@ class Gateway:
         request.generation_id = ctx.id  # sent upstream where a dialect has a request id (Z.ai)
         ctx.prompt = estimate_prompt(request)  # once: every model's context check and the hold use it
         admitted = False
+        owner = (ctx.key.account_id, ctx.key.hash) if ctx.key is not None else None
         await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
         for i, model_id in enumerate(chain):
             try:
-                route = self._resolve(request, model_id, ctx, last=i == len(chain) - 1)
+                route = self._resolve(request, model_id, ctx, last=i == len(chain) - 1, owner=owner)
             except GatewayError as exc:
                 if i == len(chain) - 1 or _final(exc):
                     raise
                 continue
             ctx.model_id = model_id
+            if self.sticky is not None and len(route.endpoints) > 1:
+                self._stick(request, ctx, route, self.sticky)
             if not admitted:
                 if self.plugins is not None:  # after routing: `:online` has become the web plugin
                     ctx.plugins = self.plugins.start(request, ctx)
@@ -102,16 +107,40 @@ class Gateway:
                 await ctx.plugins.before(request, route.endpoints, ctx)
             yield route
 
-    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext, *, last: bool) -> Route:
+    def _resolve(self, request: ChatRequest, model_id: str, ctx: RequestContext, *, last: bool,
+                 owner: tuple[str, str] | None) -> Route:
         """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
         the request or the config allows it, and routed again."""
         try:
-            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
         except GatewayError as exc:
             if self.plugins is None or not self.plugins.compress(
                     request, ctx, self.router.lookup(model_id)[0].endpoints, exc, last=last):
                 raise
-        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical)
+        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
+
+    def _stick(self, request: ChatRequest, ctx: RequestContext, route: Route, sticky: StickyRoutes) -> None:
+        """Prompt-cache sticky routing (core/sticky.py): the endpoint holding this conversation's
+        cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
+        if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
+            return
+        if route.endpoints[0].byok_id is not None:  # the account's own key always goes first
+            return
+        if ctx.conversation is None:
+            ctx.conversation = conversation_of(request, ctx.session_header)
+        target = sticky.get(ctx.key.hash if ctx.key else "", route.model.id, ctx.conversation.key)
+        if target is None:
+            return
+        health = self.dispatcher.health
+        ordered = sticky.order(route.endpoints, target, lambda k: not health.recently_failed(k))
+        if ordered is not None:
+            route.endpoints = ordered
+            route.reason = f"sticky: this conversation's prompt cache is on {ordered[0].provider.slug}"
+
+    def _remember(self, ctx: RequestContext, usage: Usage) -> None:
+        """A success: the conversation may stick to the endpoint that served it (errors never do)."""
+        if self.sticky is not None and ctx.conversation is not None and ctx.endpoint is not None:
+            self.sticky.observe(ctx.key.hash if ctx.key else "", ctx.endpoint, ctx.conversation, usage)
 
     def _fallback_endpoints(self, models: list[str]) -> list[Endpoint]:
         """The catalog endpoints of the fallback models (a superset of their routes, without the
@@ -199,6 +228,7 @@ class Gateway:
         ctx.settle(usage, result.finish_reason if result.native_finish_reason or result.finish_reason == "error" else None)
         ctx.finish_reason, ctx.native_finish_reason = result.finish_reason, result.native_finish_reason
         self._observe_throughput(ctx, usage)
+        self._remember(ctx, usage)
         ctx.record("ok", usage)
         if ctx.cache is not None and self.cache is not None and ctx.endpoint is not None:
             stored = copy.copy(result)
@@ -264,6 +294,7 @@ class Gateway:
             return
         if status == "ok":
             self._observe_throughput(ctx, usage)
+            self._remember(ctx, usage)
         elif status == "error" and isinstance(ctx.error, UpstreamError):
             self.dispatcher.health.failure(ctx.endpoint.key)
 

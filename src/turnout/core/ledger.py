@@ -210,7 +210,7 @@ class Ledger:
                 worst = res.worst or WorstCase(res.amount, ZERO, 0, ZERO, ZERO)
                 _check(worst, min(left, res.amount - Decimal("1e-9")), f"{scope.what}, shared by replicas")
 
-    def settle(self, reservation: Reservation | None, rec: GenerationRecord) -> None:
+    def settle(self, reservation: Reservation | None, rec: GenerationRecord, limit_extra: Decimal = ZERO) -> None:
         """Release the hold (if any) and charge the request's real cost to its key and account."""
         key = reservation.key if reservation is not None else None
         if reservation is not None and reservation.amount:
@@ -224,7 +224,7 @@ class Ledger:
         if key is None and rec.key_hash is not None:
             key = self._keys.get(rec.key_hash)
         if key is not None:
-            key.add_usage(rec.cost, rec.created_at)
+            key.add_usage(rec.cost + limit_extra, rec.created_at)
             self.account(key.account_id).usage += rec.cost
 
 

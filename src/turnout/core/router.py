@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.core.bounds import MAX_ID, clip
+from turnout.core.byok import ByokBook
 from turnout.core.catalog import Catalog, Endpoint, Model
 from turnout.core.estimate import estimate_prompt
 from turnout.core.health import HealthTracker
@@ -73,6 +74,7 @@ class Router:
         self._availability = availability
         self._health = health
         self._rng = rng or random.Random()
+        self.byok: ByokBook | None = None  # accounts' own provider keys (core/byok.py), set by the runtime
 
     def lookup(self, model_id: str, kind: str = "chat") -> tuple[Model, str | None]:
         """The catalog model for an id, and the variant still to apply (None if the id had none
@@ -95,8 +97,9 @@ class Router:
         return model, variant
 
     def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat",
-                prompt_tokens: int | None = None) -> Route:
-        """The endpoints to try; `prompt_tokens` is the prompt's likely size, when already known."""
+                prompt_tokens: int | None = None, owner: tuple[str, str] | None = None) -> Route:
+        """The endpoints to try; `prompt_tokens` is the prompt's likely size, when already known;
+        `owner` (account, API key hash) brings in the account's own provider keys (core/byok.py)."""
         model, variant = self.lookup(model_id or request.model, kind)
         prefs = parse_preferences(request.provider)
         if variant == "thinking" and request.reasoning is None:
@@ -111,6 +114,9 @@ class Router:
         candidates = model.endpoints
         if variant == "exacto" and any(e.exacto for e in candidates):
             candidates = [e for e in candidates if e.exacto]
+        byok = self.byok if owner is not None and self.byok is not None and self.byok.holds(owner[0]) else None
+        if byok is not None and owner is not None:
+            candidates = byok.candidates(owner[0], owner[1], model.id, candidates)
         route = Route(model, [], "")
         needs = self._needs(request, prompt_tokens)
         unavailable = 0
@@ -125,6 +131,11 @@ class Router:
             self._raise_nothing_left(model, route, candidates, all_down=unavailable == len(candidates))
 
         route.endpoints, route.reason = self._order(route.endpoints, prefs, sort, variant)
+        if byok is not None and any(e.byok_id for e in route.endpoints):
+            # the account's prioritized keys first (even ahead of provider.order), its fallback keys last
+            route.endpoints.sort(key=byok.rank)
+            if route.endpoints[0].byok_id is not None:
+                route.reason = f"BYOK: the account's own {route.endpoints[0].provider.slug} key, then {route.reason}"
         if not prefs.allow_fallbacks:
             route.endpoints = route.endpoints[:1]
         self._health.claim_probe(route.endpoints[0].key)

@@ -138,6 +138,28 @@ class PresetRecord:
     updated_at: float
 
 
+@dataclass(slots=True)
+class ByokRecord:
+    """An account's own key for a provider (BYOK). `secret` is the ciphertext (core/byok.py);
+    `label` the masked suffix, the only part of the key ever shown again."""
+
+    id: str
+    account_id: str
+    provider: str
+    name: str | None
+    label: str
+    secret: str
+    is_fallback: bool = False
+    is_required: bool = False
+    disabled: bool = False
+    allowed_models: list[str] | None = None
+    allowed_keys: list[str] | None = None  # API key hashes of the account that may use it
+    sort_order: int = 0
+    deleted: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
 class Store(Protocol):
     def migrate(self) -> None: ...
 
@@ -210,7 +232,7 @@ class Store(Protocol):
     def activity(self, since_day: str, key_hash: str | None = None) -> list[ActivityRow]: ...
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         """The apps that used a model most, by tokens. An admin sees every app in full; anyone else
         (`viewer`: their key hash, or None) sees their own apps in full and others' by title only,
         and only those that set one (never another key's referer)."""
@@ -230,6 +252,40 @@ class Store(Protocol):
         ...
 
     def archive_preset(self, slug: str, now: float) -> bool: ...
+
+    # App categories (X-OpenRouter-Categories)
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        """Record (app, category) pairs; known ones are kept."""
+        ...
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        """(model, tokens) used by apps of the category since the day, most used first."""
+        ...
+
+    # BYOK (per-account provider keys)
+    def save_byok(self, record: ByokRecord) -> None:
+        """Insert or replace the record with this id."""
+        ...
+
+    def get_byok(self, id: str) -> ByokRecord | None: ...
+
+    def list_byok(self, account_id: str | None = None) -> list[ByokRecord]:
+        """Keys not deleted, of one account or of all, by account, provider and sort order."""
+        ...
+
+    def byok_changed_since(self, since: float) -> list[ByokRecord]:
+        """Every record (deleted ones too) changed after `since`: what a refresh applies."""
+        ...
+
+    def delete_byok(self, id: str, now: float) -> bool:
+        """Mark deleted and wipe the ciphertext; False when there was no such live key."""
+        ...
+
+    def set_byok_settings(self, account_id: str, include_in_limit: bool, now: float) -> None: ...
+
+    def byok_settings_changed_since(self, since: float) -> list[tuple[str, bool, float]]:
+        """(account, include_byok_in_limit, updated_at) changed after `since`."""
+        ...
 
     def close(self) -> None: ...
 

@@ -21,6 +21,7 @@ from turnout.store.base import (
     AccountRecord,
     ActivityRow,
     AppRow,
+    ByokRecord,
     GenerationRecord,
     KeyExists,
     KeyRecord,
@@ -32,11 +33,14 @@ from turnout.store.base import (
 from turnout.store.rollup import rollup
 from turnout.store.sqlite import (
     ACCOUNT_COLUMNS,
+    BYOK_COLUMNS,
     GEN_COLUMNS,
     KEY_COLUMNS,
     KEY_FIELDS,
     LEDGER_COLUMNS,
     PRESET_COLUMNS,
+    _byok,
+    _byok_row,
     _preset,
     migrations,
     statements,
@@ -274,7 +278,7 @@ class PostgresStore:
                 for r in rows]
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         args: list[Any] = [since_day]
         if admin:
             shown, referer, where = "app", "referer", ""
@@ -285,6 +289,9 @@ class PostgresStore:
         if model:
             args.append(model)
             where += f" AND model = ${len(args)}"
+        if category:
+            args.append(category)
+            where += f" AND app IN (SELECT app FROM app_categories WHERE category = ${len(args)})"
         args.append(limit)
         rows = self._fetch(
             f"SELECT {shown}, MAX(title), MAX({referer}), SUM(requests), SUM(tokens) FROM app_usage_daily"
@@ -332,6 +339,67 @@ class PostgresStore:
             return bool(done != "UPDATE 0")
         result: bool = self._tx(body)
         return result
+
+    # app categories
+
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        if not pairs:
+            return
+
+        async def body(conn: Any) -> None:
+            await conn.executemany("INSERT INTO app_categories (app, category, updated_at) VALUES ($1, $2, $3)"
+                                   " ON CONFLICT (app, category) DO UPDATE SET updated_at = excluded.updated_at",
+                                   [(a, c, now) for a, c in pairs])
+        self._tx(body)
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._fetch("SELECT model, SUM(tokens) FROM app_usage_daily WHERE day >= $1 AND app IN"
+                           " (SELECT app FROM app_categories WHERE category = $2) GROUP BY model"
+                           ' ORDER BY SUM(tokens) DESC, model COLLATE "C" LIMIT $3', since_day, category, limit)
+        return [(r[0], int(r[1])) for r in rows]
+
+    # BYOK
+
+    def save_byok(self, record: ByokRecord) -> None:
+        async def body(conn: Any) -> None:
+            await conn.execute(f"INSERT INTO byok_keys ({BYOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                               " $11, $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, provider = excluded.provider, name = excluded.name, label = excluded.label, secret = excluded.secret, is_fallback = excluded.is_fallback, is_required = excluded.is_required, disabled = excluded.disabled, allowed_models = excluded.allowed_models, allowed_keys = excluded.allowed_keys, sort_order = excluded.sort_order, deleted = excluded.deleted, updated_at = excluded.updated_at",
+                               *_byok_row(record))
+        self._tx(body)
+
+    def get_byok(self, id: str) -> ByokRecord | None:
+        rows = self._fetch(f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE id = $1 AND NOT deleted", id)
+        return _byok(rows[0]) if rows else None
+
+    def list_byok(self, account_id: str | None = None) -> list[ByokRecord]:
+        order = " ORDER BY account_id, provider, sort_order, created_at, id"
+        if account_id is None:
+            return [_byok(r) for r in self._fetch(f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE NOT deleted" + order)]
+        return [_byok(r) for r in self._fetch(
+            f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE NOT deleted AND account_id = $1" + order, account_id)]
+
+    def byok_changed_since(self, since: float) -> list[ByokRecord]:
+        return [_byok(r) for r in self._fetch(
+            f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE updated_at > $1 ORDER BY updated_at", since)]
+
+    def delete_byok(self, id: str, now: float) -> bool:
+        async def body(conn: Any) -> bool:
+            done = await conn.execute("UPDATE byok_keys SET deleted = TRUE, secret = '', updated_at = $1"
+                                      " WHERE id = $2 AND NOT deleted", now, id)
+            return bool(done != "UPDATE 0")
+        result: bool = self._tx(body)
+        return result
+
+    def set_byok_settings(self, account_id: str, include_in_limit: bool, now: float) -> None:
+        async def body(conn: Any) -> None:
+            await conn.execute("INSERT INTO byok_accounts (account_id, include_byok_in_limit, updated_at) VALUES ($1, $2, $3)"
+                               " ON CONFLICT (account_id) DO UPDATE SET include_byok_in_limit = excluded.include_byok_in_limit,"
+                               " updated_at = excluded.updated_at", account_id, include_in_limit, now)
+        self._tx(body)
+
+    def byok_settings_changed_since(self, since: float) -> list[tuple[str, bool, float]]:
+        return [(r[0], bool(r[1]), float(r[2])) for r in self._fetch(
+            "SELECT account_id, include_byok_in_limit, updated_at FROM byok_accounts WHERE updated_at > $1", since)]
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -25,6 +25,7 @@ from turnout.store.base import (
     AccountRecord,
     ActivityRow,
     AppRow,
+    ByokRecord,
     GenerationRecord,
     KeyExists,
     KeyRecord,
@@ -51,6 +52,23 @@ KEY_FIELDS = {"name": "name", "disabled": "disabled", "limit": "limit_usd", "lim
 
 
 PRESET_COLUMNS = "slug, version, name, dialect, config, system_prompt, archived, created_at, updated_at"
+
+
+BYOK_COLUMNS = ("id, account_id, provider, name, label, secret, is_fallback, is_required, disabled, allowed_models, "
+                "allowed_keys, sort_order, deleted, created_at, updated_at")
+
+
+def _byok(r: Any) -> ByokRecord:
+    return ByokRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7]), bool(r[8]),
+                      orjson.loads(r[9]) if r[9] is not None else None, orjson.loads(r[10]) if r[10] is not None else None,
+                      int(r[11]), bool(r[12]), float(r[13]), float(r[14]))
+
+
+def _byok_row(b: ByokRecord) -> tuple[Any, ...]:
+    return (b.id, b.account_id, b.provider, b.name, b.label, b.secret, b.is_fallback, b.is_required, b.disabled,
+            None if b.allowed_models is None else orjson.dumps(b.allowed_models).decode(),
+            None if b.allowed_keys is None else orjson.dumps(b.allowed_keys).decode(),
+            b.sort_order, b.deleted, b.created_at, b.updated_at)
 
 
 def _preset(r: tuple[Any, ...]) -> PresetRecord:
@@ -286,7 +304,7 @@ class SQLiteStore:
         return [ActivityRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(r[8])) for r in rows]
 
     def top_apps(self, model: str | None, since_day: str, limit: int = 20, *, viewer: str | None = None,
-                 admin: bool = False) -> list[AppRow]:
+                 admin: bool = False, category: str | None = None) -> list[AppRow]:
         args: list[Any] = []
         if admin:
             sql = "SELECT app, MAX(title), MAX(referer), SUM(requests), SUM(tokens) FROM app_usage_daily WHERE day >= ?"
@@ -301,6 +319,9 @@ class SQLiteStore:
         if model:
             sql += " AND model = ?"
             args.append(model)
+        if category:
+            sql += " AND app IN (SELECT app FROM app_categories WHERE category = ?)"
+            args.append(category)
         sql += " GROUP BY 1 ORDER BY SUM(tokens) DESC, 1 LIMIT ?"
         args.append(limit)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._all(sql, tuple(args))]
@@ -331,6 +352,56 @@ class SQLiteStore:
         with self._tx() as db:
             return db.execute("UPDATE presets SET archived = 1, updated_at = ? WHERE slug = ? AND archived = 0",
                               (now, slug)).rowcount > 0
+
+    # app categories
+
+    def add_app_categories(self, pairs: Sequence[tuple[str, str]], now: float) -> None:
+        if pairs:
+            with self._tx() as db:
+                db.executemany("INSERT INTO app_categories (app, category, updated_at) VALUES (?, ?, ?)"
+                               " ON CONFLICT (app, category) DO UPDATE SET updated_at = excluded.updated_at",
+                               [(a, c, now) for a, c in pairs])
+
+    def models_by_category(self, category: str, since_day: str, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._all("SELECT model, SUM(tokens) FROM app_usage_daily WHERE day >= ? AND app IN"
+                         " (SELECT app FROM app_categories WHERE category = ?) GROUP BY model"
+                         " ORDER BY SUM(tokens) DESC, model LIMIT ?", (since_day, category, limit))
+        return [(r[0], int(r[1])) for r in rows]
+
+    # BYOK
+
+    def save_byok(self, record: ByokRecord) -> None:
+        with self._tx() as db:
+            db.execute(f"INSERT INTO byok_keys ({BYOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                       " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, provider = excluded.provider, name = excluded.name, label = excluded.label, secret = excluded.secret, is_fallback = excluded.is_fallback, is_required = excluded.is_required, disabled = excluded.disabled, allowed_models = excluded.allowed_models, allowed_keys = excluded.allowed_keys, sort_order = excluded.sort_order, deleted = excluded.deleted, updated_at = excluded.updated_at", _byok_row(record))
+
+    def get_byok(self, id: str) -> ByokRecord | None:
+        rows = self._all(f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE id = ? AND deleted = 0", (id,))
+        return _byok(rows[0]) if rows else None
+
+    def list_byok(self, account_id: str | None = None) -> list[ByokRecord]:
+        where, args = ("AND account_id = ?", (account_id,)) if account_id is not None else ("", ())
+        return [_byok(r) for r in self._all(f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE deleted = 0 {where}"
+                                            " ORDER BY account_id, provider, sort_order, created_at, id", args)]
+
+    def byok_changed_since(self, since: float) -> list[ByokRecord]:
+        return [_byok(r) for r in self._all(f"SELECT {BYOK_COLUMNS} FROM byok_keys WHERE updated_at > ?"
+                                            " ORDER BY updated_at", (since,))]
+
+    def delete_byok(self, id: str, now: float) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE byok_keys SET deleted = 1, secret = '', updated_at = ? WHERE id = ? AND deleted = 0",
+                              (now, id)).rowcount > 0
+
+    def set_byok_settings(self, account_id: str, include_in_limit: bool, now: float) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO byok_accounts (account_id, include_byok_in_limit, updated_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT (account_id) DO UPDATE SET include_byok_in_limit = excluded.include_byok_in_limit,"
+                       " updated_at = excluded.updated_at", (account_id, include_in_limit, now))
+
+    def byok_settings_changed_since(self, since: float) -> list[tuple[str, bool, float]]:
+        return [(r[0], bool(r[1]), float(r[2])) for r in self._all(
+            "SELECT account_id, include_byok_in_limit, updated_at FROM byok_accounts WHERE updated_at > ?", (since,))]
 
     def close(self) -> None:
         with self._lock:

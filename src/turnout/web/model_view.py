@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from turnout.core.availability import model_verdict
 from turnout.core.catalog import Catalog, Endpoint, Model
+from turnout.core.categories import CATEGORIES
 from turnout.web import charts
 from turnout.web.catalog_view import unavailable_note
 from turnout.web.layout import day, esc, grouped, per_million, render_description, short_tokens
@@ -43,6 +44,7 @@ class ModelStats:
     daily: list[DayUsage]
     apps: list[Share]
     week_tokens: int
+    category: str | None = None  # the Apps and Activity sections show only apps of this category
 
 
 def _align(now: float, width: int) -> float:
@@ -50,10 +52,13 @@ def _align(now: float, width: int) -> float:
     return math.floor(now / width) * width + width
 
 
-def load_model_stats(stats: Stats, model_id: str, range_name: str, now: float | None = None) -> ModelStats:
+def load_model_stats(stats: Stats, model_id: str, range_name: str, now: float | None = None,
+                     category: str | None = None) -> ModelStats:
     now = time.time() if now is None else now
     span, width = RANGES[range_name]
     daily = stats.daily_usage(now - ACTIVITY_DAYS * 86400, model=model_id)
+    shown = daily if category is None else stats.daily_usage(now - ACTIVITY_DAYS * 86400, model=model_id,
+                                                             category=category)
     week_start = time.strftime("%Y-%m-%d", time.gmtime(now - 6 * 86400))
     return ModelStats(
         now=now,
@@ -62,9 +67,10 @@ def load_model_stats(stats: Stats, model_id: str, range_name: str, now: float | 
         uptime=stats.provider_uptime(model_id, _align(now, 3600) - UPTIME_HOURS * 3600, 3600),
         live=stats.provider_buckets(model_id, now - LIVE_WINDOW, 60),
         live_uptime=stats.provider_uptime(model_id, now - LIVE_WINDOW, LIVE_WINDOW),
-        daily=daily,
-        apps=stats.top_apps(model_id, now - APPS_DAYS * 86400, 20),
+        daily=shown,
+        apps=stats.top_apps(model_id, now - APPS_DAYS * 86400, 20, category),
         week_tokens=sum(d.tokens for d in daily if d.day >= week_start),
+        category=category,
     )
 
 
@@ -313,13 +319,25 @@ def _activity(st: ModelStats) -> str:
         f'{charts.bar_chart(bars, end - ACTIVITY_DAYS * 86400, end, 86400, short_tokens, label="tokens per day", w=w)}</div>'
         for cls, w in (("wide-only", 1000), ("narrow-only", 560))
     )
-    return f"""<p>Total tokens per day on this gateway over the last {ACTIVITY_DAYS} days:
+    of = f" by {esc(st.category)} apps" if st.category else ""
+    return f"""{_category_filter(st, "activity")}<p>Total tokens per day{of} on this gateway over the last {ACTIVITY_DAYS} days:
 <b data-testid="activity-total">{grouped(total)}</b> tokens.</p>{chart}"""
 
 
+def _category_filter(st: ModelStats, section: str) -> str:
+    """Links narrowing the Apps and Activity sections to the apps of one category (X-OpenRouter-Categories)."""
+    links = [f'<a class="chip{" on" if st.category is None else ""}" href="?range={st.range}#{section}">All</a>']
+    links += [f'<a class="chip{" on" if c == st.category else ""}" href="?range={st.range}&amp;category={c}#{section}">'
+              f"{c}</a>" for c in CATEGORIES]
+    return f'<nav class="categories" data-testid="{section}-categories">{"".join(links)}</nav>'
+
+
 def _apps(st: ModelStats) -> str:
+    nav = _category_filter(st, "apps")
     if not st.apps:
-        return ("<p class=muted>No app has identified itself yet. Apps appear here when they send an "
+        if st.category:
+            return nav + f"<p class=muted>No {esc(st.category)} app used this model in the last {APPS_DAYS} days.</p>"
+        return (nav + "<p class=muted>No app has identified itself yet. Apps appear here when they send an "
                 "<code>X-Title</code> header.</p>")
     # Titles only: this page is public, and an app's referer is its own key's business.
     rows = "".join(
@@ -327,6 +345,7 @@ def _apps(st: ModelStats) -> str:
         + f"</td><td>{short_tokens(a.tokens)}</td><td>{grouped(a.requests)}</td></tr>"
         for i, a in enumerate(st.apps, 1)
     )
-    return f"""<p>Top apps by tokens over the last {APPS_DAYS} days.</p>
+    of = f" in {esc(st.category)}" if st.category else ""
+    return f"""{nav}<p>Top apps{of} by tokens over the last {APPS_DAYS} days.</p>
 <div class="scroll"><table class="apps"><thead><tr><th>#</th><th>App</th><th>Tokens</th><th>Requests</th></tr></thead>
 <tbody>{rows}</tbody></table></div>"""

@@ -107,9 +107,10 @@ class Stats(Protocol):
         """Attempts per provider slug and whether the provider did its part (no latency figures)."""
         ...
 
-    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]: ...
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None,
+                    category: str | None = None) -> list[DayUsage]: ...
 
-    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+    def top_apps(self, model: str, since: float, limit: int, category: str | None = None) -> list[Share]:
         """Apps that set a title (X-Title), by tokens: public, so no referer and no untitled app."""
         ...
 
@@ -122,6 +123,11 @@ class Stats(Protocol):
 
 def _money(pico: int | None) -> Decimal:
     return Decimal(pico or 0) / PICO
+
+
+# A generation of an app that gave itself the category (X-OpenRouter-Categories); an app is its
+# referer's origin, else its title, as in the store's app roll-ups.
+IN_CATEGORY = "COALESCE(app_referer, app_title) IN (SELECT app FROM app_categories WHERE category = ?)"
 
 
 class SQLiteStats:
@@ -181,9 +187,13 @@ class SQLiteStats:
         )
         return [Bucket(str(p), float(t), n, int(ok or 0), None, None) for p, t, n, ok in rows if p is not None]
 
-    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]:
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None,
+                    category: str | None = None) -> list[DayUsage]:
         where: list[str] = ["created_at >= ?"]
         args: list[object] = [since]
+        if category is not None:
+            where.append(IN_CATEGORY)
+            args.append(category)
         if model is not None:
             where.append("model = ?")
             args.append(model)
@@ -197,14 +207,14 @@ class SQLiteStats:
         )
         return [DayUsage(d, n, int(p or 0), int(c or 0), _money(cost)) for d, n, p, c, cost in rows]
 
-    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+    def top_apps(self, model: str, since: float, limit: int, category: str | None = None) -> list[Share]:
         # A public page: apps by the title they chose to show, never by another tenant's referer.
         rows = self._rows(
             f"""SELECT app_title, COUNT(*), SUM({_TOKENS}), {_COST_SUM}
                 FROM generations
-                WHERE model = ? AND created_at >= ? AND app_title IS NOT NULL
+                WHERE model = ? AND created_at >= ? AND app_title IS NOT NULL{" AND " + IN_CATEGORY if category else ""}
                 GROUP BY 1 ORDER BY 3 DESC, 2 DESC LIMIT ?""",
-            (model, since, limit),
+            (model, since, *((category,) if category else ()), limit),
         )
         return [Share(name, None, n, int(tok or 0), _money(cost)) for name, n, tok, cost in rows]
 
@@ -260,10 +270,11 @@ class NoStats:
     def provider_uptime(self, model: str, since: float, width: int) -> list[Bucket]:
         return []
 
-    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None) -> list[DayUsage]:
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None,
+                    category: str | None = None) -> list[DayUsage]:
         return []
 
-    def top_apps(self, model: str, since: float, limit: int) -> list[Share]:
+    def top_apps(self, model: str, since: float, limit: int, category: str | None = None) -> list[Share]:
         return []
 
     def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:

@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from turnout.api.auth import authenticate
+from turnout.api.public_url import public_base
+from turnout.core.categories import KNOWN as KNOWN_CATEGORIES
 from turnout.runtime import Runtime
 from turnout.web.activity_view import MAX_DAYS, load_activity, render_activity_page
 from turnout.web.catalog_view import Filters, matching, render_catalog, render_results
@@ -38,18 +40,8 @@ def stats_of(request: Request) -> Stats:
 
 
 def api_base(request: Request) -> str:
-    """The API's base URL for the code samples: never an arbitrary Host header (a spoofed one would
-    put an attacker's address into the samples a user copies)."""
-    settings = request.app.state.runtime.settings
-    if settings.public_url:
-        return f"{settings.public_url}/api/v1"
-    host = request.headers.get("host", "").strip().lower()
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    if host and (host in settings.public_hosts or name in settings.public_hosts):
-        return f"{request.url.scheme}://{host}/api/v1"
-    own = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    own = f"[{own}]" if ":" in own else own
-    return f"http://{own}:{settings.port}/api/v1"
+    """The API's base URL for the code samples (api/public_url.py: never an arbitrary Host header)."""
+    return public_base(request, request.app.state.runtime.settings) + "/api/v1"
 
 
 async def catalog_page(request: Request) -> Response:
@@ -70,7 +62,10 @@ async def model_page(request: Request) -> Response:
     range_name = request.query_params.get("range", DEFAULT_RANGE)
     if range_name not in RANGES:
         range_name = DEFAULT_RANGE
-    st = await asyncio.to_thread(load_model_stats, stats_of(request), model.id, range_name)
+    category = request.query_params.get("category")
+    if category not in KNOWN_CATEGORIES:
+        category = None
+    st = await asyncio.to_thread(load_model_stats, stats_of(request), model.id, range_name, None, category)
     body = render_model(model, rt.catalog, rt, st, api_base(request))
     return page(model.name, body, active="/models")
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from turnout.store.base import GenerationRecord, KeyExists, Store, next_reset, period_starts
+from turnout.store.base import ByokRecord, GenerationRecord, KeyExists, Store, next_reset, period_starts
 
 
 def gen(id: str, key_hash: str | None, cost: str, *, model: str = "m/a", provider: str | None = "p",
@@ -161,3 +161,30 @@ def test_a_model_keeps_the_time_it_was_first_seen(store: Store) -> None:
     later = store.models_first_seen(["acme/a", "acme/c"], 87400.0)
     assert later == {"acme/a": 1000.0, "acme/c": 87400.0}
     assert store.models_first_seen([], 1.0) == {}
+
+
+def test_byok_keys_are_saved_listed_changed_since_and_wiped_on_delete(store: Store) -> None:
+    a = ByokRecord("b1", "team", "openai", "main", "...wxyz", "ct1", allowed_models=["openai/gpt-4o"],
+                   created_at=10.0, updated_at=10.0)
+    b = ByokRecord("b2", "team", "anthropic", None, "...abcd", "ct2", is_fallback=True, allowed_keys=["h1"],
+                   sort_order=1, created_at=11.0, updated_at=11.0)
+    c = ByokRecord("b3", "other", "openai", None, "...zzzz", "ct3", is_required=True, created_at=12.0, updated_at=12.0)
+    for r in (a, b, c):
+        store.save_byok(r)
+    assert [r.id for r in store.list_byok("team")] == ["b2", "b1"]  # by provider
+    assert [r.id for r in store.list_byok()] == ["b3", "b2", "b1"]
+    got = store.get_byok("b2")
+    assert got == b and got.allowed_keys == ["h1"] and got.allowed_models is None and got.is_fallback
+    assert store.get_byok("nope") is None
+    a.disabled, a.updated_at, a.allowed_models = True, 20.0, None
+    store.save_byok(a)
+    assert store.get_byok("b1") == a
+    assert [r.id for r in store.byok_changed_since(11.5)] == ["b3", "b1"]
+    assert store.delete_byok("b1", 30.0) and not store.delete_byok("b1", 31.0)
+    gone = store.byok_changed_since(25.0)
+    assert [(r.id, r.deleted, r.secret) for r in gone] == [("b1", True, "")]
+    assert store.get_byok("b1") is None and [r.id for r in store.list_byok("team")] == ["b2"]
+    store.set_byok_settings("team", True, 40.0)
+    store.set_byok_settings("team", False, 41.0)
+    store.set_byok_settings("other", True, 42.0)
+    assert sorted(store.byok_settings_changed_since(40.5)) == [("other", True, 42.0), ("team", False, 41.0)]

@@ -29,6 +29,7 @@ import orjson
 
 from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, parse_plugins, string, with_server_tools
+from turnout.core.sticky import session_id
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -381,4 +382,5 @@ def to_chat_request(body: Any) -> ChatRequest:
         models=models,
         provider=mapping(body.get("provider"), "provider"),
         plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
+        session_id=session_id(body),
     )

@@ -43,6 +43,8 @@ async def messages(request: Request) -> Response:
         streamed=chat.stream,
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+        app_categories=request.headers.get("x-openrouter-categories"),
+        session_header=request.headers.get("x-session-id"),
     )
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, key, chat, "messages", body)

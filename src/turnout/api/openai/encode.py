@@ -38,15 +38,19 @@ def cost_number(cost: Decimal) -> orjson.Fragment:
     return orjson.Fragment(money(cost).encode())
 
 
-def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) -> dict[str, Any]:
-    """`completions_cost` is the part of `cost` the completion tokens make (see `cost_split`)."""
-    completions_cost = min(completions_cost, cost)
+def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO,
+               upstream: Decimal | None = None) -> dict[str, Any]:
+    """`completions_cost` is the part of `cost` the completion tokens make (see `cost_split`);
+    `upstream`, on a request served on the account's own key (BYOK), what the provider bills for it
+    (`cost` is then turnout's fee, and the split is of the upstream cost)."""
+    billed = cost if upstream is None else upstream
+    completions_cost = min(completions_cost, billed)
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "cost": cost_number(cost),
-        "is_byok": False,
+        "is_byok": upstream is not None,
         "prompt_tokens_details": {
             "cached_tokens": usage.cached_tokens,
             "cache_write_tokens": usage.cache_write_tokens,
@@ -55,8 +59,8 @@ def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) ->
         },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens, "image_tokens": 0},
         "cost_details": {
-            "upstream_inference_cost": None,  # what a provider billed a BYOK key: never, here
-            "upstream_inference_prompt_cost": cost_number(cost - completions_cost),
+            "upstream_inference_cost": None if upstream is None else cost_number(upstream),  # what the provider billed a BYOK key
+            "upstream_inference_prompt_cost": cost_number(billed - completions_cost),
             "upstream_inference_completions_cost": cost_number(completions_cost),
         },
         **({"server_tool_use_details": {"web_search_requests": usage.web_search_requests}}
@@ -110,7 +114,7 @@ def completion_json(request: ChatRequest, ctx: RequestContext, result: ChatResul
                 "message": message,
             }
         ],
-        "usage": usage_json(usage, ctx.cost, completions_cost(ctx, usage)),
+        "usage": usage_json(usage, ctx.cost, completions_cost(ctx, usage), ctx.upstream_cost),
     }
 
 
@@ -163,7 +167,7 @@ class ChunkEncoder:
                 call["function"] = fn
                 return self._chunk({"role": "assistant", "tool_calls": [call]})
             case UsageReport(usage=usage, cost=cost):
-                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage))
+                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage), self._ctx.upstream_cost)
                 return b""
             case Finish(reason=reason, native_reason=native):
                 out = b""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from turnout.core.sticky import session_id
 from turnout.model.chat import (
     JSON,
     AudioPart,
@@ -390,6 +391,7 @@ def to_chat_request(body: Any) -> ChatRequest:
         plugins=with_transforms(with_server_tools(parse_plugins(body.get("plugins")), server_tools), body.get("transforms")),
         models=models,
         provider=mapping(body.get("provider"), "provider"),
+        session_id=session_id(body),
     )
     structured = boolean(body, "structured_outputs")
     if structured is False and request.response_format and request.response_format.type == "json_schema":

@@ -28,6 +28,8 @@ async def chat_completions(request: Request) -> Response:
         streamed=chat.stream,
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+        app_categories=request.headers.get("x-openrouter-categories"),
+        session_header=request.headers.get("x-session-id"),
     )
     ctx.cache = rt.cache_policy(request.headers, key, chat, "chat", body)
     if chat.stream:

@@ -45,9 +45,11 @@ from turnout.plugins.web import responses_annotation
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) -> dict[str, Any]:
+def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO,
+               upstream: Decimal | None = None) -> dict[str, Any]:
     """OpenRouter's Responses usage; its strict clients require both sides of `cost_details`."""
-    output_cost = min(completions_cost, cost)
+    billed = cost if upstream is None else upstream  # BYOK: the split is of what the provider billed
+    output_cost = min(completions_cost, billed)
     return {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens},
@@ -55,10 +57,10 @@ def usage_json(usage: Usage, cost: Decimal, completions_cost: Decimal = ZERO) ->
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
         "cost": cost_number(cost),
-        "is_byok": False,
+        "is_byok": upstream is not None,
         "cost_details": {
-            "upstream_inference_cost": None,
-            "upstream_inference_input_cost": cost_number(cost - output_cost),
+            "upstream_inference_cost": None if upstream is None else cost_number(upstream),
+            "upstream_inference_input_cost": cost_number(billed - output_cost),
             "upstream_inference_output_cost": cost_number(output_cost),
         },
         **({"server_tool_use_details": {"web_search_requests": usage.web_search_requests}}
@@ -304,7 +306,7 @@ class EventEncoder:
             case ToolCallDelta():
                 return out + self._call_delta(event)
             case UsageReport(usage=usage, cost=cost):
-                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage))
+                self._usage = usage_json(usage, cost or ZERO, completions_cost(self._ctx, usage), self._ctx.upstream_cost)
                 return out
             case Finish():
                 out += self._close()

@@ -74,6 +74,8 @@ async def responses(request: Request) -> Response:
         streamed=chat.stream,
         app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
         app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
+        app_categories=request.headers.get("x-openrouter-categories"),
+        session_header=request.headers.get("x-session-id"),
     )
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", body)
@@ -86,7 +88,7 @@ async def responses(request: Request) -> Response:
         stream = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(EventEncoder(rr, ctx, keep), stream), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
-    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage)))
+    response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage), ctx.upstream_cost))
     keep(done.result, response)
     return Response(orjson.dumps(response), media_type="application/json", headers=ctx.response_headers())
 
