@@ -28,7 +28,7 @@ from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
-from turnout.core.transport import Transport, upstream_limits
+from turnout.core.transport import Transport, pooling, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
@@ -151,7 +151,7 @@ class Runtime:
         ledger.load()
         limiter = RateLimiter(open_counters(settings, secret), settings.rate_limit_rpm, settings.rate_limit_tpm)
         transport = Transport(
-            settings.connect_timeout, settings.read_timeout, limits=upstream_limits(settings),
+            settings.connect_timeout, settings.read_timeout, limits=upstream_limits(settings), pools=pooling(settings),
             scrubber=Scrubber(configured_secrets(catalog.providers.values(), settings.admin_key)),
         )
         dispatcher = Dispatcher(
