@@ -165,6 +165,7 @@ class Runtime:
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher, request_timeout=settings.request_timeout,
+                    stream_open_grace=settings.stream_open_grace, keepalive_interval=settings.keepalive_interval,
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
                                         redis_namespace(secret).rstrip(":"))), [],
         )

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from turnout.core.network import DEFAULT
 from turnout.core.http import (
     INFLATE_PIECE,
     ConnectError,
@@ -21,6 +20,7 @@ from turnout.core.http import (
     ReadTimeout,
     TLSError,
 )
+from turnout.core.network import DEFAULT
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

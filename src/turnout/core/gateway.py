@@ -25,7 +25,7 @@ from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
-from turnout.model.stream import Finish, StreamEvent, UsageReport
+from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, UsageReport
 
 ZERO = Decimal(0)
 
@@ -47,10 +47,13 @@ def _final(exc: GatewayError) -> bool:
 
 class Gateway:
     def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
-                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20) -> None:
+                 cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20,
+                 stream_open_grace: float = 0.0, keepalive_interval: float = 15.0) -> None:
         self.router = router
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
+        self.stream_open_grace = stream_open_grace  # 0: a stream opens only with its first event
+        self.keepalive_interval = keepalive_interval
         self.cache = cache
         self.cache_entry_bytes = cache_entry_bytes
 
@@ -171,10 +174,55 @@ class Gateway:
         return Completion(result, usage)
 
     async def stream(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
-        """Resolve and start the stream (errors before the first byte raise); then its events."""
+        """Resolve and start the stream (errors before the first byte raise); then its events.
+
+        With a `stream_open_grace`, an upstream that has not given its first event within it no
+        longer holds the client's answer back: the stream opens at once (its first event a
+        `Heartbeat`, one more every keep-alive interval), fallback goes on unseen behind it, and
+        an error from then on arrives in-band as a `StreamFailure` (docs/networking.md)."""
         hit = await self._cached(ctx)
         if hit is not None and hit.events is not None:
             return self._replay(ctx, hit.events)
+        grace = self.stream_open_grace
+        if grace <= 0:
+            return await self._open(request, ctx)
+        opening = asyncio.ensure_future(self._open(request, ctx))
+        try:
+            done, _ = await asyncio.wait((opening,), timeout=grace)
+        except BaseException:  # the client left while we waited
+            opening.cancel()
+            raise
+        if done:
+            return opening.result()  # answered within the grace: exactly as without one
+        return self._opened_late(opening)
+
+    async def _opened_late(self, opening: asyncio.Future[AsyncIterator[StreamEvent]]) -> AsyncIterator[StreamEvent]:
+        """A stream whose answer is still coming: heartbeats until it opens, then its events; a
+        failure to open (already recorded, core/context.py) arrives in-band."""
+        events: AsyncIterator[StreamEvent] | None = None
+        try:
+            yield Heartbeat()
+            while not opening.done():
+                await asyncio.wait((opening,), timeout=self.keepalive_interval)
+                if not opening.done():
+                    yield Heartbeat()
+            try:
+                events = opening.result()
+            except GatewayError as exc:
+                yield StreamFailure(exc)
+                return
+            async for event in events:
+                yield event
+        finally:
+            if not opening.done():
+                opening.cancel()
+                with contextlib.suppress(BaseException):
+                    await opening
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def _open(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
         async with self.upstream_phase(ctx):
             opened = None

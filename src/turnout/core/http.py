@@ -550,9 +550,9 @@ class Pool:
                     await tunnel.establish(transport, self.authority.encode("latin-1"), proxy)
                     conn = _Connection(loop, limits, self)
                     conn.counted = False  # counted below, once it is ours
-                    transport = await loop.start_tls(transport, conn, self.ssl, server_hostname=self.host)  # type: ignore[arg-type]
+                    transport = await loop.start_tls(transport, conn, self.ssl, server_hostname=self.host)
                     assert transport is not None
-                    conn.transport = transport  # type: ignore[assignment]
+                    conn.transport = transport
                     conn.counted = True
                     return conn
                 transport, conn = await loop.create_connection(
@@ -575,7 +575,7 @@ class Pool:
             if isinstance(exc, ValueError):  # e.g. a host name IDNA cannot encode
                 raise ConnectError("invalid upstream address", f"cannot connect to {where!r}: {exc}") from None
             raise
-        conn.transport = transport  # type: ignore[assignment]  # uvloop may call connection_made only after this returns
+        conn.transport = transport  # uvloop may call connection_made only after this returns
         return conn
 
     def close(self) -> None:
