@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,11 +144,13 @@ TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 
 
 @contextmanager
-def tinyproxy(root: Path, *, user: str = "turnout", password: str = "s3cret-proxy-pass") -> Iterator[Tinyproxy]:
+def tinyproxy(*, user: str = "turnout", password: str = "s3cret-proxy-pass") -> Iterator[Tinyproxy]:
     """A real tinyproxy (Debian's; scripts/test.sh installs it) on a free loopback port, with
     Basic credentials and its own log at Connect level (each CONNECT tunnel is logged)."""
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o777)  # tinyproxy drops to nobody before it opens its log
+    # tinyproxy drops to nobody before it opens its log: a directory nobody can reach (pytest's
+    # tmp_path sits under a 0700 directory) would leave it without one.
+    root = Path(tempfile.mkdtemp(prefix="turnout-tinyproxy-"))
+    root.chmod(0o777)
     port = free_port()
     log = root / "tinyproxy.log"
     conf = root / "tinyproxy.conf"
@@ -177,3 +180,4 @@ def tinyproxy(root: Path, *, user: str = "turnout", password: str = "s3cret-prox
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        shutil.rmtree(root, ignore_errors=True)

@@ -163,8 +163,13 @@ class _Connection(asyncio.Protocol):
         r = self.response
         if r is not None and not r._complete:
             delimited = "content-length" in r.headers or "chunked" in r.headers.get("transfer-encoding", "").lower()
-            if isinstance(exc, ssl.SSLError):  # TLS 1.3: a refused client certificate shows up here
+            if isinstance(exc, ssl.SSLError):
                 r._fail(TLSError(_why(exc)))
+            elif self.pool.ssl is not None and not self.reused and not r._got_bytes:
+                # TLS 1.3 checks a client certificate after the handshake: a server that refuses
+                # it closes the new connection at once, and asyncio drops its alert.
+                r._fail(TLSError("TLS: the server closed the connection right after the handshake (does it "
+                                 "require a client certificate? see tls.client_cert)"))
             elif r.status and not delimited:
                 r._finish(False)  # an answer with no length ends with its connection (RFC 9112 6.3)
             else:
@@ -601,10 +606,11 @@ class _Tunnel(asyncio.Protocol):
         self._head += data
         end = self._head.find(b"\r\n\r\n")
         if end >= 0:
-            if end + 4 != len(self._head):  # bytes past the answer before TLS began: not a proxy we trust
+            head = bytes(self._head[:end])
+            if end + 4 != len(self._head) and head[9:10] == b"2":  # bytes inside a tunnel before TLS began
                 self._done.set_exception(ProxyError("the proxy sent data before the tunnel opened"))
             else:
-                self._done.set_result(bytes(self._head[:end]))
+                self._done.set_result(head)  # a refusal's body is not read
         elif len(self._head) > TUNNEL_HEAD_BYTES:
             self._done.set_exception(ProxyError("the proxy's answer to CONNECT is too long"))
 
@@ -618,9 +624,9 @@ class _Tunnel(asyncio.Protocol):
         head = await self._done
         status_line = head.split(b"\r\n", 1)[0].split(b" ", 2)
         status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
-        if status == 407:
-            raise ProxyError("the proxy asks for credentials (407): set user:password in the proxy URL"
-                             if not proxy.authorization else "the proxy refused its credentials (407)")
+        if status in (401, 407):  # 407 is the standard; some proxies (tinyproxy) answer 401
+            raise ProxyError(f"the proxy asks for credentials ({status}): set user:password in the proxy URL"
+                             if not proxy.authorization else f"the proxy refused its credentials ({status})")
         if not 200 <= status < 300:
             raise ProxyError(f"the proxy refused the tunnel (status {status})")
 
