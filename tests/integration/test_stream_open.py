@@ -17,7 +17,8 @@ import openai
 import pytest
 
 from tests.conftest import create_key
-from tests.fakes.late_upstream import LATE, create_app as create_late
+from tests.fakes.late_upstream import LATE
+from tests.fakes.late_upstream import create_app as create_late
 from tests.fakes.server import serve
 from turnout.app import create_app
 from turnout.settings import load_settings
