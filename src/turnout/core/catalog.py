@@ -374,7 +374,8 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
     except DialectError as exc:
         raise CatalogError(str(exc)) from None
     try:
-        network = network_of(slug, raw)
+        proxy = raw.get("proxy")
+        network = network_of(slug, {**raw, "proxy": expand_env(proxy, env)} if isinstance(proxy, str) else raw)
     except NetworkConfigError as exc:
         raise CatalogError(str(exc)) from None
     names = _env_names(raw.get("key_env"))
