@@ -142,3 +142,20 @@ def test_an_upstream_on_ipv6_loopback(live: Live) -> None:
     assert answer.choices[0].message.content == "Hello world"
     stream = client.chat.completions.create(model="test/ipv6", messages=[{"role": "user", "content": "hi"}], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello world"
+
+
+def test_a_client_that_leaves_before_the_stream_opened_is_recorded_as_cancelled(live: Live) -> None:
+    headers = {"authorization": f"Bearer {live.key}"}
+    with httpx.stream("POST", f"{live.api}/chat/completions", json={**CHAT, "model": "test/late-ok", "stream": True},
+                      headers=headers, timeout=20) as r:
+        gen_id = r.headers["x-generation-id"]
+        first = next(r.iter_raw())
+        assert first.startswith(b": TURNOUT PROCESSING")
+    # The connection is closed mid-wait: the open attempt is cancelled and the request recorded so.
+    deadline = time.monotonic() + 5
+    while True:
+        got = httpx.get(f"{live.api}/generation", params={"id": gen_id}, headers=headers)
+        if got.status_code == 200 and got.json()["data"]["status"] == "cancelled":
+            break
+        assert time.monotonic() < deadline, got.text
+        time.sleep(0.05)

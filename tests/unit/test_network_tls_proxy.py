@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from tests.fakes.network import PKI, TINYPROXY, Tinyproxy, make_pki, server_context, tinyproxy
 from tests.unit.test_network_client import OK, read_request
@@ -154,7 +155,8 @@ def test_tls_config_is_checked_at_start_up_and_verify_false_warns(pki: PKI, capl
 
 # --- proxies ---------------------------------------------------------------------------------------
 
-def test_an_https_provider_through_a_per_provider_proxy_uses_a_connect_tunnel(pki: PKI, proxy: Tinyproxy) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])  # uvicorn serves turnout on uvloop when it is installed
+def test_an_https_provider_through_a_per_provider_proxy_uses_a_connect_tunnel(pki: PKI, proxy: Tinyproxy, loop: str) -> None:
     async def main() -> None:
         seen = Seen()
         server, url = await tls_server(pki, seen)
@@ -183,7 +185,7 @@ def test_an_https_provider_through_a_per_provider_proxy_uses_a_connect_tunnel(pk
             await transport.close()
             server.close()
 
-    asyncio.run(main())
+    uvloop.run(main()) if loop == "uvloop" else asyncio.run(main())
 
 
 def test_the_environment_proxy_carries_plain_http_and_no_proxy_bypasses_it(proxy: Tinyproxy) -> None:

@@ -41,6 +41,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -617,10 +618,11 @@ class _Tunnel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._done.done():
             self._done.set_exception(ProxyError("the proxy closed the connection during CONNECT"))
+            self._done.exception()  # retrieved: nobody may be waiting any more (a cancelled connect)
 
     async def establish(self, transport: asyncio.BaseTransport, authority: bytes, proxy: Proxy) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (authority, authority, proxy.header))
+        line = b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (authority, authority, proxy.header)
+        cast(asyncio.WriteTransport, transport).write(line)  # uvloop's transports are not asyncio's classes
         head = await self._done
         status_line = head.split(b"\r\n", 1)[0].split(b" ", 2)
         status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
