@@ -118,7 +118,7 @@ class _Connection(asyncio.Protocol):
         self.loop = loop
         self.limits = limits
         self.pool = pool
-        self.counted = True  # holds one of the pool's `max_connections` slots until it closes
+        self.counted = False  # holds one of the pool's `max_connections` slots until it closes (set once open)
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
@@ -535,10 +535,10 @@ class Pool:
         except BaseException:
             self._lost()
             raise
-        if conn.closed:  # lost before we got it: its own `_lost` was skipped (not yet counted)
-            conn.counted = False
+        if conn.closed:  # lost before we got it: the slot was never handed to it
             self._lost()
             raise HTTPError("the connection closed as soon as it opened")
+        conn.counted = True  # from now on its close frees the slot
         return conn
 
     async def _open(self) -> _Connection:
@@ -555,11 +555,9 @@ class Pool:
                     transport, tunnel = await loop.create_connection(lambda: _Tunnel(loop), host, port)
                     await tunnel.establish(transport, self.authority.encode("latin-1"), proxy)
                     conn = _Connection(loop, limits, self)
-                    conn.counted = False  # counted below, once it is ours
                     transport = await loop.start_tls(transport, conn, self.ssl, server_hostname=self.host)
                     assert transport is not None
                     conn.transport = transport
-                    conn.counted = True
                     return conn
                 transport, conn = await loop.create_connection(
                     lambda: _Connection(loop, limits, self), host, port,
