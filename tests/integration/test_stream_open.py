@@ -159,3 +159,11 @@ def test_a_client_that_leaves_before_the_stream_opened_is_recorded_as_cancelled(
             break
         assert time.monotonic() < deadline, got.text
         time.sleep(0.05)
+
+
+def test_a_legacy_completion_stream_opens_early_and_names_its_provider(live: Live) -> None:
+    r, pieces = live.stream("/completions", {"model": "test/late-ok", "prompt": "hi"})
+    assert r.status_code == 200 and pieces[0][1].startswith(b": TURNOUT PROCESSING")
+    frames = [json.loads(f) for f in data_frames(pieces) if f != "[DONE]"]
+    assert "".join(c["text"] for f in frames for c in f["choices"]) == "Hello world"
+    assert {f["provider"] for f in frames} == {"Late"}

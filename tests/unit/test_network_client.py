@@ -15,7 +15,7 @@ import pytest
 from turnout.core.dispatch import Dispatcher
 from turnout.core.http import HTTPClient, PoolTimeout
 from turnout.core.network import Network
-from turnout.core.transport import Transport
+from turnout.core.transport import Pooling, Transport
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import ErrorKind, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
@@ -311,5 +311,23 @@ def test_a_redirect_is_an_error_naming_the_location_and_is_never_followed() -> N
             await transport.close()
             server.close()
             other.close()
+
+    asyncio.run(main())
+
+
+def test_idle_connections_past_the_timeout_are_closed_without_new_requests() -> None:
+    async def main() -> None:
+        up = Upstream(lambda r, w: answer_after(0, w))
+        server, url = await started(up)
+        transport = Transport(2, 2, pools=Pooling(idle_timeout=0.2))
+        await transport.start()
+        try:
+            req = UpstreamRequest("POST", url, {}, b"{}", False)
+            status, _, _ = await transport.fetch(req, target(url))
+            assert status == 200 and up.open == 1  # kept idle
+            await until(lambda: up.open == 0, 2.0)  # the sweeper closed it; no request needed
+        finally:
+            await transport.close()
+            server.close()
 
     asyncio.run(main())

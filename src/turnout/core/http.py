@@ -486,6 +486,12 @@ class Pool:
             conn.close()
         return None
 
+    def sweep(self, now: float) -> None:
+        """Close the idle connections older than the idle timeout (the oldest are first)."""
+        idle, timeout = self._idle, self._client.idle_timeout
+        while idle and now - idle[0].idle_since >= timeout:
+            idle.pop(0).close()
+
     async def acquire(self) -> _Connection:
         """An idle connection, a new one within the cap, or the first one freed within `pool_timeout`."""
         while True:
@@ -733,6 +739,12 @@ class HTTPClient:
                 raise
             return response
         raise HTTPError("the upstream closed the connection twice before answering")
+
+    def sweep(self) -> None:
+        """Close every idle connection past the idle timeout (run now and then, off the request path)."""
+        now = time.monotonic()
+        for pool in self._pools.values():
+            pool.sweep(now)
 
     async def close(self) -> None:
         for pool in self._pools.values():

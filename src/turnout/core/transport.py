@@ -92,11 +92,23 @@ class Transport:
             connect_timeout, read_timeout, self.limits.http, max_connections=p.max_connections, max_idle=p.max_idle,
             idle_timeout=p.idle_timeout, pool_timeout=p.pool_timeout, environ=environ,
         )
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        pass
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Idle connections past `upstream_idle_timeout` are closed even when no request comes."""
+        every = max(self._client.idle_timeout / 2, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            self._client.sweep()
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         await self._client.close()
 
     async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> Response:
