@@ -12,6 +12,8 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 APT_NEEDS=""
 command -v chromium >/dev/null 2>&1 || APT_NEEDS="$APT_NEEDS chromium"
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || APT_NEEDS="$APT_NEEDS fonts-noto-cjk"
+# A real forward proxy for the networking tests (tests/unit/test_network_tls_proxy.py: CONNECT tunnels, credentials).
+command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || APT_NEEDS="$APT_NEEDS tinyproxy"
 if [ -n "$APT_NEEDS" ]; then
     # shellcheck disable=SC2086  # a list of package names
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $APT_NEEDS >/dev/null

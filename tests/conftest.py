@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,12 @@ from turnout.app import create_app
 from turnout.core.keys import hash_key, load_secret, mint_key
 from turnout.runtime import open_store
 from turnout.settings import Settings, load_settings
+
+# The gateway honours HTTP(S)_PROXY (docs/networking.md): a proxy set on the test machine must not
+# stand between the gateways under test and their loopback fakes. Proxy tests pass their own.
+for _name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.upper(), None)
 
 SCENARIOS = (
     "echo", "tools", "reasoning", "cached", "no-usage", "error-400", "error-401", "error-429", "error-500",

@@ -31,7 +31,7 @@ from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
 from turnout.core.sticky import StickyRoutes
-from turnout.core.transport import Transport, upstream_limits
+from turnout.core.transport import Transport, pooling, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.plugins.pipeline import Pipeline
 from turnout.providers.registry import http_adapters, in_process_providers
@@ -157,7 +157,7 @@ class Runtime:
         ledger.load()
         limiter = RateLimiter(open_counters(settings, secret), settings.rate_limit_rpm, settings.rate_limit_tpm)
         transport = Transport(
-            settings.connect_timeout, settings.read_timeout, limits=upstream_limits(settings),
+            settings.connect_timeout, settings.read_timeout, limits=upstream_limits(settings), pools=pooling(settings),
             scrubber=Scrubber(configured_secrets(catalog.providers.values(), settings.admin_key)),
         )
         dispatcher = Dispatcher(
@@ -171,6 +171,7 @@ class Runtime:
         rt = cls(
             settings, catalog, store, keys, Accountant(store, keys, ledger, journal, limiter), transport, dispatcher,
             Gateway(router, dispatcher, request_timeout=settings.request_timeout, plugins=Pipeline(settings),
+                    stream_open_grace=settings.stream_open_grace, keepalive_interval=settings.keepalive_interval,
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
                                         redis_namespace(secret).rstrip(":")),
                     sticky=StickyRoutes(settings.sticky_sessions_max)), [],

@@ -62,6 +62,12 @@ class Settings:
     upstream_max_error_bytes: int = 1 << 20  # an error answer's body (status >= 400)
     upstream_max_headers: int = 256  # header lines of one answer (trailers included)
     upstream_max_header_bytes: int = 64 << 10  # all headers of one answer
+    # Networking (docs/networking.md): connections per upstream host, streams that open at once
+    upstream_max_connections: int = 100  # open at once per upstream host (a provider's max_connections overrides)
+    upstream_max_idle_connections: int = 32  # kept idle per upstream host
+    upstream_idle_timeout: float = 30.0  # seconds an idle connection is kept
+    upstream_pool_timeout: float | None = None  # seconds a request waits for a free connection (None: connect_timeout)
+    stream_open_grace: float = 1.0  # a stream whose upstream is silent this long opens with ": TURNOUT PROCESSING"
     upstream_max_sse_line_bytes: int = 16 << 20  # one line of an event stream
     upstream_max_sse_event_bytes: int = 16 << 20  # one event's data lines together
     # Web UI (docs/security.md): the base URL the model pages' code samples show. `public_url` when
@@ -223,6 +229,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "upstream_max_answer_bytes": _positive, "upstream_max_error_bytes": _positive,
             "upstream_max_headers": _positive, "upstream_max_header_bytes": _positive,
             "upstream_max_sse_line_bytes": _positive, "upstream_max_sse_event_bytes": _positive,
+            # Networking
+            "upstream_max_connections": _positive, "upstream_max_idle_connections": int,
+            "upstream_idle_timeout": float, "upstream_pool_timeout": float, "stream_open_grace": float,
             # web UI
             "public_url": _url, "public_hosts": _hosts,
             # stored data

@@ -21,11 +21,12 @@ class ThreadServer(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any, *, lifespan: str = "auto", port: int = 0) -> Iterator[str]:
-    """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234
+    (`host="::1"`: IPv6 loopback, http://[::1]:41234)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, loop="asyncio", timeout_graceful_shutdown=3)
     server = ThreadServer(config)
@@ -37,7 +38,7 @@ def serve(app: Any, *, lifespan: str = "auto", port: int = 0) -> Iterator[str]:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(10)

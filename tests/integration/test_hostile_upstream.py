@@ -343,8 +343,9 @@ def test_a_failed_connection_names_the_provider_not_its_address(served: Served, 
     hostile_port = served.state.requests[0]["headers"]["host"].split(":")[1] if served.state.requests else "never"
     for leak in ("127.0.0.1", str(served.dead_port), hostile_port, "Connect call failed", "http://", "https://"):
         assert leak not in r.text, r.text
-    assert err["message"] in ("Plain TLS is unreachable: TLS handshake failed", "Dead is unreachable: connection refused")
-    assert [e["error"] for e in err["metadata"]["previous_errors"]] == ["provider_unreachable"] * 2
+    assert err["message"] in ("Plain TLS: TLS handshake failed: wrong version number", "Dead is unreachable: connection refused")
+    # A TLS failure is its own kind (issue 17), with the reason.
+    assert sorted(e["error"] for e in err["metadata"]["previous_errors"]) == ["provider_tls_failed", "provider_unreachable"]
     assert all("detail" not in e for e in err["metadata"]["previous_errors"])
     gen_id = r.headers["x-generation-id"]
     mine = generation(served, gen_id)

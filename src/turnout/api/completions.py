@@ -149,6 +149,8 @@ async def chunks(ctx: RequestContext, events: AsyncIterator[StreamEvent], echo: 
     if echo:
         yield chunk(echo)
     async for event in events:
+        if top["provider"] is None and ctx.endpoint is not None:  # a stream opened before its answer
+            top["provider"] = ctx.endpoint.provider.name
         match event:
             case TextDelta(text=text):
                 yield chunk(text)

@@ -20,6 +20,8 @@ import yaml
 from turnout.catalog.dataset import Dataset
 from turnout.core.catalog_schema import check_model, check_provider
 from turnout.core.dialects import DialectError, dialect
+from turnout.core.network import DEFAULT as DEFAULT_NETWORK
+from turnout.core.network import Network, NetworkConfigError, network_of
 from turnout.core.pricing import Pricing
 from turnout.providers.base import Target
 from turnout.providers.openai import QUIRKS
@@ -49,6 +51,7 @@ class Provider:
     data_policy: dict[str, Any] = field(default_factory=dict)
     source: str = "builtin"  # builtin | config | models.dev:<id>
     parameters: frozenset[str] = frozenset()  # what its dialect carries: an endpoint's default
+    network: Network = DEFAULT_NETWORK  # proxy, tls, max_connections (core/network.py)
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -91,6 +94,7 @@ class Endpoint:
             extra_headers=p.headers,
             options=p.options,
             rules=self.rules,
+            network=p.network,
         )
 
     @property
@@ -394,6 +398,11 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
             base_url = spec.normalize_base_url(base_url, f"{where}.base_url")
     except DialectError as exc:
         raise CatalogError(str(exc)) from None
+    try:
+        proxy = raw.get("proxy")
+        network = network_of(slug, {**raw, "proxy": expand_env(proxy, env)} if isinstance(proxy, str) else raw)
+    except NetworkConfigError as exc:
+        raise CatalogError(str(exc)) from None
     names = _env_names(raw.get("key_env"))
     api_key = raw.get("api_key")
     if isinstance(api_key, str):
@@ -417,6 +426,7 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
         data_policy=dict(raw.get("data_policy") or {}),
         source=str(raw.get("source") or "builtin"),
         parameters=spec.parameters(options),
+        network=network,
     )
 
 

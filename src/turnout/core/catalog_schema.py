@@ -32,6 +32,10 @@ PROVIDER_FIELDS: Mapping[str, Kind] = {
     "headers": dict,  # sent with every request to this provider
     "options": dict,  # dialect knobs: checked against the dialect's own table
     "data_policy": dict,
+    # Networking (docs/networking.md): checked in detail by core/network.py
+    "proxy": (str, bool, type(None)),  # a proxy URL, or false for a direct connection
+    "tls": dict,  # ca_file, client_cert, client_key, verify
+    "max_connections": int,
 }
 
 # providers.<slug>.data_policy

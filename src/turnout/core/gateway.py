@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from turnout.core.streaming import guarded, request_timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
-from turnout.model.stream import Finish, StreamEvent, UsageReport
+from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, UsageReport
 
 ZERO = Decimal(0)
 
@@ -53,11 +54,14 @@ def _final(exc: GatewayError) -> bool:
 class Gateway:
     def __init__(self, router: Router, dispatcher: Dispatcher, *, request_timeout: float = 600.0,
                  cache: ResponseCache | None = None, cache_entry_bytes: int = 1 << 20,
-                 plugins: Pipeline | None = None, sticky: StickyRoutes | None = None) -> None:
+                 plugins: Pipeline | None = None, sticky: StickyRoutes | None = None,
+                 stream_open_grace: float = 0.0, keepalive_interval: float = 15.0) -> None:
         self.router = router
         self.sticky = sticky
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
+        self.stream_open_grace = stream_open_grace  # 0: a stream opens only with its first event
+        self.keepalive_interval = keepalive_interval
         self.cache = cache
         self.cache_entry_bytes = cache_entry_bytes
         self.plugins = plugins  # src/turnout/plugins/: steps around dispatch, when a request has any
@@ -239,10 +243,53 @@ class Gateway:
         return Completion(result, usage)
 
     async def stream(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
-        """Resolve and start the stream (errors before the first byte raise); then its events."""
+        """Resolve and start the stream (errors before the first byte raise); then its events.
+
+        With a `stream_open_grace`, an upstream that has not given its first event within it no
+        longer holds the client's answer back: the stream opens at once (its first event a
+        `Heartbeat`, one more every keep-alive interval), fallback goes on unseen behind it, and
+        an error from then on arrives in-band as a `StreamFailure` (docs/networking.md)."""
         hit = await self._cached(ctx)
         if hit is not None and hit.events is not None:
             return self._replay(ctx, hit.events)
+        grace = self.stream_open_grace
+        if grace <= 0:
+            return await self._open(request, ctx)
+        opening = asyncio.get_running_loop().create_task(self._open(request, ctx))
+        try:
+            done = await _settled(opening, grace)
+        except BaseException:  # the client left while we waited
+            opening.cancel()
+            raise
+        if done:
+            return opening.result()  # answered within the grace: exactly as without one
+        return self._opened_late(opening)
+
+    async def _opened_late(self, opening: asyncio.Task[AsyncIterator[StreamEvent]]) -> AsyncIterator[StreamEvent]:
+        """A stream whose answer is still coming: heartbeats until it opens, then its events; a
+        failure to open (already recorded, core/context.py) arrives in-band."""
+        events: AsyncIterator[StreamEvent] | None = None
+        try:
+            yield Heartbeat()
+            while not await _settled(opening, self.keepalive_interval):
+                yield Heartbeat()
+            try:
+                events = opening.result()
+            except GatewayError as exc:
+                yield StreamFailure(exc)
+                return
+            async for event in events:
+                yield event
+        finally:
+            if not opening.done():
+                opening.cancel()
+                with contextlib.suppress(BaseException):
+                    await opening
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def _open(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[StreamEvent]:
         deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
         async with self.upstream_phase(ctx):
             opened = None
@@ -305,3 +352,26 @@ class Gateway:
         seconds = time.perf_counter() - ctx.started
         if seconds > 0:
             self.dispatcher.health.throughput(endpoint.key, usage.completion_tokens / seconds)
+
+
+def _wake(waiter: asyncio.Future[None], *_: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _settled(task: asyncio.Task[AsyncIterator[StreamEvent]], seconds: float) -> bool:
+    """Whether `task` is done within `seconds` (it goes on either way). Lighter than asyncio.wait:
+    this runs once per streamed request."""
+    if task.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_later(seconds, _wake, waiter)
+    woken = functools.partial(_wake, waiter)
+    task.add_done_callback(woken)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(woken)
+    return task.done()

@@ -5,8 +5,14 @@ hosts, so this client does only that, on asyncio protocols with `httptools`' C p
 bench/'s profile aiohttp's general-purpose client was over a third of the gateway's CPU per
 request; this one is a small fraction of it. What it does:
 
-- one pool of idle connections per (scheme, host, port), most recently used first, each kept for
-  `IDLE_SECONDS`; TLS through the standard `ssl` module, with SNI and certificate checks;
+- one pool per (scheme, host, port, provider network): at most `max_connections` open at once
+  (a request waits a bounded `pool_timeout` for a free one), at most `max_idle` kept idle, most
+  recently used first, each for `idle_timeout`; TLS through the standard `ssl` module, with SNI
+  and certificate checks, a provider's own CA and client certificate (core/network.py);
+- forward proxies: a CONNECT tunnel for https, absolute-form requests for http, with
+  `Proxy-Authorization`; IPv6 literals (`Host: [::1]:8000`);
+- a caller cancelled at any point (connecting, tunnelling, before the headers, mid-body) closes
+  the connection, so no socket outlives its request and the upstream sees it go;
 - `Content-Length` and chunked answers (httptools decodes chunking), gzip/deflate bodies;
 - a request sent on a reused connection that the server had already closed is sent once more on
   a fresh connection, but only when no byte of an answer came back (the request was never read);
@@ -17,7 +23,9 @@ request; this one is a small fraction of it. What it does:
   inflated lazily, a bounded piece per read, so a gzip bomb never sits in memory inflated.
 
 Errors are `HTTPError` (connection refused, reset, cut body), its `LimitExceeded` (names the
-limit) and `ReadTimeout`; nothing else leaves this module. An error's text never names the
+limit), `TLSError` (a certificate or handshake failure, with the reason), `PoolTimeout` (no free
+connection in time) and `ReadTimeout`; nothing else leaves this module. Redirects are never
+followed: a 3xx is an answer like any other (core/transport.py refuses it). An error's text never names the
 host, address or port (clients see it); `detail` does, for logs and admins. The module never
 logs request or response bodies, or headers (they carry keys).
 """
@@ -33,11 +41,17 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 
+from turnout.core.network import DEFAULT, Network, Proxy, ProxyEnvironment, resolve_proxy
+
 IDLE_SECONDS = 30.0
+MAX_CONNECTIONS = 100  # per pool, unless the provider says otherwise
+MAX_IDLE = 32  # idle connections kept per pool
+TUNNEL_HEAD_BYTES = 16 << 10  # most bytes of a proxy's answer to CONNECT
 HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered and unread
 INFLATE_PIECE = 256 << 10  # most bytes one read inflates from a compressed body
 UNBOUNDED = sys.maxsize
@@ -84,12 +98,27 @@ class ReadTimeout(HTTPError, TimeoutError):
     pass
 
 
+class TLSError(ConnectError):
+    """The TLS handshake failed (an untrusted or mismatched certificate, a refused client
+    certificate); the message says why, naming no host."""
+
+
+class PoolTimeout(HTTPError):
+    """Every connection the pool may open was busy for the whole `pool_timeout`."""
+
+
+class ProxyError(ConnectError):
+    """The proxy refused the tunnel or the request (its status is in the message)."""
+
+
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; carries one exchange at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limits: Limits) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: Limits, pool: Pool) -> None:
         self.loop = loop
         self.limits = limits
+        self.pool = pool
+        self.counted = False  # holds one of the pool's `max_connections` slots until it closes (set once open)
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
@@ -131,13 +160,26 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._free_slot()
         r = self.response
         if r is not None and not r._complete:
             delimited = "content-length" in r.headers or "chunked" in r.headers.get("transfer-encoding", "").lower()
-            if r.status and not delimited:
+            if isinstance(exc, ssl.SSLError):
+                r._fail(TLSError(_why(exc)))
+            elif self.pool.ssl is not None and not self.reused and not r._got_bytes:
+                # TLS 1.3 checks a client certificate after the handshake: a server that refuses
+                # it closes the new connection at once, and asyncio drops its alert.
+                r._fail(TLSError("TLS: the server closed the connection right after the handshake (does it "
+                                 "require a client certificate? see tls.client_cert)"))
+            elif r.status and not delimited:
                 r._finish(False)  # an answer with no length ends with its connection (RFC 9112 6.3)
             else:
                 r._fail(HTTPError("the connection closed before the answer was complete"))
+
+    def _free_slot(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.pool._lost()
 
     def pause_writing(self) -> None:  # a request body never gets that big; nothing to do
         pass
@@ -177,6 +219,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+        self._free_slot()
 
 
 class Response:
@@ -388,44 +431,160 @@ def _expire(waiter: asyncio.Future[bool]) -> None:
 
 
 class Pool:
-    """Idle connections to one origin."""
+    """The connections to one origin over one provider network: at most `max_connections` open."""
 
-    def __init__(self, client: HTTPClient, scheme: str, host: str, port: int) -> None:
+    def __init__(self, client: HTTPClient, scheme: str, host: str, port: int, network: Network) -> None:
         self._client = client
         self.host = host
         self.port = port
-        self.ssl: ssl.SSLContext | None = client.ssl_context if scheme == "https" else None
-        self.host_header = host if port in (80, 443) else f"{host}:{port}"
-        self._idle: list[_Connection] = []
+        tls = network.tls
+        self.ssl: ssl.SSLContext | None = None
+        if scheme == "https":
+            self.ssl = tls.context() if tls is not None else client.ssl_context
+        self.proxy: Proxy | None = resolve_proxy(network, client.proxies, scheme, host, port)
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal (urlsplit took its brackets off)
+        self.host_header = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+        self.authority = f"{name}:{port}"
+        self.max_connections = network.max_connections or client.max_connections
+        self.open = 0  # connections open or being opened
+        self._idle: list[_Connection] = []  # oldest first
+        self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
 
+    # slots and hand-overs
     def _put(self, conn: _Connection) -> None:
-        conn.idle_since = time.monotonic()
+        """A connection free for the next request: to a waiting request, else idle (within the cap)."""
         conn.reused = True
-        self._idle.append(conn)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        client = self._client
+        now = conn.idle_since = time.monotonic()
+        idle = self._idle
+        while idle and (len(idle) >= client.max_idle or now - idle[0].idle_since >= client.idle_timeout):
+            idle.pop(0).close()
+        idle.append(conn)
+
+    def _lost(self) -> None:
+        """A connection closed: its slot goes to the first waiting request, which connects anew."""
+        self.open -= 1
+        while self._waiters and self.open < self.max_connections:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.open += 1
+                waiter.set_result(None)
+                return
 
     def _take(self) -> _Connection | None:
         now = time.monotonic()
+        idle_timeout = self._client.idle_timeout
         while self._idle:
             conn = self._idle.pop()
-            if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
+            if not conn.closed and now - conn.idle_since < idle_timeout:
                 return conn
             conn.close()
         return None
 
+    def sweep(self, now: float) -> None:
+        """Close the idle connections older than the idle timeout (the oldest are first)."""
+        idle, timeout = self._idle, self._client.idle_timeout
+        while idle and now - idle[0].idle_since >= timeout:
+            idle.pop(0).close()
+
+    async def acquire(self) -> _Connection:
+        """An idle connection, a new one within the cap, or the first one freed within `pool_timeout`."""
+        while True:
+            conn = self._take()
+            if conn is not None:
+                return conn
+            if self.open < self.max_connections:
+                self.open += 1
+                return await self._connect()
+            got = await self._wait()
+            if got is None:  # a slot, already counted for us
+                return await self._connect()
+            if not got.closed:
+                return got
+            # handed a connection that died meanwhile: its slot came back through `_lost`; try again
+
+    async def _wait(self) -> _Connection | None:
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        timeout = self._client.pool_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():  # handed something just as we left: pass it on
+                got = waiter.result()
+                if got is None:
+                    self._lost()
+                else:
+                    self._put(got)
+            else:
+                waiter.cancel()
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            if isinstance(exc, TimeoutError):
+                raise PoolTimeout(
+                    f"no free connection to the upstream within {timeout:g} s (max_connections {self.max_connections})"
+                ) from None
+            raise
+
     async def _connect(self) -> _Connection:
+        """A new connection in a slot already counted: the slot is freed on any failure."""
+        try:
+            conn = await self._open()
+        except BaseException:
+            self._lost()
+            raise
+        if conn.closed:  # lost before we got it: the slot was never handed to it
+            self._lost()
+            raise HTTPError("the connection closed as soon as it opened")
+        conn.counted = True  # from now on its close frees the slot
+        return conn
+
+    async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()
+        proxy = self.proxy
+        host, port = (proxy.host, proxy.port) if proxy is not None else (self.host, self.port)
+        where = f"{self.host}:{self.port}" + (f" through the proxy {proxy.host}:{proxy.port}" if proxy else "")
+        limits = self._client.limits
+        transport: asyncio.BaseTransport | None = None
+        conn: _Connection
         try:
             async with asyncio.timeout(self._client.connect_timeout):
+                if proxy is not None and self.ssl is not None:
+                    transport, tunnel = await loop.create_connection(lambda: _Tunnel(loop), host, port)
+                    await tunnel.establish(transport, self.authority.encode("latin-1"), proxy)
+                    conn = _Connection(loop, limits, self)
+                    transport = await loop.start_tls(transport, conn, self.ssl, server_hostname=self.host)
+                    assert transport is not None
+                    conn.transport = transport
+                    return conn
                 transport, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self._client.limits), self.host, self.port, ssl=self.ssl,
-                    server_hostname=self.host if self.ssl else None,
+                    lambda: _Connection(loop, limits, self), host, port,
+                    ssl=None if proxy is not None else self.ssl,
+                    server_hostname=self.host if self.ssl and proxy is None else None,
                 )
-        except TimeoutError:
-            raise ConnectError("connecting timed out", f"connecting to {self.host}:{self.port} timed out") from None
-        except OSError as exc:
-            raise ConnectError(_why(exc), f"cannot connect to {self.host}:{self.port}: {exc}") from None
-        except ValueError as exc:  # e.g. a host name IDNA cannot encode
-            raise ConnectError("invalid upstream address", f"cannot connect to {self.host!r}: {exc}") from None
+        except BaseException as exc:
+            if transport is not None:
+                transport.close()
+            if isinstance(exc, HTTPError):
+                exc.detail = f"{exc.detail} ({where})"
+                raise
+            if isinstance(exc, TimeoutError):
+                raise ConnectError("connecting timed out", f"connecting to {where} timed out") from None
+            if isinstance(exc, ssl.SSLError):
+                raise TLSError(_why(exc), f"TLS with {where} failed: {exc}") from None
+            if isinstance(exc, OSError):
+                raise ConnectError(_why(exc), f"cannot connect to {where}: {exc}") from None
+            if isinstance(exc, ValueError):  # e.g. a host name IDNA cannot encode
+                raise ConnectError("invalid upstream address", f"cannot connect to {where!r}: {exc}") from None
+            raise
         conn.transport = transport  # uvloop may call connection_made only after this returns
         return conn
 
@@ -433,15 +592,62 @@ class Pool:
         for conn in self._idle:
             conn.close()
         self._idle.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(HTTPError("the client is closing"))
+        self._waiters.clear()
+
+
+class _Tunnel(asyncio.Protocol):
+    """The CONNECT exchange with a proxy, before TLS starts inside the tunnel."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._head = bytearray()
+        self._done: asyncio.Future[bytes] = loop.create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self._done.done():
+            return
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end >= 0:
+            head = bytes(self._head[:end])
+            if end + 4 != len(self._head) and head[9:10] == b"2":  # bytes inside a tunnel before TLS began
+                self._done.set_exception(ProxyError("the proxy sent data before the tunnel opened"))
+            else:
+                self._done.set_result(head)  # a refusal's body is not read
+        elif len(self._head) > TUNNEL_HEAD_BYTES:
+            self._done.set_exception(ProxyError("the proxy's answer to CONNECT is too long"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._done.done():
+            self._done.set_exception(ProxyError("the proxy closed the connection during CONNECT"))
+            self._done.exception()  # retrieved: nobody may be waiting any more (a cancelled connect)
+
+    async def establish(self, transport: asyncio.BaseTransport, authority: bytes, proxy: Proxy) -> None:
+        line = b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (authority, authority, proxy.header)
+        cast(asyncio.WriteTransport, transport).write(line)  # uvloop's transports are not asyncio's classes
+        head = await self._done
+        status_line = head.split(b"\r\n", 1)[0].split(b" ", 2)
+        status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+        if status in (401, 407):  # 407 is the standard; some proxies (tinyproxy) answer 401
+            raise ProxyError(f"the proxy asks for credentials ({status}): set user:password in the proxy URL"
+                             if not proxy.authorization else f"the proxy refused its credentials ({status})")
+        if not 200 <= status < 300:
+            raise ProxyError(f"the proxy refused the tunnel (status {status})")
 
 
 def _why(exc: OSError) -> str:
     """What went wrong connecting, in words that name no host or address (asyncio's own messages
     do: "Connect call failed ('10.1.2.3', 8000)")."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return "TLS certificate verification failed"
+        reason = str(exc.verify_message or "")
+        if "hostname mismatch" in reason.lower() or "ip address mismatch" in reason.lower():
+            reason = "the certificate is not valid for the provider's host name"  # the message names the host
+        return f"TLS certificate verification failed: {reason or 'untrusted certificate'}"
     if isinstance(exc, ssl.SSLError):
-        return "TLS handshake failed"
+        reason = str(exc.reason or "").replace("_", " ").lower()
+        return f"TLS handshake failed: {reason}" if reason else "TLS handshake failed"
     if isinstance(exc, socket.gaierror):
         return "the host name does not resolve"
     if isinstance(exc, ConnectionRefusedError) or exc.errno == 111:
@@ -454,41 +660,57 @@ def _why(exc: OSError) -> str:
 
 
 class HTTPClient:
-    def __init__(self, connect_timeout: float, read_timeout: float, limits: Limits | None = None) -> None:
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, limits: Limits | None = None, *,
+        max_connections: int = MAX_CONNECTIONS, max_idle: int = MAX_IDLE, idle_timeout: float = IDLE_SECONDS,
+        pool_timeout: float | None = None, environ: dict[str, str] | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.limits = limits or Limits()
+        self.max_connections = max_connections
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self.pool_timeout = connect_timeout if pool_timeout is None else pool_timeout
+        self.proxies = ProxyEnvironment(os.environ if environ is None else environ)  # read once
         self.ssl_context = ssl.create_default_context()
-        self._pools: dict[tuple[str, str, int], Pool] = {}
-        self._heads: dict[str, tuple[Pool, bytes]] = {}  # url -> (pool, request line + Host)
+        self._pools: dict[tuple[str, str, int, Network], Pool] = {}
+        self._heads: dict[tuple[str, Network], tuple[Pool, bytes]] = {}  # (method+url, network) -> (pool, head)
 
-    def _target(self, method: str, url: str) -> tuple[Pool, bytes]:
-        cached = self._heads.get(method + url)
+    def _target(self, method: str, url: str, network: Network) -> tuple[Pool, bytes]:
+        cached = self._heads.get((method + url, network))
         if cached is not None:
             return cached
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = 0
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port:
             raise ConnectError("unsupported upstream URL", f"unsupported upstream URL {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        key = (parts.scheme, parts.hostname, port)
+        key = (parts.scheme, parts.hostname, port, network)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = Pool(self, *key)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        head = f"{method} {path} HTTP/1.1\r\nHost: {pool.host_header}\r\n".encode("latin-1")
+        proxy_line = b""
+        if pool.proxy is not None and pool.ssl is None:  # plain http through a proxy: absolute form
+            path = f"http://{pool.authority}{path}"
+            proxy_line = pool.proxy.header
+        head = f"{method} {path} HTTP/1.1\r\nHost: {pool.host_header}\r\n".encode("latin-1") + proxy_line
         if len(self._heads) < 10_000:
-            self._heads[method + url] = (pool, head)
+            self._heads[(method + url, network)] = (pool, head)
         return pool, head
 
     async def request(
         self, method: str, url: str, headers: dict[str, str], body: bytes, *,
-        read_timeout: float | None = None, stream: bool = False,
+        read_timeout: float | None = None, stream: bool = False, network: Network = DEFAULT,
     ) -> Response:
         """Send the request; return once the answer's status line and headers are in.
 
         A `stream` answer's body has no total bound (the caller bounds its events); any other's
         is bounded by `Limits.answer_bytes`, an error's by `Limits.error_bytes`."""
-        pool, head = self._target(method, url)
+        pool, head = self._target(method, url, network)
         lines = [head]
         for name, value in headers.items():
             lines.append(f"{name}: {value}\r\n".encode("latin-1"))
@@ -496,7 +718,7 @@ class HTTPClient:
         payload = b"".join(lines) + body
         timeout = self.read_timeout if read_timeout is None else read_timeout
         for _ in range(2):
-            conn = pool._take() or await pool._connect()
+            conn = pool._take() or await pool.acquire()
             response = Response(conn, pool, timeout, stream)
             conn.response = response
             conn.parser = httptools.HttpResponseParser(conn)
@@ -517,6 +739,12 @@ class HTTPClient:
                 raise
             return response
         raise HTTPError("the upstream closed the connection twice before answering")
+
+    def sweep(self) -> None:
+        """Close every idle connection past the idle timeout (run now and then, off the request path)."""
+        now = time.monotonic()
+        for pool in self._pools.values():
+            pool.sweep(now)
 
     async def close(self) -> None:
         for pool in self._pools.values():

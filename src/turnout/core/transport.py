@@ -14,8 +14,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from turnout.core.http import ConnectError, HTTPClient, HTTPError, LimitExceeded, Limits, ReadTimeout, Response
+from turnout.core.http import (
+    ConnectError,
+    HTTPClient,
+    HTTPError,
+    LimitExceeded,
+    Limits,
+    PoolTimeout,
+    ReadTimeout,
+    Response,
+    TLSError,
+)
 from turnout.core.scrub import Scrubber
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
@@ -53,29 +64,77 @@ def upstream_limits(settings: Settings) -> UpstreamLimits:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Pooling:
+    """Connections per upstream host (docs/networking.md): the settings of the same names."""
+
+    max_connections: int = 100  # upstream_max_connections (a provider's max_connections overrides it)
+    max_idle: int = 32  # upstream_max_idle_connections
+    idle_timeout: float = 30.0  # upstream_idle_timeout
+    pool_timeout: float | None = None  # upstream_pool_timeout: the wait for a free connection; None: connect_timeout
+
+
+def pooling(settings: Settings) -> Pooling:
+    return Pooling(settings.upstream_max_connections, settings.upstream_max_idle_connections,
+                   settings.upstream_idle_timeout, settings.upstream_pool_timeout)
+
+
 class Transport:
     def __init__(
         self, connect_timeout: float, read_timeout: float, *,
-        limits: UpstreamLimits | None = None, scrubber: Scrubber | None = None,
+        limits: UpstreamLimits | None = None, scrubber: Scrubber | None = None, pools: Pooling | None = None,
+        environ: dict[str, str] | None = None,
     ) -> None:
         self.limits = limits or UpstreamLimits()
         self.scrubber = scrubber or Scrubber(())
-        self._client = HTTPClient(connect_timeout, read_timeout, self.limits.http)
+        p = pools or Pooling()
+        self._client = HTTPClient(
+            connect_timeout, read_timeout, self.limits.http, max_connections=p.max_connections, max_idle=p.max_idle,
+            idle_timeout=p.idle_timeout, pool_timeout=p.pool_timeout, environ=environ,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        pass
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Idle connections past `upstream_idle_timeout` are closed even when no request comes."""
+        every = max(self._client.idle_timeout / 2, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            self._client.sweep()
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         await self._client.close()
 
     async def open(self, up: UpstreamRequest, target: Target, *, read_timeout: float | None = None) -> Response:
         """Send the request and return once the status line and headers are in."""
         try:
-            return await self._client.request(
-                up.method, up.url, dict(up.headers), up.body, read_timeout=read_timeout, stream=up.stream
+            resp = await self._client.request(
+                up.method, up.url, dict(up.headers), up.body, read_timeout=read_timeout, stream=up.stream,
+                network=target.network,
             )
         except ReadTimeout:
             raise timed_out(target) from None
+        except TLSError as exc:
+            raise self.logged(UpstreamError(
+                ErrorKind.PROVIDER_TLS_FAILED,
+                f"{target.provider_name}: {exc}",
+                provider=target.provider_name,
+                failure=FailureClass.TRANSIENT,
+                detail=exc.detail,
+            ), target) from None
+        except PoolTimeout as exc:
+            raise self.logged(UpstreamError(
+                ErrorKind.PROVIDER_OVERLOADED,
+                f"{target.provider_name} is busy: {exc} (the upstream_pool_timeout setting)",
+                provider=target.provider_name,
+                failure=FailureClass.TRANSIENT,
+            ), target) from None
         except ConnectError as exc:
             raise self.logged(UpstreamError(
                 ErrorKind.PROVIDER_UNREACHABLE,
@@ -86,6 +145,10 @@ class Transport:
             ), target) from None
         except HTTPError as exc:
             raise self.logged(broken(target, exc), target) from None
+        if 300 <= resp.status < 400:  # never followed: the key would go wherever the upstream points
+            resp.close()
+            raise self.logged(redirected(target, resp.status, resp.headers.get("location", "")), target)
+        return resp
 
     async def fetch(self, up: UpstreamRequest, target: Target) -> tuple[int, Mapping[str, str], bytes]:
         """A whole exchange: status, headers and body; the connection goes back to the pool."""
@@ -132,6 +195,35 @@ class Transport:
         """Log what went wrong with its detail (addresses are for operators), scrubbed."""
         log.warning("%s (%s): %s", target.provider, exc.kind.value, self.scrubber.text(exc.detail or exc.message))
         return exc
+
+
+def redirected(target: Target, status: int, location: str) -> UpstreamError:
+    """A 3xx answer: an error naming where it pointed (without any credentials in that URL)."""
+    parts = urlsplit(location)
+    shown = location
+    if parts.netloc:
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = host + (f":{parts.port}" if _port(parts) else "")
+        shown = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    else:
+        shown = parts.path
+    shown = shown[:300]
+    return UpstreamError(
+        ErrorKind.PROVIDER_BAD_RESPONSE,
+        f"{target.provider_name} answered with a redirect ({status}) to {shown or 'nowhere'}: redirects are not "
+        "followed (fix the provider's base_url)",
+        provider=target.provider_name,
+        upstream_status=status,
+        failure=FailureClass.TRANSIENT,
+    )
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
 
 
 def timed_out(target: Target) -> UpstreamError:

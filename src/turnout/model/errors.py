@@ -31,6 +31,7 @@ class ErrorKind(StrEnum):
     PROVIDER_SERVER_ERROR = "provider_server_error"
     PROVIDER_TIMEOUT = "provider_timeout"
     PROVIDER_UNREACHABLE = "provider_unreachable"
+    PROVIDER_TLS_FAILED = "provider_tls_failed"  # the TLS handshake or certificate check failed
     PROVIDER_BAD_RESPONSE = "provider_bad_response"
     GATEWAY_INTERNAL = "gateway_internal"
     GATEWAY_OVERLOADED = "gateway_overloaded"  # a per-process bound on work in flight is reached
@@ -54,6 +55,7 @@ STATUS_OF: dict[ErrorKind, int] = {
     ErrorKind.PROVIDER_SERVER_ERROR: 502,
     ErrorKind.PROVIDER_TIMEOUT: 408,
     ErrorKind.PROVIDER_UNREACHABLE: 502,
+    ErrorKind.PROVIDER_TLS_FAILED: 502,
     ErrorKind.PROVIDER_BAD_RESPONSE: 502,
     ErrorKind.GATEWAY_INTERNAL: 500,
     ErrorKind.GATEWAY_OVERLOADED: 503,

@@ -21,7 +21,7 @@ import orjson
 from turnout.api.anthropic.errors import error_body
 from turnout.api.anthropic.opaque import data_of, signature_of
 from turnout.api.openai.encode import cost_number
-from turnout.api.sse import event_frame
+from turnout.api.sse import KEEPALIVE, event_frame
 from turnout.core.context import RequestContext
 from turnout.model.chat import JSON
 from turnout.model.result import ChatResult, Usage
@@ -190,6 +190,8 @@ class EventEncoder:
         return out
 
     def encode(self, event: StreamEvent) -> bytes:
+        if not self._started and isinstance(event, Heartbeat):  # a stream opened before its answer
+            return KEEPALIVE
         out = self._start()
         match event:
             case TextDelta(text=text):

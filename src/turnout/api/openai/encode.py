@@ -122,10 +122,9 @@ class ChunkEncoder:
     """One stream's chunks; the id, model and provider are fixed for the whole stream."""
 
     def __init__(self, request: ChatRequest, ctx: RequestContext) -> None:
-        assert ctx.endpoint is not None
         self._head = {
             "id": ctx.id,
-            "provider": ctx.endpoint.provider.name,
+            "provider": ctx.endpoint.provider.name if ctx.endpoint is not None else None,
             "model": ctx.model_id,
             "object": "chat.completion.chunk",
             "created": ctx.created,
@@ -146,6 +145,8 @@ class ChunkEncoder:
         )
 
     def encode(self, event: StreamEvent) -> bytes:
+        if self._head["provider"] is None and self._ctx.endpoint is not None:  # a stream opened before its answer
+            self._head["provider"] = self._ctx.endpoint.provider.name
         match event:
             case TextDelta(text=text):
                 return self._chunk({"role": "assistant", "content": text})

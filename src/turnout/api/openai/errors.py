@@ -27,6 +27,7 @@ ERROR_TYPES: dict[ErrorKind, str] = {
     ErrorKind.PROVIDER_SERVER_ERROR: "provider_unavailable",
     ErrorKind.PROVIDER_TIMEOUT: "timeout",
     ErrorKind.PROVIDER_UNREACHABLE: "provider_unavailable",
+    ErrorKind.PROVIDER_TLS_FAILED: "provider_unavailable",
     ErrorKind.PROVIDER_BAD_RESPONSE: "provider_unavailable",
     ErrorKind.GATEWAY_INTERNAL: "server",
 }

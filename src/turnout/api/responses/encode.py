@@ -297,6 +297,8 @@ class EventEncoder:
         return "".join(p["text"] for item in self._output if item["type"] == "message" for p in item["content"])
 
     def encode(self, event: StreamEvent) -> bytes:
+        if not self._started and isinstance(event, Heartbeat):  # a stream opened before its answer
+            return KEEPALIVE
         out = self._start()
         match event:
             case TextDelta(text=text):
