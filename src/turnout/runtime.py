@@ -28,6 +28,7 @@ from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
+from turnout.core.shared_health import SharedHealth
 from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
@@ -132,6 +133,7 @@ class Runtime:
     presets: PresetBook = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
+    shared_health: SharedHealth | None = field(init=False, default=None)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -173,6 +175,8 @@ class Runtime:
         rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt._releases = recovered.releases
+        if settings.redis_url:  # one view of providers' health across replicas (core/shared_health.py)
+            rt.shared_health = SharedHealth(dispatcher.health, settings.redis_url, redis_namespace(secret) + "health:")
         return rt
 
     def cache_policy(self, headers: Mapping[str, str], key: KeyState | None, chat: ChatRequest, endpoint_type: str,
@@ -200,6 +204,8 @@ class Runtime:
                     log.warning("releasing a recovered budget hold failed", exc_info=True)
             self._releases = []
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
+        if self.shared_health is not None:
+            self.shared_health.start()
         if self.settings.preload_local:
             # The built-in local model loads in the background (its weights are assembled on the
             # first run); the gateway serves everything else meanwhile.
@@ -236,6 +242,8 @@ class Runtime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.shared_health is not None:
+            await self.shared_health.close()
         await self.accountant.close()
         await self.journal.close()
         await self.limiter.counters.close()
