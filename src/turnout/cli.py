@@ -7,10 +7,13 @@ import dataclasses
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.cli_format import money, per_million, print_table, quiet_broken_pipe
 from turnout.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from turnout.store.base import KeyRecord
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -106,12 +109,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 return 2
             clear, label = mint_key()
             try:
-                store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
+                record = store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
                                  account_id=args.account, limit_reset=None if args.limit_reset == "none" else args.limit_reset,
                                  rate_limit_rpm=args.rpm, rate_limit_tpm=args.tpm)
             except KeyExists:
                 print(f"a key named {escaped(args.name)} already exists", file=sys.stderr)
                 return 1
+            _push_key(settings, record)
             print(f"created key '{escaped(args.name)}' ({label}); it is shown only once:")
             print(clear)
         elif args.keys_command == "list":
@@ -126,10 +130,23 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if not store.set_key_disabled(args.name, disabled, time.time()):
                 print(f"no key named {escaped(args.name)}", file=sys.stderr)
                 return 1
+            for changed in store.list_keys():
+                if changed.name == args.name:
+                    _push_key(settings, changed)
             print(f"{args.keys_command}d key '{escaped(args.name)}'")
     finally:
         store.close()
     return 0
+
+
+def _push_key(settings: Settings, record: KeyRecord) -> None:
+    """With `redis_url`, tell the running replicas about the change now (core/key_push.py)."""
+    if settings.redis_url:
+        from turnout.core.key_push import publish_now
+        from turnout.core.keys import load_secret
+        from turnout.runtime import key_channel
+
+        publish_now(settings.redis_url, key_channel(load_secret(settings.data_dir)), record)
 
 
 def cmd_admin_key(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
 from turnout.core.journal import Journal, recover
+from turnout.core.key_push import KeyPush
 from turnout.core.keys import AdminKeys, KeyCache, KeyState, hash_key, load_secret
 from turnout.core.ledger import Ledger
 from turnout.core.ratelimit import RateLimiter
@@ -33,7 +34,7 @@ from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
-from turnout.store.base import Counters, Holds, Store
+from turnout.store.base import Counters, Holds, KeyRecord, Store
 from turnout.store.memory import MemoryCounters
 from turnout.store.sqlite import SQLiteStore
 
@@ -61,6 +62,11 @@ def redis_namespace(secret: bytes) -> str:
     """A Redis key prefix per installation (replicas share the key secret), so two installations
     sharing a Redis never mix their budgets."""
     return "turnout:" + hash_key(secret, "redis-namespace")[:16] + ":"
+
+
+def key_channel(secret: bytes) -> str:
+    """The Redis pub/sub channel key changes are pushed on (core/key_push.py)."""
+    return redis_namespace(secret) + "keys"
 
 
 def open_holds(settings: Settings, secret: bytes) -> Holds | None:
@@ -134,6 +140,7 @@ class Runtime:
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
     shared_health: SharedHealth | None = field(init=False, default=None)
+    key_push: KeyPush | None = field(init=False, default=None)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -177,6 +184,7 @@ class Runtime:
         rt._releases = recovered.releases
         if settings.redis_url:  # one view of providers' health across replicas (core/shared_health.py)
             rt.shared_health = SharedHealth(dispatcher.health, settings.redis_url, redis_namespace(secret) + "health:")
+            rt.key_push = KeyPush(settings.redis_url, key_channel(secret), rt._pushed_key)
         return rt
 
     def cache_policy(self, headers: Mapping[str, str], key: KeyState | None, chat: ChatRequest, endpoint_type: str,
@@ -190,6 +198,17 @@ class Runtime:
                             model=chat.model, endpoint_type=endpoint_type, streamed=chat.stream,
                             body=orjson.dumps(body) if isinstance(body, dict) else None, preset_ttl=chat.cache_ttl,
                             keys_always=self._cache_keys, default_ttl=s.response_cache_ttl)
+
+    def key_changed(self, record: KeyRecord) -> None:
+        """A key was changed in the store here (admin routes): tell the other replicas now."""
+        if self.key_push is not None:
+            self.key_push.publish(record)
+
+    def _pushed_key(self, record: KeyRecord) -> None:
+        known = self.keys.get(record.hash)
+        if known is not None and known.updated_at > record.updated_at:
+            return  # an older change arriving late: the cache already has a newer one
+        self.keys.apply([record], advance=False)
 
     async def start(self) -> None:
         await self.transport.start()
@@ -206,6 +225,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
         if self.shared_health is not None:
             self.shared_health.start()
+        if self.key_push is not None:
+            self.key_push.start()
         if self.settings.preload_local:
             # The built-in local model loads in the background (its weights are assembled on the
             # first run); the gateway serves everything else meanwhile.
@@ -244,6 +265,8 @@ class Runtime:
                 await task
         if self.shared_health is not None:
             await self.shared_health.close()
+        if self.key_push is not None:
+            await self.key_push.close()
         await self.accountant.close()
         await self.journal.close()
         await self.limiter.counters.close()
