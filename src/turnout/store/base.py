@@ -137,6 +137,30 @@ class PresetRecord:
     updated_at: float
 
 
+@dataclass(slots=True)
+class ResponseRow:
+    """One stored Responses API response (api/responses/chains.py encodes and decodes the blobs)."""
+
+    id: str
+    key_hash: str  # '' when made without a key
+    model: str
+    messages: bytes
+    response: bytes | None
+    size: int
+    stored_at: float  # wall clock
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseQuota:
+    """How much stored response state is kept: per key, in all, and for how long."""
+
+    ttl: float
+    per_key: int
+    per_key_bytes: int
+    total: int
+    total_bytes: int
+
+
 class Store(Protocol):
     def migrate(self) -> None: ...
 
@@ -229,6 +253,16 @@ class Store(Protocol):
         ...
 
     def archive_preset(self, slug: str, now: float) -> bool: ...
+
+    # Responses API state (previous_response_id)
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        """Keep the rows (replacing one with the same id), then drop what passed the quota: expired
+        rows, each key's oldest past its own count or bytes, then the oldest of all past the totals."""
+        ...
+
+    def load_response(self, id: str) -> ResponseRow | None: ...
+
+    def delete_response(self, id: str) -> bool: ...
 
     def close(self) -> None: ...
 

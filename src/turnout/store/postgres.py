@@ -27,8 +27,11 @@ from turnout.store.base import (
     LedgerEntry,
     PeriodUsage,
     PresetRecord,
+    ResponseQuota,
+    ResponseRow,
     period_starts,
 )
+from turnout.store.responses import past_quota, past_total
 from turnout.store.rollup import rollup
 from turnout.store.sqlite import (
     ACCOUNT_COLUMNS,
@@ -291,6 +294,45 @@ class PostgresStore:
             f' WHERE day >= $1{where} GROUP BY {shown} ORDER BY SUM(tokens) DESC, {shown} COLLATE "C" LIMIT ${len(args)}',
             *args)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+    # Responses API state
+
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        async def body(conn: Any) -> None:
+            await conn.executemany(
+                "INSERT INTO stored_responses (id, key_hash, model, messages, response, size, stored_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET key_hash = EXCLUDED.key_hash,"
+                " model = EXCLUDED.model, messages = EXCLUDED.messages, response = EXCLUDED.response,"
+                " size = EXCLUDED.size, stored_at = EXCLUDED.stored_at",
+                [(r.id, r.key_hash, r.model, r.messages, r.response, r.size, r.stored_at) for r in rows])
+            await conn.execute("DELETE FROM stored_responses WHERE stored_at <= $1", now - quota.ttl)
+            drop: list[str] = []
+            for key_hash in {r.key_hash for r in rows}:
+                held = await conn.fetch("SELECT id, size FROM stored_responses WHERE key_hash = $1"
+                                        " ORDER BY stored_at DESC", key_hash)
+                drop += past_quota(((h[0], int(h[1])) for h in held), quota.per_key, quota.per_key_bytes)
+            count, size = await conn.fetchrow("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM stored_responses")
+            if count > quota.total or size > quota.total_bytes:
+                gone = set(drop)
+                every = await conn.fetch("SELECT id, key_hash, size FROM stored_responses ORDER BY stored_at")
+                drop += past_total(((r[0], r[1], int(r[2])) for r in every if r[0] not in gone), quota.total,
+                                   quota.total_bytes)
+            if drop:
+                await conn.execute("DELETE FROM stored_responses WHERE id = ANY($1::text[])", list(set(drop)))
+        self._tx(body)
+
+    def load_response(self, id: str) -> ResponseRow | None:
+        rows = self._fetch("SELECT id, key_hash, model, messages, response, size, stored_at FROM stored_responses"
+                           " WHERE id = $1", id)
+        if not rows:
+            return None
+        r = rows[0]
+        return ResponseRow(r[0], r[1], r[2], bytes(r[3]), None if r[4] is None else bytes(r[4]), int(r[5]), float(r[6]))
+
+    def delete_response(self, id: str) -> bool:
+        async def body(conn: Any) -> str:
+            return str(await conn.execute("DELETE FROM stored_responses WHERE id = $1", id))
+        return bool(self._tx(body) != "DELETE 0")
 
     def drop_schema(self) -> None:
         """Tests: remove this store's private schema."""

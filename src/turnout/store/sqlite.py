@@ -31,8 +31,11 @@ from turnout.store.base import (
     LedgerEntry,
     PeriodUsage,
     PresetRecord,
+    ResponseQuota,
+    ResponseRow,
     period_starts,
 )
+from turnout.store.responses import past_quota, past_total
 from turnout.store.rollup import Rollup, rollup
 
 GEN_COLUMNS = (
@@ -330,6 +333,36 @@ class SQLiteStore:
         with self._tx() as db:
             return db.execute("UPDATE presets SET archived = 1, updated_at = ? WHERE slug = ? AND archived = 0",
                               (now, slug)).rowcount > 0
+
+    # Responses API state
+
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO stored_responses (id, key_hash, model, messages, response, size, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.id, r.key_hash, r.model, r.messages, r.response, r.size, r.stored_at) for r in rows])
+            db.execute("DELETE FROM stored_responses WHERE stored_at <= ?", (now - quota.ttl,))
+            drop: list[str] = []
+            for key_hash in {r.key_hash for r in rows}:
+                held = db.execute("SELECT id, size FROM stored_responses WHERE key_hash = ? ORDER BY stored_at DESC",
+                                  (key_hash,)).fetchall()
+                drop += past_quota(held, quota.per_key, quota.per_key_bytes)
+            count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM stored_responses").fetchone()
+            if count > quota.total or size > quota.total_bytes:
+                gone = set(drop)
+                every = db.execute("SELECT id, key_hash, size FROM stored_responses ORDER BY stored_at").fetchall()
+                drop += past_total((r for r in every if r[0] not in gone), quota.total, quota.total_bytes)
+            db.executemany("DELETE FROM stored_responses WHERE id = ?", [(i,) for i in set(drop)])
+
+    def load_response(self, id: str) -> ResponseRow | None:
+        rows = self._all("SELECT id, key_hash, model, messages, response, size, stored_at FROM stored_responses"
+                         " WHERE id = ?", (id,))
+        return ResponseRow(*rows[0]) if rows else None
+
+    def delete_response(self, id: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM stored_responses WHERE id = ?", (id,)).rowcount > 0
 
     def close(self) -> None:
         with self._lock:
