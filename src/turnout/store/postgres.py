@@ -82,6 +82,10 @@ class PostgresStore:
                 return list(await conn.fetch(sql, *args))
         return self._run(go())
 
+    def read(self, sql: str, *args: Any) -> list[Any]:
+        """Read-only queries beside the contract (the web UI's statistics, web/queries.py)."""
+        return self._fetch(sql, *args)
+
     def _tx(self, body: Any) -> Any:
         """Run `await body(conn)` in one transaction."""
         async def go() -> Any:
