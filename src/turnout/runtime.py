@@ -45,7 +45,7 @@ KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     url = settings.database_url or ""
     store: Store
     if url.startswith(("postgres://", "postgresql://")):
@@ -54,8 +54,21 @@ def open_store(settings: Settings) -> Store:
         store = PostgresStore(url)
     else:
         store = SQLiteStore(settings.sqlite_path)
-    store.migrate()
+    if migrate:
+        try:
+            store.migrate()
+        except Exception:
+            store.close()
+            raise
     return store
+
+
+def schema_status(store: Store, postgres: bool) -> tuple[int, int]:
+    """(the database's schema version, the newest this code knows)."""
+    from turnout.store.sqlite import migrations
+
+    known = migrations("postgres" if postgres else "sqlite")
+    return store.schema_version(), known[-1][0] if known else 0
 
 
 def redis_namespace(secret: bytes) -> str:

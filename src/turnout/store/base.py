@@ -162,7 +162,15 @@ class ResponseQuota:
 
 
 class Store(Protocol):
-    def migrate(self) -> None: ...
+    def migrate(self) -> list[int]:
+        """Apply the migrations the database lacks (additive steps only: new tables, columns and
+        indexes, so replicas of the previous release keep working); returns the versions applied.
+        Raises `SchemaTooNew` when the database was migrated by a newer turnout."""
+        ...
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the database (0 for an empty one)."""
+        ...
 
     # keys
     def create_key(
@@ -265,6 +273,17 @@ class Store(Protocol):
     def delete_response(self, id: str) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class SchemaTooNew(ValueError):
+    """The database's schema is newer than this code's migrations: this turnout is too old for it."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database schema is at version {found} but this turnout knows versions up to {known}: it was "
+            "migrated by a newer turnout. Upgrade turnout (every replica) before pointing it at this database; "
+            "turnout never downgrades a schema")
+        self.found, self.known = found, known
 
 
 class KeyExists(ValueError):

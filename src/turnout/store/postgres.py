@@ -29,6 +29,7 @@ from turnout.store.base import (
     PresetRecord,
     ResponseQuota,
     ResponseRow,
+    SchemaTooNew,
     period_starts,
 )
 from turnout.store.responses import past_quota, past_total
@@ -93,17 +94,29 @@ class PostgresStore:
                 return await body(conn)
         return self._run(go())
 
-    def migrate(self) -> None:
-        async def body(conn: Any) -> None:
+    def migrate(self) -> list[int]:
+        async def body(conn: Any) -> list[int]:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
-            for version, sql in migrations("postgres"):
+            known = migrations("postgres")
+            if known and current > known[-1][0]:
+                raise SchemaTooNew(current, known[-1][0])
+            applied = []
+            for version, sql in known:
                 if version > current:
                     for statement in statements(sql):
                         await conn.execute(statement)
                     await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
-        self._tx(body)
+                    applied.append(version)
+            return applied
+        return list(self._tx(body))
+
+    def schema_version(self) -> int:
+        rows = self._fetch("SELECT to_regclass('schema_version') IS NOT NULL")
+        if not rows or not rows[0][0]:
+            return 0
+        return int(self._fetch("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
 
     # keys
 

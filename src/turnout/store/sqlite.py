@@ -33,6 +33,7 @@ from turnout.store.base import (
     PresetRecord,
     ResponseQuota,
     ResponseRow,
+    SchemaTooNew,
     period_starts,
 )
 from turnout.store.responses import past_quota, past_total
@@ -99,16 +100,28 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def migrate(self) -> None:
+    def migrate(self) -> list[int]:
         with self._lock:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        applied = []
         with self._tx() as db:  # one writer migrates; others wait on the lock and find nothing to do
             current = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-            for version, sql in migrations():
+            known = migrations()
+            if known and current > known[-1][0]:
+                raise SchemaTooNew(current, known[-1][0])
+            for version, sql in known:
                 if version > current:
                     for statement in statements(sql):
                         db.execute(statement)
                     db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                    applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        try:
+            return int(self._all("SELECT MAX(version) FROM schema_version")[0][0] or 0)
+        except sqlite3.OperationalError:  # no table: nothing migrated yet
+            return 0
 
     # keys
 
