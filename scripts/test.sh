@@ -38,6 +38,22 @@ if command -v redis-server >/dev/null 2>&1 && ! (echo > /dev/tcp/127.0.0.1/6379)
         --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
 
+# Docker for the deployment test (tests/deploy, slow): Debian's engine and client (its client builds
+# with BuildKit by itself), docker-compose, and debootstrap for the base image; the daemon is started
+# when none answers (as root only; the test skips with the reason when there is still none).
+APT_DOCKER=""
+{ [ -x /usr/bin/docker ] && [ -x /usr/sbin/dockerd ]; } || APT_DOCKER="$APT_DOCKER docker.io"
+command -v docker-compose >/dev/null 2>&1 || APT_DOCKER="$APT_DOCKER docker-compose"
+command -v debootstrap >/dev/null 2>&1 || APT_DOCKER="$APT_DOCKER debootstrap"
+if [ -n "$APT_DOCKER" ]; then
+    # shellcheck disable=SC2086  # a list of package names
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $APT_DOCKER >/dev/null || true
+fi
+if [ -x /usr/sbin/dockerd ] && ! /usr/bin/docker info >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    (nohup /usr/sbin/dockerd >/tmp/turnout-dockerd.log 2>&1 &)
+    for _ in $(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+
 # Current Debian and Ubuntu refuse `pip install` into their system Python (PEP 668): outside a
 # virtualenv, use (or make) .venv, the one the README's quick start creates.
 PY=python3

@@ -7,10 +7,13 @@ import dataclasses
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.cli_format import money, per_million, print_table, quiet_broken_pipe
 from turnout.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from turnout.store.base import KeyRecord
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -23,11 +26,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from turnout.config_check import load_checked
     from turnout.core.availability import Availability
     from turnout.logs import configure
-    from turnout.runtime import local_model_plan
+    from turnout.runtime import local_model_plan, open_store
 
     # Fail fast on a bad config (every unknown key, with its path), before binding.
     settings, catalog = load_checked(getattr(args, "config", None), None, host=args.host, port=args.port,
                                      workers=args.workers)
+    open_store(settings).close()  # migrate once here; a database newer than this code is refused before binding
     preload, plan = local_model_plan(settings.preload_local, catalog, Availability.for_settings(settings))
     settings = dataclasses.replace(settings, preload_local=preload)
     configure(settings.log_level)
@@ -103,12 +107,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 return 2
             clear, label = mint_key()
             try:
-                store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
+                record = store.create_key(hash_key(load_secret(settings.data_dir), clear), args.name, label, limit, time.time(),
                                  account_id=args.account, limit_reset=None if args.limit_reset == "none" else args.limit_reset,
                                  rate_limit_rpm=args.rpm, rate_limit_tpm=args.tpm)
             except KeyExists:
                 print(f"a key named {escaped(args.name)} already exists", file=sys.stderr)
                 return 1
+            _push_key(settings, record)
             print(f"created key '{escaped(args.name)}' ({label}); it is shown only once:")
             print(clear)
         elif args.keys_command == "list":
@@ -123,10 +128,53 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if not store.set_key_disabled(args.name, disabled, time.time()):
                 print(f"no key named {escaped(args.name)}", file=sys.stderr)
                 return 1
+            for changed in store.list_keys():
+                if changed.name == args.name:
+                    _push_key(settings, changed)
             print(f"{args.keys_command}d key '{escaped(args.name)}'")
     finally:
         store.close()
     return 0
+
+
+def _push_key(settings: Settings, record: KeyRecord) -> None:
+    """With `redis_url`, tell the running replicas about the change now (core/key_push.py)."""
+    if settings.redis_url:
+        from turnout.core.key_push import publish_now
+        from turnout.core.keys import load_secret
+        from turnout.runtime import key_channel
+
+        publish_now(settings.redis_url, key_channel(load_secret(settings.data_dir)), record)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database's schema up to this release (additive steps: old replicas keep serving)."""
+    from turnout.runtime import open_store, schema_status
+    from turnout.store.base import SchemaTooNew
+
+    settings = _settings(args)
+    postgres = (settings.database_url or "").startswith(("postgres://", "postgresql://"))
+    where = "PostgreSQL" if postgres else f"SQLite {settings.sqlite_path}"
+    store = open_store(settings, migrate=False)
+    try:
+        current, known = schema_status(store, postgres)
+        if current > known:
+            print(f"turnout: {SchemaTooNew(current, known)}", file=sys.stderr)
+            return 1
+        if args.check:
+            pending = known - current
+            print(f"{where}: schema version {current}, this turnout's is {known}"
+                  + (f"; {pending} migration(s) pending: run `turnout migrate`" if pending else "; up to date"))
+            return 1 if pending else 0
+        applied = store.migrate()
+        if applied:
+            print(f"{where}: migrated from schema version {current} to {known} "
+                  f"(applied {', '.join(str(v) for v in applied)})")
+        else:
+            print(f"{where}: schema version {current}, up to date")
+        return 0
+    finally:
+        store.close()
 
 
 def cmd_admin_key(args: argparse.Namespace) -> int:
@@ -201,6 +249,10 @@ def parser() -> argparse.ArgumentParser:
         toggle.add_argument("name")
         toggle.add_argument("--config")
     keys.set_defaults(func=cmd_keys)
+    migrate = sub.add_parser("migrate", help="bring the database schema up to this release (safe while older replicas serve)")
+    migrate.add_argument("--config")
+    migrate.add_argument("--check", action="store_true", help="only report; exit 1 when migrations are pending")
+    migrate.set_defaults(func=cmd_migrate)
     admin = sub.add_parser("admin-key", help="create an admin key for /api/v1/keys and /api/v1/credits")
     admin.add_argument("--replace", action="store_true", help="revoke every earlier admin key")
     admin.add_argument("--config")

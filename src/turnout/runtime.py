@@ -23,6 +23,7 @@ from turnout.core.catalog import Catalog, catalog_for
 from turnout.core.dispatch import Dispatcher
 from turnout.core.gateway import Gateway
 from turnout.core.journal import Journal, recover
+from turnout.core.key_push import KeyPush
 from turnout.core.keys import AdminKeys, KeyCache, KeyState, hash_key, load_secret
 from turnout.core.ledger import Ledger
 from turnout.core.ratelimit import RateLimiter
@@ -30,13 +31,14 @@ from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
 from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
+from turnout.core.shared_health import SharedHealth
 from turnout.core.sticky import StickyRoutes
 from turnout.core.transport import Transport, pooling, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.plugins.pipeline import Pipeline
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
-from turnout.store.base import Counters, Holds, Store
+from turnout.store.base import Counters, Holds, KeyRecord, Store
 from turnout.store.memory import MemoryCounters
 from turnout.store.sqlite import SQLiteStore
 
@@ -47,7 +49,7 @@ KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     url = settings.database_url or ""
     store: Store
     if url.startswith(("postgres://", "postgresql://")):
@@ -56,14 +58,32 @@ def open_store(settings: Settings) -> Store:
         store = PostgresStore(url)
     else:
         store = SQLiteStore(settings.sqlite_path)
-    store.migrate()
+    if migrate:
+        try:
+            store.migrate()
+        except Exception:
+            store.close()
+            raise
     return store
+
+
+def schema_status(store: Store, postgres: bool) -> tuple[int, int]:
+    """(the database's schema version, the newest this code knows)."""
+    from turnout.store.sqlite import migrations
+
+    known = migrations("postgres" if postgres else "sqlite")
+    return store.schema_version(), known[-1][0] if known else 0
 
 
 def redis_namespace(secret: bytes) -> str:
     """A Redis key prefix per installation (replicas share the key secret), so two installations
     sharing a Redis never mix their budgets."""
     return "turnout:" + hash_key(secret, "redis-namespace")[:16] + ":"
+
+
+def key_channel(secret: bytes) -> str:
+    """The Redis pub/sub channel key changes are pushed on (core/key_push.py)."""
+    return redis_namespace(secret) + "keys"
 
 
 def open_holds(settings: Settings, secret: bytes) -> Holds | None:
@@ -138,6 +158,8 @@ class Runtime:
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     bodies: BodyReader = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
+    shared_health: SharedHealth | None = field(init=False, default=None)
+    key_push: KeyPush | None = field(init=False, default=None)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -186,6 +208,9 @@ class Runtime:
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt.bodies = BodyReader(settings.body_budget_bytes, settings.max_json_values, settings.body_timeout)
         rt._releases = recovered.releases
+        if settings.redis_url:  # one view of providers' health across replicas (core/shared_health.py)
+            rt.shared_health = SharedHealth(dispatcher.health, settings.redis_url, redis_namespace(secret) + "health:")
+            rt.key_push = KeyPush(settings.redis_url, key_channel(secret), rt._pushed_key)
         return rt
 
     def cache_policy(self, headers: Mapping[str, str], key: KeyState | None, chat: ChatRequest, endpoint_type: str,
@@ -200,6 +225,17 @@ class Runtime:
                             body=orjson.dumps(body) if isinstance(body, dict) else None, preset_ttl=chat.cache_ttl,
                             keys_always=self._cache_keys, default_ttl=s.response_cache_ttl)
 
+    def key_changed(self, record: KeyRecord) -> None:
+        """A key was changed in the store here (admin routes): tell the other replicas now."""
+        if self.key_push is not None:
+            self.key_push.publish(record)
+
+    def _pushed_key(self, record: KeyRecord) -> None:
+        known = self.keys.get(record.hash)
+        if known is not None and known.updated_at > record.updated_at:
+            return  # an older change arriving late: the cache already has a newer one
+        self.keys.apply([record], advance=False)
+
     async def start(self) -> None:
         await self.transport.start()
         self.accountant.start()
@@ -213,6 +249,10 @@ class Runtime:
                     log.warning("releasing a recovered budget hold failed", exc_info=True)
             self._releases = []
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
+        if self.shared_health is not None:
+            self.shared_health.start()
+        if self.key_push is not None:
+            self.key_push.start()
         if self.settings.preload_local:
             # The built-in local model loads in the background (its weights are assembled on the
             # first run); the gateway serves everything else meanwhile.
@@ -257,6 +297,10 @@ class Runtime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.shared_health is not None:
+            await self.shared_health.close()
+        if self.key_push is not None:
+            await self.key_push.close()
         await self.accountant.close()
         await self.journal.close()
         await self.limiter.counters.close()

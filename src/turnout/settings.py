@@ -45,7 +45,7 @@ class Settings:
     require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
     rate_limit_tpm: int | None = None  # per key, tokens per minute
-    redis_url: str | None = None  # rate-limit counters shared by replicas (the `redis` extra)
+    redis_url: str | None = None  # replicas share limits, holds, health, key pushes (the `redis` extra; docs/deploy.md)
     # Catalog: the field's models (models.dev + genai-prices) beside the built-in ones
     catalog_dataset: bool = True  # TURNOUT_CATALOG_DATASET=0 keeps only the built-in and configured models
     list_all_models: bool = False  # GET /models lists models with no available endpoint too

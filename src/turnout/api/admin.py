@@ -141,6 +141,7 @@ async def create_key(request: Request) -> Response:
     except KeyExists as exc:
         raise _conflict(exc) from None
     rt.keys.apply([record])
+    rt.key_changed(record)
     return _json({"data": key_json(rt, record, rt.keys.get(key_hash)), "key": clear}, 201)
 
 
@@ -173,6 +174,8 @@ async def update_key(request: Request) -> Response:
     if record is None:
         raise _not_found(key_hash)
     rt.keys.apply([record])
+    if fields:
+        rt.key_changed(record)
     return _json({"data": key_json(rt, record, rt.keys.get(key_hash))})
 
 
@@ -182,7 +185,10 @@ async def delete_key(request: Request) -> Response:
     if not await asyncio.to_thread(rt.store.delete_key, key_hash, time.time()):
         raise _not_found(key_hash)
     deleted = await asyncio.to_thread(rt.store.keys_changed_since, time.time() - 5)
-    rt.keys.apply([r for r in deleted if r.hash == key_hash])
+    gone = [r for r in deleted if r.hash == key_hash]
+    rt.keys.apply(gone)
+    for record in gone:
+        rt.key_changed(record)
     return _json({"deleted": True})
 
 

@@ -9,6 +9,11 @@ An endpoint that failed in the last `RECENT_SECONDS` is tried last. After `BREAK
 consecutive failures its circuit opens: it is skipped for a back-off that doubles on every
 failed probe (5 s up to 5 min); when the back-off ends one request is let through as a probe,
 and a success closes the circuit.
+
+With `redis_url` set, core/shared_health.py mirrors this state across replicas: the tracker then
+records its observations into `events` (a list the mirror drains in the background, so a request
+never waits on Redis) and receives the fleet's state from it; in that mode a finished back-off is
+probed only by the replica granted the probe (`grant_probe`), the others keep skipping it.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class EndpointHealth:
     backoff: float = BASE_BACKOFF
     probing: bool = False
     cooldown_until: float = 0.0
+    opened_at: float = float("-inf")  # when the circuit last opened here (a fleet close after it closes it)
+    probe_granted_until: float = 0.0  # shared mode: this replica holds the half-open probe until then
 
 
 def percentiles(values: list[float]) -> dict[str, float] | None:
@@ -58,6 +65,19 @@ class HealthTracker:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._by_key: dict[str, EndpointHealth] = {}
+        # Shared mode (core/shared_health.py): observations queued for Redis; None when alone.
+        self.events: list[tuple[Any, ...]] | None = None
+        self.shared = False  # the fleet's state is being received: probes need a grant
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    def endpoints(self) -> dict[str, EndpointHealth]:
+        return self._by_key
+
+    def state(self, key: str) -> EndpointHealth:
+        return self._get(key)
 
     def _get(self, key: str) -> EndpointHealth:
         h = self._by_key.get(key)
@@ -74,14 +94,21 @@ class HealthTracker:
         if ttft_ms is not None:
             h.ttft_ms.append((now, ttft_ms))
         h.consecutive_failures = 0
-        if h.open_until:
+        was_open = bool(h.open_until)
+        if was_open:
             log.info("circuit closed for %s: a probe succeeded", key)
         h.open_until = 0.0
         h.backoff = BASE_BACKOFF
         h.probing = False
+        h.probe_granted_until = 0.0
+        if self.events is not None:
+            self.events.append(("ok", key, now, ttft_ms, was_open))
 
     def throughput(self, key: str, tokens_per_second: float) -> None:
-        self._get(key).throughput.append((self._clock(), tokens_per_second))
+        now = self._clock()
+        self._get(key).throughput.append((now, tokens_per_second))
+        if self.events is not None:
+            self.events.append(("tp", key, now, tokens_per_second))
 
     def failure(self, key: str) -> None:
         h = self._get(key)
@@ -89,6 +116,8 @@ class HealthTracker:
         h.outcomes.append((now, False))
         h.last_failure = now
         h.consecutive_failures += 1
+        if self.events is not None:
+            self.events.append(("fail", key, now, h.probing))
         if h.probing or h.consecutive_failures >= BREAKER_THRESHOLD:
             if h.probing:
                 h.backoff = min(h.backoff * 2, MAX_BACKOFF)
@@ -96,11 +125,15 @@ class HealthTracker:
                 log.warning("circuit open for %s after %d consecutive failures; next probe in %.0fs",
                             key, h.consecutive_failures, h.backoff)
             h.open_until = now + h.backoff
+            h.opened_at = now
             h.probing = False
+            h.probe_granted_until = 0.0
 
     def rate_limited(self, key: str, retry_after: float | None) -> None:
         h = self._get(key)
         h.cooldown_until = max(h.cooldown_until, self._clock() + (retry_after if retry_after else BASE_BACKOFF))
+        if self.events is not None:
+            self.events.append(("rl", key, h.cooldown_until))
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -117,7 +150,19 @@ class HealthTracker:
                 return f"circuit open after repeated failures; next probe in {h.open_until - now:.0f}s"
             if h.probing:
                 return "circuit half-open; a probe request is in flight"
+            if self.shared and now >= h.probe_granted_until:
+                return "circuit half-open; another replica sends the probe"
         return None
+
+    def awaiting_probe(self) -> list[str]:
+        """Shared mode: endpoints whose back-off ended and whose probe nobody here holds yet."""
+        now = self._clock()
+        return [k for k, h in self._by_key.items()
+                if h.open_until and now >= h.open_until and not h.probing and now >= h.probe_granted_until]
+
+    def grant_probe(self, key: str, seconds: float) -> None:
+        """This replica won the fleet's half-open probe for `key` (for `seconds`)."""
+        self._get(key).probe_granted_until = self._clock() + seconds
 
     def retry_in(self, key: str) -> tuple[bool, float] | None:
         """For a blocked endpoint: whether it is rate limited (else its circuit is open) and the

@@ -160,8 +160,40 @@ class ByokRecord:
     updated_at: float = 0.0
 
 
+@dataclass(slots=True)
+class ResponseRow:
+    """One stored Responses API response (api/responses/chains.py encodes and decodes the blobs)."""
+
+    id: str
+    key_hash: str  # '' when made without a key
+    model: str
+    messages: bytes
+    response: bytes | None
+    size: int
+    stored_at: float  # wall clock
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseQuota:
+    """How much stored response state is kept: per key, in all, and for how long."""
+
+    ttl: float
+    per_key: int
+    per_key_bytes: int
+    total: int
+    total_bytes: int
+
+
 class Store(Protocol):
-    def migrate(self) -> None: ...
+    def migrate(self) -> list[int]:
+        """Apply the migrations the database lacks (additive steps only: new tables, columns and
+        indexes, so replicas of the previous release keep working); returns the versions applied.
+        Raises `SchemaTooNew` when the database was migrated by a newer turnout."""
+        ...
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the database (0 for an empty one)."""
+        ...
 
     # keys
     def create_key(
@@ -287,7 +319,28 @@ class Store(Protocol):
         """(account, include_byok_in_limit, updated_at) changed after `since`."""
         ...
 
+    # Responses API state (previous_response_id)
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        """Keep the rows (replacing one with the same id), then drop what passed the quota: expired
+        rows, each key's oldest past its own count or bytes, then the oldest of all past the totals."""
+        ...
+
+    def load_response(self, id: str) -> ResponseRow | None: ...
+
+    def delete_response(self, id: str) -> bool: ...
+
     def close(self) -> None: ...
+
+
+class SchemaTooNew(ValueError):
+    """The database's schema is newer than this code's migrations: this turnout is too old for it."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database schema is at version {found} but this turnout knows versions up to {known}: it was "
+            "migrated by a newer turnout. Upgrade turnout (every replica) before pointing it at this database; "
+            "turnout never downgrades a schema")
+        self.found, self.known = found, known
 
 
 class KeyExists(ValueError):

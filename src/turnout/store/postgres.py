@@ -28,8 +28,12 @@ from turnout.store.base import (
     LedgerEntry,
     PeriodUsage,
     PresetRecord,
+    ResponseQuota,
+    ResponseRow,
+    SchemaTooNew,
     period_starts,
 )
+from turnout.store.responses import past_quota, past_total
 from turnout.store.rollup import rollup
 from turnout.store.sqlite import (
     ACCOUNT_COLUMNS,
@@ -83,6 +87,10 @@ class PostgresStore:
                 return list(await conn.fetch(sql, *args))
         return self._run(go())
 
+    def read(self, sql: str, *args: Any) -> list[Any]:
+        """Read-only queries beside the contract (the web UI's statistics, web/queries.py)."""
+        return self._fetch(sql, *args)
+
     def _tx(self, body: Any) -> Any:
         """Run `await body(conn)` in one transaction."""
         async def go() -> Any:
@@ -90,17 +98,29 @@ class PostgresStore:
                 return await body(conn)
         return self._run(go())
 
-    def migrate(self) -> None:
-        async def body(conn: Any) -> None:
+    def migrate(self) -> list[int]:
+        async def body(conn: Any) -> list[int]:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
-            for version, sql in migrations("postgres"):
+            known = migrations("postgres")
+            if known and current > known[-1][0]:
+                raise SchemaTooNew(current, known[-1][0])
+            applied = []
+            for version, sql in known:
                 if version > current:
                     for statement in statements(sql):
                         await conn.execute(statement)
                     await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
-        self._tx(body)
+                    applied.append(version)
+            return applied
+        return list(self._tx(body))
+
+    def schema_version(self) -> int:
+        rows = self._fetch("SELECT to_regclass('schema_version') IS NOT NULL")
+        if not rows or not rows[0][0]:
+            return 0
+        return int(self._fetch("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
 
     # keys
 
@@ -298,6 +318,45 @@ class PostgresStore:
             f' WHERE day >= $1{where} GROUP BY {shown} ORDER BY SUM(tokens) DESC, {shown} COLLATE "C" LIMIT ${len(args)}',
             *args)
         return [AppRow(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+
+    # Responses API state
+
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        async def body(conn: Any) -> None:
+            await conn.executemany(
+                "INSERT INTO stored_responses (id, key_hash, model, messages, response, size, stored_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET key_hash = EXCLUDED.key_hash,"
+                " model = EXCLUDED.model, messages = EXCLUDED.messages, response = EXCLUDED.response,"
+                " size = EXCLUDED.size, stored_at = EXCLUDED.stored_at",
+                [(r.id, r.key_hash, r.model, r.messages, r.response, r.size, r.stored_at) for r in rows])
+            await conn.execute("DELETE FROM stored_responses WHERE stored_at <= $1", now - quota.ttl)
+            drop: list[str] = []
+            for key_hash in {r.key_hash for r in rows}:
+                held = await conn.fetch("SELECT id, size FROM stored_responses WHERE key_hash = $1"
+                                        " ORDER BY stored_at DESC", key_hash)
+                drop += past_quota(((h[0], int(h[1])) for h in held), quota.per_key, quota.per_key_bytes)
+            count, size = await conn.fetchrow("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM stored_responses")
+            if count > quota.total or size > quota.total_bytes:
+                gone = set(drop)
+                every = await conn.fetch("SELECT id, key_hash, size FROM stored_responses ORDER BY stored_at")
+                drop += past_total(((r[0], r[1], int(r[2])) for r in every if r[0] not in gone), quota.total,
+                                   quota.total_bytes)
+            if drop:
+                await conn.execute("DELETE FROM stored_responses WHERE id = ANY($1::text[])", list(set(drop)))
+        self._tx(body)
+
+    def load_response(self, id: str) -> ResponseRow | None:
+        rows = self._fetch("SELECT id, key_hash, model, messages, response, size, stored_at FROM stored_responses"
+                           " WHERE id = $1", id)
+        if not rows:
+            return None
+        r = rows[0]
+        return ResponseRow(r[0], r[1], r[2], bytes(r[3]), None if r[4] is None else bytes(r[4]), int(r[5]), float(r[6]))
+
+    def delete_response(self, id: str) -> bool:
+        async def body(conn: Any) -> str:
+            return str(await conn.execute("DELETE FROM stored_responses WHERE id = $1", id))
+        return bool(self._tx(body) != "DELETE 0")
 
     def drop_schema(self) -> None:
         """Tests: remove this store's private schema."""

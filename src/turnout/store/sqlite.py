@@ -32,8 +32,12 @@ from turnout.store.base import (
     LedgerEntry,
     PeriodUsage,
     PresetRecord,
+    ResponseQuota,
+    ResponseRow,
+    SchemaTooNew,
     period_starts,
 )
+from turnout.store.responses import past_quota, past_total
 from turnout.store.rollup import Rollup, rollup
 
 GEN_COLUMNS = (
@@ -115,16 +119,28 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def migrate(self) -> None:
+    def migrate(self) -> list[int]:
         with self._lock:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        applied = []
         with self._tx() as db:  # one writer migrates; others wait on the lock and find nothing to do
             current = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-            for version, sql in migrations():
+            known = migrations()
+            if known and current > known[-1][0]:
+                raise SchemaTooNew(current, known[-1][0])
+            for version, sql in known:
                 if version > current:
                     for statement in statements(sql):
                         db.execute(statement)
                     db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                    applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        try:
+            return int(self._all("SELECT MAX(version) FROM schema_version")[0][0] or 0)
+        except sqlite3.OperationalError:  # no table: nothing migrated yet
+            return 0
 
     # keys
 
@@ -402,6 +418,36 @@ class SQLiteStore:
     def byok_settings_changed_since(self, since: float) -> list[tuple[str, bool, float]]:
         return [(r[0], bool(r[1]), float(r[2])) for r in self._all(
             "SELECT account_id, include_byok_in_limit, updated_at FROM byok_accounts WHERE updated_at > ?", (since,))]
+
+    # Responses API state
+
+    def save_responses(self, rows: list[ResponseRow], quota: ResponseQuota, now: float) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO stored_responses (id, key_hash, model, messages, response, size, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.id, r.key_hash, r.model, r.messages, r.response, r.size, r.stored_at) for r in rows])
+            db.execute("DELETE FROM stored_responses WHERE stored_at <= ?", (now - quota.ttl,))
+            drop: list[str] = []
+            for key_hash in {r.key_hash for r in rows}:
+                held = db.execute("SELECT id, size FROM stored_responses WHERE key_hash = ? ORDER BY stored_at DESC",
+                                  (key_hash,)).fetchall()
+                drop += past_quota(held, quota.per_key, quota.per_key_bytes)
+            count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM stored_responses").fetchone()
+            if count > quota.total or size > quota.total_bytes:
+                gone = set(drop)
+                every = db.execute("SELECT id, key_hash, size FROM stored_responses ORDER BY stored_at").fetchall()
+                drop += past_total((r for r in every if r[0] not in gone), quota.total, quota.total_bytes)
+            db.executemany("DELETE FROM stored_responses WHERE id = ?", [(i,) for i in set(drop)])
+
+    def load_response(self, id: str) -> ResponseRow | None:
+        rows = self._all("SELECT id, key_hash, model, messages, response, size, stored_at FROM stored_responses"
+                         " WHERE id = ?", (id,))
+        return ResponseRow(*rows[0]) if rows else None
+
+    def delete_response(self, id: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM stored_responses WHERE id = ?", (id,)).rowcount > 0
 
     def close(self) -> None:
         with self._lock:

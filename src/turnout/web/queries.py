@@ -3,7 +3,10 @@
 Owns every read query the pages need: per-provider performance and uptime buckets, tokens per
 day, top apps, and one key's spend, breakdowns and recent generations. `Stats` is the small
 Protocol the pages depend on; `SQLiteStats` implements it with its own read-only connection to
-the gateway's SQLite file, so it never shares (or locks) the store's writer connection.
+the gateway's SQLite file, so it never shares (or locks) the store's writer connection, and
+`PostgresStats` reads through the PostgreSQL store's own pool, so every replica's pages show the
+same figures from the one shared database. Both answer the same rows (tests/web/test_queries.py
+runs one suite against each).
 
 Calls are synchronous and slow by API standards (milliseconds to a second on a big table), so
 pages call them through `asyncio.to_thread`; nothing here is ever on the API's request path.
@@ -287,10 +290,108 @@ class NoStats:
         return []
 
 
-def open_stats(settings: Any) -> Stats:
-    """The stats source for these settings: SQLite when the records live there, else none."""
+def _pg_in_category(n: int) -> str:
+    """IN_CATEGORY with PostgreSQL's numbered parameter `$n`."""
+    return IN_CATEGORY.replace("?", f"${n}")
+
+
+class PostgresStats:
+    """`Stats` read through a `PostgresStore` (store/postgres.py `read`): the same rows as SQLiteStats.
+    Text is ordered byte-wise (COLLATE "C") as SQLite orders it; money is NUMERIC, summed exactly."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def _rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        try:
+            return [tuple(r) for r in self._store.read(sql, *args)]
+        except Exception as exc:  # a page without history beats an error page while the database is away
+            log.warning("web statistics query failed: %s", type(exc).__name__)
+            return []
+
+    def provider_buckets(self, model: str, since: float, width: int) -> list[Bucket]:
+        rows = self._rows(
+            f"""SELECT COALESCE(provider, '(none)') COLLATE "C", FLOOR(created_at / $1) * $1, COUNT(*),
+                       SUM((status = 'ok')::int), AVG(CASE WHEN status = 'ok' THEN latency_ms END), AVG({_THROUGHPUT})
+                FROM generations WHERE model = $2 AND created_at >= $3
+                GROUP BY 1, 2 ORDER BY 2, 1""",
+            float(width), model, since)
+        return [Bucket(p, float(t), int(n), int(ok or 0), _float(lat), _float(tps)) for p, t, n, ok, lat, tps in rows]
+
+    def provider_uptime(self, model: str, since: float, width: int) -> list[Bucket]:
+        rows = self._rows(
+            """SELECT (a.value ->> 'provider') COLLATE "C", FLOOR(g.created_at / $1) * $1, COUNT(*),
+                      SUM(((a.value ->> 'outcome') = 'ok' AND g.status <> 'error')::int)
+               FROM generations AS g, jsonb_array_elements(g.attempts::jsonb) AS a
+               WHERE g.model = $2 AND g.created_at >= $3 AND COALESCE(a.value ->> 'error', '') <> ALL($4::text[])
+               GROUP BY 1, 2 ORDER BY 2, 1""",
+            float(width), model, since, list(NOT_PROVIDER_FAULTS))
+        return [Bucket(str(p), float(t), int(n), int(ok or 0), None, None) for p, t, n, ok in rows if p is not None]
+
+    def daily_usage(self, since: float, *, model: str | None = None, key_hash: str | None = None,
+                    category: str | None = None) -> list[DayUsage]:
+        where: list[str] = ["created_at >= $1"]
+        args: list[Any] = [since]
+        for column, value in (("model", model), ("key_hash", key_hash)):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        if category is not None:
+            args.append(category)
+            where.append(_pg_in_category(len(args)))
+        rows = self._rows(
+            f"""SELECT {_PG_DAY}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost)
+                FROM generations WHERE {" AND ".join(where)} GROUP BY 1 ORDER BY 1""", *args)
+        return [DayUsage(d, int(n), int(p or 0), int(c or 0), _decimal(cost)) for d, n, p, c, cost in rows]
+
+    def top_apps(self, model: str, since: float, limit: int, category: str | None = None) -> list[Share]:
+        in_category = f" AND {_pg_in_category(4)}" if category else ""
+        rows = self._rows(
+            f"""SELECT app_title, COUNT(*), SUM({_TOKENS}), SUM(cost)
+                FROM generations WHERE model = $1 AND created_at >= $2 AND app_title IS NOT NULL{in_category}
+                GROUP BY 1 ORDER BY 3 DESC, 2 DESC LIMIT $3""", model, since, limit, *((category,) if category else ()))
+        return [Share(name, None, int(n), int(tok or 0), _decimal(cost)) for name, n, tok, cost in rows]
+
+    def usage_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[Share]:
+        assert column in ("model", "provider")  # a column name, never caller input
+        rows = self._rows(
+            f"""SELECT COALESCE({column}, '(none)'), COUNT(*), SUM({_TOKENS}), SUM(cost)
+                FROM generations WHERE key_hash = $1 AND created_at >= $2
+                GROUP BY 1 ORDER BY 4 DESC, 3 DESC""", key_hash, since)
+        return [Share(name, None, int(n), int(tok or 0), _decimal(cost)) for name, n, tok, cost in rows]
+
+    def daily_by(self, column: Literal["model", "provider"], key_hash: str, since: float) -> list[DayShare]:
+        assert column in ("model", "provider")  # a column name, never caller input
+        rows = self._rows(
+            f"""SELECT {_PG_DAY}, COALESCE({column}, '(none)') COLLATE "C", COUNT(*), SUM({_TOKENS}), SUM(cost)
+                FROM generations WHERE key_hash = $1 AND created_at >= $2
+                GROUP BY 1, 2 ORDER BY 1, 2""", key_hash, since)
+        return [DayShare(d, name, int(n), int(tok or 0), _decimal(cost)) for d, name, n, tok, cost in rows]
+
+    def recent_generations(self, key_hash: str, limit: int) -> list[GenerationRecord]:
+        rows = self._rows(f"SELECT {_RECORD_COLUMNS} FROM generations WHERE key_hash = $1"
+                          " ORDER BY created_at DESC LIMIT $2", key_hash, limit)
+        return [to_record(row) for row in rows]
+
+
+_PG_DAY = "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(value)
+
+
+def open_stats(settings: Any, store: Any = None) -> Stats:
+    """The stats source for these settings: SQLite's file when the records live there, the
+    PostgreSQL store's pool when they live there, else none."""
+    if store is not None and callable(getattr(store, "read", None)):
+        return PostgresStats(store)
     try:
         path = settings.sqlite_path
-    except ValueError:  # ConfigError: another database; a reader for it belongs beside its store
+    except ValueError:  # ConfigError: another database with no reader here
         return NoStats()
     return SQLiteStats(path)

@@ -34,7 +34,7 @@ def stats_of(request: Request) -> Stats:
     state = request.app.state
     stats: Stats | None = getattr(state, "web_stats", None)
     if stats is None:
-        stats = open_stats(state.runtime.settings)
+        stats = open_stats(state.runtime.settings, state.runtime.store)
         state.web_stats = stats
     return stats
 

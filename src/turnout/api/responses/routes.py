@@ -17,6 +17,7 @@ from turnout.api.auth import authenticate
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import completions_cost
 from turnout.api.openai.protocol import string
+from turnout.api.responses.chains import ChainStore
 from turnout.api.responses.encode import (
     EventEncoder,
     assistant_message,
@@ -26,7 +27,6 @@ from turnout.api.responses.encode import (
 )
 from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
-from turnout.api.responses.store import ResponseStore
 from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
 from turnout.model.errors import GatewayError
@@ -37,14 +37,15 @@ log = logging.getLogger("turnout")
 DIALECT = "responses"
 
 
-def response_store(request: Request) -> ResponseStore:
-    """The app's store, made on first use (one per app, so per worker process)."""
+def response_store(request: Request) -> ChainStore:
+    """The app's store, made on first use (one per app, so per worker process; the database behind
+    it is shared by all)."""
     state = request.app.state
-    store: ResponseStore | None = getattr(state, "responses_store", None)
+    store: ChainStore | None = getattr(state, "responses_store", None)
     if store is None:
         settings = state.runtime.settings
-        store = state.responses_store = ResponseStore(
-            capacity=settings.responses_max, max_bytes=settings.responses_max_bytes,
+        store = state.responses_store = ChainStore(
+            state.runtime.store, capacity=settings.responses_max, max_bytes=settings.responses_max_bytes,
             per_key=settings.responses_per_key, per_key_bytes=settings.responses_bytes_per_key)
     return store
 
@@ -55,6 +56,8 @@ async def responses(request: Request) -> Response:
     key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
     body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     store = response_store(request)
+    if isinstance(body, dict) and isinstance(body.get("previous_response_id"), str):
+        await store.fetch(body["previous_response_id"], key.hash)  # made on another replica, or before a restart
 
     def parse() -> ResponsesRequest:
         history = None
@@ -104,11 +107,12 @@ async def response_by_id(request: Request) -> Response:
         key = await authenticate(request.headers, rt.keys, check_limit=False)
         response_id = request.path_params["response_id"]
         store = response_store(request)
+        await store.fetch(response_id, key.hash)
         item = store.get(response_id, key.hash)
     except GatewayError as exc:
         return error_response(exc)
     if request.method == "DELETE":
-        store.delete(response_id)
+        await store.remove(response_id)
         return Response(orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
                         media_type="application/json")
     return Response(item.response or b"null", media_type="application/json")

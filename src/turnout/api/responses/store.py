@@ -5,8 +5,9 @@ key keeps at most `per_key` responses (1,000) adding up to at most `per_key_byte
 roughly as the characters of text, URLs and arguments): past its own quota, a key's oldest responses
 go first, so one key can never push out another key's. The whole store keeps at most `capacity`
 (10,000) responses and `max_bytes` (256 MB); when many keys together pass that, the key holding the
-most bytes loses its oldest response first. Nothing is written to disk, so a restart forgets every
-stored response, and each replica knows only its own. A stored response belongs to the key that
+most bytes loses its oldest response first. This is the cache in front of the shared, persistent
+copy in the database (api/responses/chains.py), which lets a chain continue on any replica and
+after a restart. A stored response belongs to the key that
 created it; another key asking for it gets the same 404 as an unknown id.
 """
 
@@ -88,16 +89,18 @@ class ResponseStore:
 
     def put(
         self, response_id: str, key_hash: str | None, model: str, messages: list[Message],
-        response: dict[str, Any] | None = None,
-    ) -> None:
+        response: dict[str, Any] | bytes | None = None, *, age: float = 0.0,
+    ) -> StoredResponse | None:
+        """Keep a response (`age`: seconds since it was made, for one read back from the database);
+        returns what was kept, or None when it is larger than a key's whole quota."""
         self._evict()
         # The response object echoes what the request sent (instructions, tools, metadata): kept as
         # its JSON, and counted at its real size.
-        blob = None if response is None else orjson.dumps(response)
+        blob = response if isinstance(response, bytes) or response is None else orjson.dumps(response)
         size = approximate_size(messages) + (len(blob) if blob is not None else 0)
-        item = StoredResponse(key_hash, model, tuple(messages), self._clock(), size, blob)
+        item = StoredResponse(key_hash, model, tuple(messages), self._clock() - age, size, blob)
         if item.size > self._per_key_bytes:
-            return  # larger than a key's whole quota: continuing it needs the full input again
+            return None  # larger than a key's whole quota: continuing it needs the full input again
         self._drop(response_id)
         self._items[response_id] = item
         holding = self._keys.setdefault(key_hash, _Holding(OrderedDict()))
@@ -109,10 +112,17 @@ class ResponseStore:
         while len(self._items) > self._capacity or self._bytes > self._max_bytes:
             heaviest = max(self._keys.values(), key=lambda h: (h.size, len(h.ids)))
             self._drop(next(iter(heaviest.ids)))
+        return item
+
+    def has(self, response_id: str) -> bool:
+        item = self._items.get(response_id)
+        return item is not None and item.stored_at > self._clock() - self._ttl
 
     def get(self, response_id: str, key_hash: str | None) -> StoredResponse:
         self._evict()
         item = self._items.get(response_id)
+        if item is not None and item.stored_at <= self._clock() - self._ttl:
+            item = None  # read back from the database older than its place in the expiry order
         if item is None or item.key_hash != key_hash:
             raise GatewayError(
                 ErrorKind.CALLER_INVALID_REQUEST,
