@@ -30,6 +30,9 @@ from turnout.core.router import Router
 from turnout.core.scrub import Scrubber, configured_secrets
 from turnout.core.transport import Transport, upstream_limits
 from turnout.model.chat import ChatRequest
+from turnout.observe.metrics import Metrics
+from turnout.observe.observer import Observer, refresh_gauges
+from turnout.observe.tracing import tracer_for
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
 from turnout.store.base import Counters, Holds, Store
@@ -40,6 +43,7 @@ log = logging.getLogger("turnout")
 
 LOCAL_DIALECT = "local"  # the built-in in-process provider (providers/local.py)
 KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
+GAUGE_REFRESH_SECONDS = 2.0  # multi-process metrics: each worker's gauges, for whichever worker is scraped
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
 
@@ -130,6 +134,7 @@ class Runtime:
     limiter: RateLimiter = field(init=False)
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
+    observer: Observer = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
 
@@ -168,6 +173,10 @@ class Runtime:
                     cache=ResponseCache(settings.response_cache_max_bytes, settings.redis_url,
                                         redis_namespace(secret).rstrip(":"))), [],
         )
+        rt.observer = Observer(
+            Metrics(catalog.models, (p.slug for p in catalog.providers.values())) if settings.metrics else None,
+            tracer_for(settings, dict(os.environ)))
+        rt.accountant.observer = rt.observer
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
         rt._cache_keys = frozenset(n for n in settings.response_cache_keys.split(",") if n)
@@ -200,6 +209,8 @@ class Runtime:
                     log.warning("releasing a recovered budget hold failed", exc_info=True)
             self._releases = []
         self._tasks.append(asyncio.create_task(self._refresh_keys(), name="turnout-keys"))
+        if self.observer.metrics is not None and self.observer.metrics.shared:  # other workers' scrapes see ours
+            self._tasks.append(asyncio.create_task(self._refresh_gauges(), name="turnout-gauges"))
         if self.settings.preload_local:
             # The built-in local model loads in the background (its weights are assembled on the
             # first run); the gateway serves everything else meanwhile.
@@ -225,6 +236,14 @@ class Runtime:
             except Exception:  # a locked or briefly missing database must not end the refresher
                 log.exception("refreshing keys failed")
 
+    async def _refresh_gauges(self) -> None:
+        while True:
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+            try:
+                refresh_gauges(self)
+            except Exception:
+                log.exception("refreshing metrics failed")
+
     def _refresh(self) -> None:
         self.keys.refresh()
         self.ledger.refresh()
@@ -249,4 +268,6 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        if self.observer.tracer is not None:
+            self.observer.tracer.shutdown()  # exports the spans still buffered
         log.info("stopped: pending generation records written")

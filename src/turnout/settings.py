@@ -70,6 +70,14 @@ class Settings:
     responses_bytes_per_key: int = 32 * 1024 * 1024
     responses_max: int = 10_000
     responses_max_bytes: int = 256 * 1024 * 1024
+    # Operations (docs/operations.md): metrics, traces, logs, shutdown
+    metrics: bool = True  # Prometheus metrics at GET /metrics (admin key), or on metrics_port
+    metrics_port: int | None = None  # serve /metrics without a key on this port of `host` instead
+    log_format: str = "text"  # text, or json: one JSON object per line (generation id, trace id)
+    shutdown_grace: float = 30.0  # seconds running requests get after SIGTERM before an in-band error
+    tracing: bool | None = None  # OpenTelemetry traces over OTLP/HTTP; None: on when OTEL_EXPORTER_OTLP_*ENDPOINT is set
+    tracing_endpoint: str | None = None  # OTLP/HTTP traces URL (default: the OTEL_* environment variables)
+    tracing_capture_content: bool = False  # export prompts and completions in spans (off: never exported)
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +151,27 @@ def _hosts(value: Any) -> tuple[str, ...]:
     return hosts
 
 
+def _port(value: Any) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
+        raise ValueError(value)
+    return number
+
+
+def _seconds(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number <= 86400:
+        raise ValueError(value)
+    return number
+
+
+def _log_format(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("text", "json"):
+        raise ValueError(value)
+    return text
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
@@ -160,7 +189,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "public_url": _url, "public_hosts": _hosts,
             # stored data
             "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
-            "responses_max_bytes": int}
+            "responses_max_bytes": int,
+            # operations
+            "metrics": _bool, "metrics_port": _port, "log_format": _log_format, "shutdown_grace": _seconds,
+            "tracing": _bool, "tracing_endpoint": _url, "tracing_capture_content": _bool}
     kind = kinds[name]
     try:
         return kind(value)
@@ -168,7 +200,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         shown = "***" if name == "admin_key" else repr(value)  # secrets are never echoed
         names: dict[Callable[[Any], Any], str] = {
             _bool: "a boolean", _positive: "a positive integer", _url: "an http(s) URL", _hosts: "a list of host names",
-            _log_level: "one of critical, error, warning, info, debug, trace"}
+            _log_level: "one of critical, error, warning, info, debug, trace",
+            _port: "a port number (1-65535)", _seconds: "a number of seconds (0-86400)", _log_format: "text or json"}
         what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where} must be {what}, got {shown}") from None
 

@@ -16,7 +16,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.core.catalog import Endpoint
 from turnout.core.estimate import PromptEstimate
@@ -28,6 +28,9 @@ from turnout.model.chat import ChatRequest
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord, Store
 from turnout.store.memory import MemoryCounters
+
+if TYPE_CHECKING:
+    from turnout.observe.observer import Observer
 
 log = logging.getLogger("turnout.accounting")
 
@@ -52,6 +55,11 @@ class Accountant:
         self._task: asyncio.Task[None] | None = None
         self._overflow: list[Queued] = []
         self.written = 0  # records committed by this process (for tests and metrics)
+        self.observer: Observer | None = None  # metrics, traces and shutdown (observe/observer.py)
+
+    def queue_depth(self) -> int:
+        """Records waiting to be written (a metric)."""
+        return self._queue.qsize() + len(self._overflow)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")

@@ -102,6 +102,10 @@ class HealthTracker:
         h = self._get(key)
         h.cooldown_until = max(h.cooldown_until, self._clock() + (retry_after if retry_after else BASE_BACKOFF))
 
+    def seen(self, key: str) -> bool:
+        """Whether the endpoint has had any traffic in this process."""
+        return key in self._by_key
+
     # -- decisions ----------------------------------------------------------------------------
 
     def blocked(self, key: str) -> str | None:
