@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import shutil
 import signal
@@ -56,6 +57,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it handled once it has shut down; a no-op handler makes that
     # a clean exit (status 0) rather than death by signal.
     signal.signal(signal.SIGTERM, _stopped)
+    if settings.log_format == "json":  # every line a JSON object, these too
+
+        def say(line: str) -> None:
+            logging.getLogger("turnout").info("%s", line)
+    else:
+
+        def say(line: str) -> None:
+            print(line, flush=True)
     if settings.workers > 1:
         # Each worker process builds its own app from the same settings, passed through the env.
         if settings.config_path is not None:
@@ -69,14 +78,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-        print(plan, flush=True)
+        say(plan)
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     else:
         from turnout.app import create_app
 
-        print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
-              "Ctrl-C stops it", flush=True)
-        print(plan, flush=True)
+        say(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
+            "Ctrl-C stops it")
+        say(plan)
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     return 0
 

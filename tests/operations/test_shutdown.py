@@ -89,7 +89,7 @@ def test_sigterm_drains_running_streams(upstream: Upstream, tmp_path: Path) -> N
     assert took < GRACE + 5  # the drip streams were ended by the grace, not left to run
 
     completed = errored = 0
-    for gen_id, text in results:
+    for _gen_id, text in results:
         events = [line.removeprefix("data: ") for line in text.splitlines() if line.startswith("data: ")]
         assert events, text
         if events[-1] == "[DONE]" and '"finish_reason":"stop"' in text.replace(" ", ""):
