@@ -25,22 +25,23 @@ MIN_ADMIN_KEY = 32  # characters: an admin key manages every key and credit
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("turnout")))
+    host: str = "127.0.0.1"  # the address `turnout serve` listens on
+    port: int = 8080  # the port `turnout serve` listens on
+    workers: int = 1  # server processes; each accounts on its own, sharing the store and the metrics
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("turnout")))  # the SQLite database, key secret, journal
     database_url: str | None = None  # default: sqlite:///<data_dir>/turnout.db
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # seconds to connect to an upstream
     read_timeout: float = 300.0  # longest upstream silence tolerated
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024  # the largest request body accepted (413 above)
+    log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
     # Money: budgets and holds (docs/security.md)
     request_timeout: float = 600.0  # seconds a whole request may take, streams included
-    log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
-    # Load the built-in local model at start-up (true) or on first use (false). None: `turnout serve`
-    # loads it at start-up only when it is the only chat model that can answer (runtime.local_model_plan);
-    # an embedded app (tests) loads it on first use.
-    preload_local: bool | None = None
+    # Built-in local model (docs/local.md): loaded at start-up (true) or on first use (false). Unset:
+    # `turnout serve` loads it at start-up only when it is the only chat model that can answer
+    # (runtime.local_model_plan); an embedded app (tests) loads it on first use.
+    preload_local: bool | None = None  # load the local model at start-up; unset: only when it alone can answer
+    # Accounts, keys and rate limits (docs/accounts.md)
     admin_key: str | None = field(default=None, repr=False)  # TURNOUT_ADMIN_KEY; also `turnout admin-key`
     require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
@@ -63,13 +64,13 @@ class Settings:
     # Web UI (docs/security.md): the base URL the model pages' code samples show. `public_url` when
     # set; else the request's Host when it is on `public_hosts` ("host" for any port, or
     # "host:port"); else this server's own address. Never an arbitrary Host header.
-    public_url: str | None = None
-    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    public_url: str | None = None  # the base URL the web UI's code samples show
+    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")  # Host headers the samples may echo
     # Stored data (docs/security.md): responses kept for previous_response_id, per key and in all
-    responses_per_key: int = 1_000
-    responses_bytes_per_key: int = 32 * 1024 * 1024
-    responses_max: int = 10_000
-    responses_max_bytes: int = 256 * 1024 * 1024
+    responses_per_key: int = 1_000  # stored responses per key
+    responses_bytes_per_key: int = 32 * 1024 * 1024  # their bytes per key
+    responses_max: int = 10_000  # stored responses in all
+    responses_max_bytes: int = 256 * 1024 * 1024  # their bytes in all
     # Operations (docs/operations.md): metrics, traces, logs, shutdown
     metrics: bool = True  # Prometheus metrics at GET /metrics (admin key), or on metrics_port
     metrics_port: int | None = None  # serve /metrics without a key on this port of `host` instead
@@ -78,9 +79,9 @@ class Settings:
     tracing: bool | None = None  # OpenTelemetry traces over OTLP/HTTP; None: on when OTEL_EXPORTER_OTLP_*ENDPOINT is set
     tracing_endpoint: str | None = None  # OTLP/HTTP traces URL (default: the OTEL_* environment variables)
     tracing_capture_content: bool = False  # export prompts and completions in spans (off: never exported)
-    config_path: Path | None = None
-    providers: dict[str, Any] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None  # the YAML file read (`--config`, or TURNOUT_CONFIG)
+    providers: dict[str, Any] = field(default_factory=dict)  # upstream providers (the file only; see "Providers")
+    models: dict[str, Any] = field(default_factory=dict)  # catalog models (the file only; see "Models")
 
     def __post_init__(self) -> None:
         if self.admin_key is not None and len(self.admin_key) < MIN_ADMIN_KEY:
