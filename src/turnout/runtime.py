@@ -175,7 +175,7 @@ class Runtime:
         )
         rt.observer = Observer(
             Metrics(catalog.models, (p.slug for p in catalog.providers.values())) if settings.metrics else None,
-            tracer_for(settings, dict(os.environ)))
+            tracer_for(settings, dict(os.environ)), max_age=settings.request_timeout + settings.shutdown_grace + 60)
         rt.accountant.observer = rt.observer
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)

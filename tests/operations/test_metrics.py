@@ -101,3 +101,24 @@ def test_no_key_hash_or_label_in_any_series(ops_gateway: Gateway) -> None:
     text = httpx.get(f"{ops_gateway.url}/metrics", headers=ADMIN_HEADERS).text
     assert ops_gateway.key not in text and ops_gateway.key[:12] not in text
     assert "sk-tn" not in text
+
+
+def test_a_context_never_recorded_is_not_held_forever() -> None:
+    """The live set (open requests, shutdown) forgets a context older than any request may run."""
+    import time as _time
+
+    from turnout.core.context import RequestContext
+    from turnout.observe.observer import SWEEP_EVERY, Observer
+
+    class Accountant:
+        observer: Observer | None = None
+
+    acc = Accountant()
+    acc.observer = Observer(None, max_age=60)
+    stale = RequestContext(accountant=acc, key=None, dialect_in="openai", model_id="m", streamed=True)  # type: ignore[arg-type]
+    stale.started = _time.perf_counter() - 120
+    assert acc.observer.open_counts() == (0, 1)
+    fresh = [RequestContext(accountant=acc, key=None, dialect_in="openai", model_id="m", streamed=False)  # type: ignore[arg-type]
+             for _ in range(SWEEP_EVERY)]
+    assert id(stale) not in acc.observer.live
+    assert acc.observer.open_counts() == (len(fresh), 0)

@@ -30,18 +30,25 @@ class Slot:
         self.trace_id: str | None = None
 
 
+SWEEP_EVERY = 4096  # requests between sweeps of the live set
+
 CURRENT: ContextVar[Slot | None] = ContextVar("turnout_request_slot", default=None)
 
 
 class Observer:
-    def __init__(self, metrics: Metrics | None, tracer: Any = None) -> None:
+    def __init__(self, metrics: Metrics | None, tracer: Any = None, max_age: float = 3600.0) -> None:
         self.metrics = metrics
         self.tracer = tracer  # observe/tracing.py, when traces are on
         self.live: dict[int, RequestContext] = {}  # by id(): contexts compare by value
         self.draining = False
+        self.max_age = max_age  # a context never recorded (a bug elsewhere) is dropped after this
+        self._begun = 0
 
     def begin(self, ctx: RequestContext) -> None:
         self.live[id(ctx)] = ctx
+        self._begun += 1
+        if self._begun % SWEEP_EVERY == 0:
+            self.sweep()
         slot = CURRENT.get()
         if slot is not None and slot.ctx is None:
             slot.ctx = ctx
@@ -65,6 +72,15 @@ class Observer:
                             ep.provider.slug if ep is not None else None, upstream)
         if self.tracer is not None:
             self.tracer.end(ctx, record)
+
+    def sweep(self) -> None:
+        """Forget contexts older than any request may run: a context that was never recorded must
+        not be held (and counted as open) forever."""
+        oldest = time.perf_counter() - self.max_age
+        for key in [k for k, c in self.live.items() if c.started < oldest]:
+            ctx = self.live.pop(key)
+            if self.tracer is not None:
+                self.tracer.forget(ctx)
 
     def open_counts(self) -> tuple[int, int]:
         """Requests in flight: (not streamed, streamed)."""

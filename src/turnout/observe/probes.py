@@ -111,4 +111,7 @@ async def start_metrics_port(rt: Any) -> asyncio.Server:
         finally:
             writer.close()
 
-    return await asyncio.start_server(serve, rt.settings.host, rt.settings.metrics_port, limit=MAX_REQUEST_BYTES)
+    shared = rt.observer.metrics is not None and rt.observer.metrics.shared
+    # --workers N: every worker listens (SO_REUSEPORT) and any of them answers for all
+    return await asyncio.start_server(serve, rt.settings.host, rt.settings.metrics_port, limit=MAX_REQUEST_BYTES,
+                                      reuse_port=shared or None)

@@ -134,6 +134,11 @@ class Tracer:
         del began
         span.end()
 
+    def forget(self, ctx: RequestContext) -> None:
+        held = self._spans.pop(id(ctx), None)
+        if held is not None:
+            held[0].end()
+
     def shutdown(self) -> None:
         try:
             self.provider.shutdown()
