@@ -268,6 +268,8 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        if self.observer.metrics is not None:
+            self.observer.metrics.flush()  # multi-process: this worker's last counts land in the shared folder
         if self.observer.tracer is not None:
             self.observer.tracer.shutdown()  # exports the spans still buffered
         log.info("stopped: pending generation records written")

@@ -4,8 +4,9 @@ Requests are counted once, from their generation record (`RequestContext.record`
 chunk. Labels come only from bounded sets: the inbound dialect, a catalog model id (anything
 else is "other", so random model names cannot grow the series), a catalog provider slug, the
 record's status and the `ErrorKind` of a failure. No key hash, no free text. Label children are
-cached per label tuple (bounded by the same sets), so the hot path is a dict lookup and a few
-`inc`/`observe` calls.
+cached per label tuple (bounded by the same sets). The hot path only adds plain numbers (a dict
+lookup, a few additions, a bisect per histogram); `flush` pushes them into prometheus-client's
+locked values before each scrape (and every 2 s per worker in multi-process mode).
 
 Gauges (open requests, circuit state, accounting queue, journal lag, the local model's queue) are
 set from a periodic refresh and just before a scrape, never on the request path.
@@ -18,6 +19,7 @@ values there, and whichever worker answers `/metrics` aggregates them all.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +32,57 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER = "other"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+
+
+DIALECTS = ("openai", "anthropic", "responses", "completions", "embeddings")
+
+
+class Pending:
+    """A histogram child's observations since the last flush: bucket counts and a sum, kept as
+    plain numbers (prometheus-client takes a lock per bucket and per sum on every `observe`)."""
+
+    __slots__ = ("bounds", "child", "counts", "sum")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds: list[float] = list(child._upper_bounds)  # the last one is +Inf
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # the first bucket whose bound is >= value
+        self.sum += value
+
+    def flush(self) -> None:
+        if not any(self.counts):
+            return
+        buckets = self.child._buckets
+        for i, n in enumerate(self.counts):
+            if n:
+                buckets[i].inc(n)
+                self.counts[i] = 0
+        self.child._sum.inc(self.sum)
+        self.sum = 0.0
+
+
+class Series:
+    """One label combination of the request metrics: its counter children and pending sums."""
+
+    __slots__ = ("acc", "children", "duration")
+
+    def __init__(self, requests: Any, t_in: Any, t_out: Any, t_cached: Any, t_reason: Any, cost: Any,
+                 duration: Pending) -> None:
+        self.children = (requests, t_in, t_out, t_cached, t_reason, cost)
+        self.acc = [0.0] * 6
+        self.duration = duration
+
+    def flush(self) -> None:
+        acc = self.acc
+        for i, child in enumerate(self.children):
+            if acc[i]:
+                child.inc(acc[i])
+                acc[i] = 0.0
+        self.duration.flush()
 
 
 def multiprocess() -> bool:
@@ -79,11 +132,15 @@ class Metrics:
                                   registry=reg, multiprocess_mode="livesum")
         self.local_tps = Gauge("turnout_local_model_tokens_per_second", "The local model's median throughput",
                                registry=reg, multiprocess_mode="max")
-        self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self._series: dict[tuple[str, ...], Series] = {}
         self._attempt_children: dict[tuple[str, str, str], Any] = {}
         self._refusal = {"policy_rate_limited": self.refusals.labels("rate_limit"),
                          "policy_budget_exceeded": self.refusals.labels("budget")}
-        self._ttft = {d: self.ttft.labels(d) for d in ("openai", "anthropic", "responses")}
+        self._fallbacks = self.fallbacks
+        self._ttft = {d: Pending(self.ttft.labels(d)) for d in (*DIALECTS, OTHER)}
+        self._overhead = Pending(self.overhead)
+        self._counts: dict[Any, float] = {}  # counter child -> increments not yet pushed
+        self._dirty = False
 
     def model_label(self, model: str) -> str:
         return model if model in self.models else OTHER
@@ -93,70 +150,76 @@ class Metrics:
             return "none"
         return provider if provider in self.providers else OTHER
 
-    def _bound(self, dialect: str, model: str, provider: str, status: str, error: str, streamed: bool
-               ) -> tuple[Any, ...]:
+    def _bound(self, dialect: str, model: str, provider: str, status: str, error: str, streamed: bool) -> Series:
         key = (dialect, model, provider, status, error, "1" if streamed else "0")
-        children = self._children.get(key)
-        if children is None:
-            children = (
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = Series(
                 self.requests.labels(dialect, model, provider, status, error),
-                self.duration.labels(dialect, key[5]),
-                self.tokens.labels(model, provider, "input"),
-                self.tokens.labels(model, provider, "output"),
-                self.tokens.labels(model, provider, "cached"),
-                self.tokens.labels(model, provider, "reasoning"),
-                self.cost.labels(model, provider),
-            )
-            self._children[key] = children
-        return children
+                self.tokens.labels(model, provider, "input"), self.tokens.labels(model, provider, "output"),
+                self.tokens.labels(model, provider, "cached"), self.tokens.labels(model, provider, "reasoning"),
+                self.cost.labels(model, provider), Pending(self.duration.labels(dialect, key[5])))
+        return series
 
     def request(self, r: GenerationRecord, error_kind: str | None, provider_slug: str | None,
                 upstream_ms: float) -> None:
-        """Count one finished request from its generation record."""
+        """Count one finished request from its generation record: plain additions here, pushed into
+        prometheus-client's (locked) values by `flush` before a scrape."""
         dialect = r.dialect_in if r.dialect_in in self._ttft else OTHER
-        model = self.model_label(r.model)
-        provider = self.provider_label(provider_slug)
-        requests, duration, t_in, t_out, t_cached, t_reason, cost = self._bound(
-            dialect, model, provider, r.status, error_kind or "none", r.streamed)
-        requests.inc()
-        total = r.generation_time_ms / 1000
-        duration.observe(total)
-        if r.streamed and r.latency_ms is not None:
-            self._ttft.get(dialect, self.ttft.labels(dialect)).observe(r.latency_ms / 1000)
-            # a stream's upstream time is its attempts up to the first event: overhead is measured there
-            self.overhead.observe(max(r.latency_ms - upstream_ms, 0.0) / 1000)
-        elif not r.streamed:
-            self.overhead.observe(max(r.generation_time_ms - upstream_ms, 0.0) / 1000)
-        if r.prompt_tokens:
-            t_in.inc(r.prompt_tokens)
-        if r.completion_tokens:
-            t_out.inc(r.completion_tokens)
-        if r.cached_tokens:
-            t_cached.inc(r.cached_tokens)
-        if r.reasoning_tokens:
-            t_reason.inc(r.reasoning_tokens)
+        series = self._bound(dialect, self.model_label(r.model), self.provider_label(provider_slug), r.status,
+                             error_kind or "none", r.streamed)
+        acc = series.acc
+        acc[0] += 1
+        acc[1] += r.prompt_tokens
+        acc[2] += r.completion_tokens
+        acc[3] += r.cached_tokens
+        acc[4] += r.reasoning_tokens
         if r.cost:
-            cost.inc(float(r.cost))
+            acc[5] += float(r.cost)
+        series.duration.observe(r.generation_time_ms / 1000)
+        if r.streamed:
+            if r.latency_ms is not None:
+                self._ttft[dialect].observe(r.latency_ms / 1000)
+                # a stream's upstream time is its attempts up to the first event: overhead is measured there
+                self._overhead.observe(max(r.latency_ms - upstream_ms, 0.0) / 1000)
+        else:
+            self._overhead.observe(max(r.generation_time_ms - upstream_ms, 0.0) / 1000)
         if error_kind is not None:
             refusal = self._refusal.get(error_kind)
             if refusal is not None:
-                refusal.inc()
+                self._counts[refusal] = self._counts.get(refusal, 0) + 1
         attempts = r.attempts
         if attempts:
             if len(attempts) > 1:
-                self.fallbacks.inc(len(attempts) - 1)
+                self._counts[self._fallbacks] = self._counts.get(self._fallbacks, 0) + len(attempts) - 1
             for a in attempts:
-                self.attempt(a.get("provider"), a.get("outcome") or "error", a.get("error"))
+                child = self._attempt_child(a.get("provider"), a.get("outcome") or "error", a.get("error"))
+                self._counts[child] = self._counts.get(child, 0) + 1
+        self._dirty = True
 
-    def attempt(self, provider: str | None, outcome: str, error: str | None) -> None:
+    def _attempt_child(self, provider: str | None, outcome: str, error: str | None) -> Any:
         key = (self.provider_label(provider), outcome if outcome in ("ok", "error") else OTHER, error or "none")
         child = self._attempt_children.get(key)
         if child is None:
             child = self._attempt_children[key] = self.attempts.labels(*key)
-        child.inc()
+        return child
+
+    def flush(self) -> None:
+        """Push what `request` accumulated into prometheus-client's values (a scrape, a refresh)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        for series in self._series.values():
+            series.flush()
+        for p in (*self._ttft.values(), self._overhead):
+            p.flush()
+        counts, self._counts = self._counts, {}
+        for child, n in counts.items():
+            child.inc(n)
 
     def render(self) -> bytes:
         """The Prometheus text exposition, of every worker in multi-process mode."""
+        self.flush()
         if self.shared:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

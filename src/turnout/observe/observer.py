@@ -95,6 +95,7 @@ def refresh_gauges(rt: Any) -> None:
     m = observer.metrics if observer is not None else None
     if observer is None or m is None:
         return
+    m.flush()
     plain, streamed = observer.open_counts()
     m.open_requests.labels("0").set(plain)
     m.open_requests.labels("1").set(streamed)
