@@ -53,9 +53,15 @@ def test_two_workers_one_scrape_on_the_metrics_port(upstream: Upstream, tmp_path
                 r = client.post(f"{url}/api/v1/chat/completions", headers={"authorization": f"Bearer {key}"}, timeout=30,
                                 json={"model": "test/echo", "messages": [{"role": "user", "content": "hi"}]})
                 assert r.status_code == 200
-        scrape = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
-        assert scrape.status_code == 200
-        assert requests_total(scrape.text) == REQUESTS  # whichever worker answered counts both
+        # whichever worker answers counts both (each pushes its counts every 2 s)
+        deadline = time.monotonic() + 10
+        while True:
+            scrape = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+            assert scrape.status_code == 200
+            if requests_total(scrape.text) == REQUESTS or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert requests_total(scrape.text) == REQUESTS
         assert httpx.get(f"{url}/metrics", timeout=5).status_code == 401  # the main port still needs the key
         main = httpx.get(f"{url}/metrics", headers={"authorization": f"Bearer {ADMIN}"}, timeout=5)
         assert requests_total(main.text) == REQUESTS
