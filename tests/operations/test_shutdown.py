@@ -27,6 +27,7 @@ from turnout.settings import load_settings
 
 GRACE = 3.0
 STREAMS = 50
+HELD = 5  # non-streamed requests waiting on an upstream that never answers
 
 
 def start(config: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -67,20 +68,27 @@ def test_sigterm_drains_running_streams(upstream: Upstream, tmp_path: Path) -> N
             text = (await r.aread()).decode()
             return r.headers["x-generation-id"], text
 
-    async def run() -> tuple[list[tuple[str, str]], float]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(60), limits=httpx.Limits(max_connections=STREAMS)) as client:
+    async def waiting(client: httpx.AsyncClient) -> httpx.Response:
+        """A non-streamed request whose upstream never answers: ended by the grace with a 503."""
+        return await client.post(f"{url}/api/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                                 json={"model": "test/hang", "messages": [{"role": "user", "content": "wait"}]})
+
+    async def run() -> tuple[list[tuple[str, str]], list[httpx.Response], float]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60), limits=httpx.Limits(max_connections=STREAMS + HELD)) as client:
             tasks = [asyncio.create_task(one(client, i)) for i in range(STREAMS)]
+            held = [asyncio.create_task(waiting(client)) for _ in range(HELD)]
             deadline = time.monotonic() + 30
-            while len(upstream.state.requests) - seen_before < STREAMS:  # every stream is at the upstream
-                assert time.monotonic() < deadline, "the streams did not all start"
+            while len(upstream.state.requests) - seen_before < STREAMS + HELD:  # every request is at the upstream
+                assert time.monotonic() < deadline, "the requests did not all start"
                 await asyncio.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
             sent = time.monotonic()
             results = await asyncio.gather(*tasks)
-            return results, time.monotonic() - sent
+            answers = await asyncio.gather(*held)
+            return results, answers, time.monotonic() - sent
 
     try:
-        results, took = asyncio.run(run())
+        results, answers, took = asyncio.run(run())
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -101,12 +109,20 @@ def test_sigterm_drains_running_streams(upstream: Upstream, tmp_path: Path) -> N
             errored += 1
     assert completed == STREAMS // 2 and errored == STREAMS // 2
 
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert "shutting down" in answer.json()["error"]["message"]
+
     db = sqlite3.connect(data_dir / "turnout.db")
     try:
         for gen_id, _ in results:
             rows = db.execute("SELECT status FROM generations WHERE id = ?", (gen_id,)).fetchall()
             assert len(rows) == 1, (gen_id, rows)
         statuses = [db.execute("SELECT status FROM generations WHERE id = ?", (g,)).fetchone()[0] for g, _ in results]
+        for answer in answers:
+            rows = db.execute("SELECT status, error_code FROM generations WHERE id = ?",
+                              (answer.headers["x-generation-id"],)).fetchall()
+            assert rows == [("error", 503)]
     finally:
         db.close()
     assert statuses.count("ok") == STREAMS // 2 and statuses.count("error") == STREAMS // 2
