@@ -143,6 +143,7 @@ def test_providers_show_live_health_and_circuits(console: Any, admin_gw: str) ->
     expect(broken).to_contain_text("open")
     expect(broken).to_contain_text("0 %")
     expect(broken.locator(".state-open")).to_have_count(1)
+    expect(broken).to_contain_text("provider_server_error 500")  # its recent errors
     screenshot(console, "admin-providers")
 
 

@@ -9,6 +9,7 @@ finds the request's context through a context variable set per request (observe/
 from __future__ import annotations
 
 import time
+from collections import deque
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ class Slot:
         self.trace_id: str | None = None
 
 
+RECENT_ERRORS = 5  # failed attempts kept per endpoint for the admin console
 SWEEP_EVERY = 4096  # requests between sweeps of the live set
 
 CURRENT: ContextVar[Slot | None] = ContextVar("turnout_request_slot", default=None)
@@ -43,6 +45,8 @@ class Observer:
         self.draining = False
         self.max_age = max_age  # a context never recorded (a bug elsewhere) is dropped after this
         self._begun = 0
+        # (catalog model id, provider slug) -> its last failed attempts: (time, error kind, status)
+        self.recent_errors: dict[tuple[str, str], deque[tuple[float, str | None, int | None]]] = {}
 
     def begin(self, ctx: RequestContext) -> None:
         self.live[id(ctx)] = ctx
@@ -62,6 +66,12 @@ class Observer:
 
     def end(self, ctx: RequestContext, record: GenerationRecord) -> None:
         self.live.pop(id(ctx), None)
+        for a in ctx.attempts:
+            if a.outcome != "ok" and a.model is not None:  # endpoints are the catalog's: bounded
+                errors = self.recent_errors.get((a.model, a.provider))
+                if errors is None:
+                    errors = self.recent_errors[(a.model, a.provider)] = deque(maxlen=RECENT_ERRORS)
+                errors.appendleft((time.time(), a.error, a.status))
         metrics = self.metrics
         if metrics is not None:
             upstream = 0.0

@@ -11,6 +11,7 @@ upstream error cannot inject markup.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -93,6 +94,8 @@ def render_admin_page() -> str:
 
 def _endpoints(rt: Runtime) -> list[dict[str, Any]]:
     health = rt.dispatcher.health
+    recent = rt.observer.recent_errors
+    now = time.time()
     out: list[dict[str, Any]] = []
     for model in rt.catalog.models.values():
         if model.origin == "dataset" and not any(health.seen(ep.key) for ep in model.endpoints):
@@ -103,7 +106,9 @@ def _endpoints(rt: Runtime) -> list[dict[str, Any]]:
             out.append({"model": model.id, "provider": ep.provider.slug, "provider_name": ep.provider.name,
                         "endpoint": ep.key, "available": ok, "why": why, **health.circuit(ep.key),
                         "blocked": health.blocked(ep.key), "uptime_30m": snap["uptime_last_30m"],
-                        "requests_30m": snap["request_count"], "latency_30m": snap["latency_last_30m"]})
+                        "requests_30m": snap["request_count"], "latency_30m": snap["latency_last_30m"],
+                        "recent_errors": [{"ago": round(now - at, 1), "error": kind, "status": status}
+                                          for at, kind, status in recent.get((model.id, ep.provider.slug), ())]})
             if len(out) >= MAX_ENDPOINTS:
                 return out
     out.sort(key=lambda e: (e["requests_30m"] == 0, e["provider"], e["model"]))

@@ -131,14 +131,15 @@
     const d = await api("GET", "/ui/api/admin?part=providers");
     const table = $("endpoints");
     table.replaceChildren(row("th", ["Provider", "Model", "Available", "Circuit", "Failures in a row", "Last failure",
-      "Uptime 30 min", "Requests 30 min", "TTFT p50"]));
+      "Uptime 30 min", "Requests 30 min", "TTFT p50", "Recent errors"]));
     for (const e of d.endpoints) {
       const state = e.available ? e.state : "unavailable";
       const tr = row("td", [e.provider_name, e.model, e.available ? "yes" : "no: " + (e.why || ""),
         cell("td", e.blocked ? state + " (" + e.blocked + ")" : state, "state-" + state.replace(/ /g, "-")),
         e.consecutive_failures, e.last_failure_ago == null ? "—" : e.last_failure_ago + " s ago",
         e.uptime_30m == null ? "—" : e.uptime_30m + " %", e.requests_30m,
-        e.latency_30m ? Math.round(e.latency_30m.p50) + " ms" : "—"]);
+        e.latency_30m ? Math.round(e.latency_30m.p50) + " ms" : "—",
+        e.recent_errors.map((x) => `${x.error || "error"}${x.status ? " " + x.status : ""} (${x.ago} s ago)`).join("; ") || "—"]);
       tr.dataset.endpoint = e.endpoint;
       table.append(tr);
     }
