@@ -66,6 +66,7 @@ def test_a_wrong_key_is_refused_and_not_kept(console: Any) -> None:
 def test_create_a_key_that_answers_at_once_then_disable_and_delete_it(console: Any, admin_gw: str) -> None:
     login(console)
     expect(console.locator("#console")).to_be_visible()
+    assert console.locator("#admin-key").is_hidden()
     # the admin key lives in this tab's sessionStorage, never in the URL or localStorage
     assert console.evaluate("sessionStorage.getItem('turnout.admin')") == ADMIN
     assert console.evaluate("localStorage.getItem('turnout.admin')") is None
@@ -111,6 +112,10 @@ def test_create_a_key_that_answers_at_once_then_disable_and_delete_it(console: A
     row.locator("button", has_text="Delete").click()
     expect(console.locator("#keys tr[data-key='console <b>made</b>']")).to_have_count(0)
     assert chat(admin_gw, clear).status_code == 401
+    console.click("#logout")  # forgetting the key leaves nothing in the tab
+    expect(console.locator("#admin-key")).to_be_visible()
+    assert console.locator("#console").is_hidden()
+    assert console.evaluate("sessionStorage.getItem('turnout.admin')") is None
 
 
 def test_accounts_credits_and_ledger(console: Any) -> None:

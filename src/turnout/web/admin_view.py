@@ -30,9 +30,9 @@ MAX_ENDPOINTS = 500  # the console lists configured and built-in endpoints, not 
 def render_admin_page() -> str:
     return """<h1>Admin console</h1>
 <form id="login" class="admin-login" autocomplete="off">
-  <label>Admin key <input id="admin-key" type="password" autocomplete="off" spellcheck="false"
-    placeholder="sk-tn-admin-..."></label>
-  <button type="submit">Open</button>
+  <span id="login-fields" class="admin-login"><label>Admin key <input id="admin-key" type="password" autocomplete="off"
+    spellcheck="false" placeholder="sk-tn-admin-..."></label>
+  <button type="submit">Open</button></span>
   <button type="button" id="logout" class="ghost" hidden>Forget the key</button>
   <p class="hint">Kept in this tab only (sessionStorage), sent only to this gateway in an Authorization header.</p>
   <p id="admin-error" class="error" role="alert" hidden></p>

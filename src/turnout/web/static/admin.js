@@ -176,6 +176,7 @@
     $("admin-error").hidden = true;
     $("console").hidden = false;
     $("logout").hidden = false;
+    $("login-fields").hidden = true;
     $("admin-key").value = "";
     show("keys");
   }
@@ -190,6 +191,7 @@
     adminKey = "";
     $("console").hidden = true;
     $("logout").hidden = true;
+    $("login-fields").hidden = false;
     clearInterval(timer);
   });
   if (adminKey) open();
