@@ -122,3 +122,24 @@ def test_a_context_never_recorded_is_not_held_forever() -> None:
              for _ in range(SWEEP_EVERY)]
     assert id(stale) not in acc.observer.live
     assert acc.observer.open_counts() == (len(fresh), 0)
+
+
+def test_rate_limit_and_budget_refusals_are_counted(ops_gateway: Gateway) -> None:
+    def make(body: dict[str, object]) -> str:
+        r = httpx.post(f"{ops_gateway.api}/keys", headers=ADMIN_HEADERS, json=body, timeout=10)
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+    limited = make({"name": "one-a-minute", "rate_limit_rpm": 1})
+    broke = make({"name": "broke", "limit": "0.0000001"})
+    before = scrape(ops_gateway)
+    statuses = [httpx.post(f"{ops_gateway.api}/chat/completions", headers={"authorization": f"Bearer {limited}"},
+                           json={"model": "test/echo", "messages": [{"role": "user", "content": "x"}]}, timeout=10).status_code
+                for _ in range(3)]
+    assert statuses.count(429) == 2
+    over = httpx.post(f"{ops_gateway.api}/chat/completions", headers={"authorization": f"Bearer {broke}"}, timeout=10,
+                      json={"model": "test/echo", "max_tokens": 4000, "messages": [{"role": "user", "content": "x " * 2000}]})
+    assert over.status_code == 402, over.text
+    after = scrape(ops_gateway)
+    assert value(after, "turnout_refusals_total", reason="rate_limit") - value(before, "turnout_refusals_total", reason="rate_limit") == 2
+    assert value(after, "turnout_refusals_total", reason="budget") - value(before, "turnout_refusals_total", reason="budget") == 1
