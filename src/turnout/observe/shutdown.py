@@ -1,4 +1,4 @@
-"""Graceful shutdown: on SIGTERM, running requests get `shutdown_grace` seconds, then an error.
+"""Graceful shutdown: on SIGTERM (or a first Ctrl-C), running requests get `shutdown_grace` seconds, then an error.
 
 uvicorn stops accepting at SIGTERM and waits for open connections; `turnout serve` gives it the
 grace plus a margin (cli.py). This module, installed at start-up, chains uvicorn's SIGTERM
@@ -22,6 +22,7 @@ from typing import Any
 from turnout.observe.observer import Observer
 
 log = logging.getLogger("turnout")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)  # a supervisor's stop, and Ctrl-C
 
 
 def shutting_down_error() -> Any:
@@ -53,26 +54,27 @@ class Drain:
         self.grace = grace
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # an app embedded in a thread (tests): its host owns the signals
         self.loop = asyncio.get_running_loop()
-        self._previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, self._on_term)
+        for sig in SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._on_term)
 
     def _on_term(self, sig: int, frame: FrameType | None) -> None:
-        previous = self._previous
+        previous = self._previous.get(sig)
         if callable(previous):
-            previous(sig, frame)  # uvicorn's: stop accepting, wait for the connections
+            previous(sig, frame)  # uvicorn's: stop accepting, wait for the connections (a second Ctrl-C quits)
         if self.loop is not None and self.task is None:
             self.loop.call_soon_threadsafe(self._start)
 
     def _start(self) -> None:
         if self.task is None:
             self.observer.draining = True
-            log.info("SIGTERM: %d requests running get up to %gs to finish", len(self.observer.live), self.grace)
+            log.info("shutdown: %d requests running get up to %gs to finish", len(self.observer.live), self.grace)
             self.task = asyncio.get_running_loop().create_task(self._expire_later(), name="turnout-drain")
 
     async def _expire_later(self) -> None:
