@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +24,11 @@ from turnout.api.openai.errors import error_response
 from turnout.api.openapi import openapi
 from turnout.api.responses import routes as responses_routes
 from turnout.model.errors import ErrorKind, GatewayError
+from turnout.observe import probes
+from turnout.observe.observer import CURRENT, Slot
+from turnout.observe.shutdown import Drain
+from turnout.observe.timing import timed_send
+from turnout.observe.tracing import INCOMING_TRACEPARENT
 from turnout.runtime import Runtime
 from turnout.settings import Settings, load_settings
 from turnout.web import web_routes
@@ -125,6 +129,13 @@ class TurnoutApp:
         if scope["type"] != "http":
             await self.app(scope, receive, send)  # type: ignore[arg-type]
             return
+        slot = Slot()  # the request's context, for Server-Timing and the trace parent
+        CURRENT.set(slot)
+        send = timed_send(send, slot)
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                INCOMING_TRACEPARENT.set(value[:128].decode("latin-1"))
+                break
         if self._cors is not None:
             origin = origin_of(scope)
             if origin is not None and route_of(scope["path"]) is not None:
@@ -181,14 +192,21 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
         runtime = Runtime.build(settings)
         await runtime.start()
         app.state.runtime = runtime
+        drain = Drain(runtime.observer, settings.shutdown_grace)
+        drain.install()
+        metrics_server = await probes.start_metrics_port(runtime) if settings.metrics_port else None
         try:
             yield
         finally:
+            drain.close()
+            if metrics_server is not None:
+                metrics_server.close()
             await runtime.close()
 
     app = Starlette(
         routes=[
-            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", health), Route("/ready", ready),
+            Mount("/api/v1", routes=api_routes()), Mount("/v1", routes=api_routes()), Route("/health", probes.health), Route("/ready", probes.ready),
+            Route("/metrics", probes.metrics),
             *web_routes(),
         ],
         exception_handlers={
@@ -202,23 +220,10 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
     return TurnoutApp(app, fast, settings)
 
 
-async def health(request: Request) -> Response:
-    return Response(b'{"status":"ok"}', media_type="application/json")
-
-
-async def ready(request: Request) -> Response:
-    """Readiness, with what was checked. A stale catalog dataset is reported, not fatal."""
-    rt: Runtime = request.app.state.runtime
-    ds = rt.catalog.dataset
-    catalog = {"ok": True, "models": len(rt.catalog.models), "listed": len(rt.catalog.listed()),
-               "dataset": None if ds is None else {"versions": ds.versions, "dates": ds.dates, "stale": ds.stale()}}
-    return Response(orjson.dumps({"status": "ready", "checks": {"catalog": catalog}}), media_type="application/json")
-
-
 def create_app_from_env() -> TurnoutApp:
     """Factory for `uvicorn --factory` and multi-worker serving: settings from TURNOUT_* only."""
     from turnout.logs import configure
 
     settings = load_settings()
-    configure(settings.log_level)  # each worker process has its own loggers
+    configure(settings.log_level, settings.log_format)  # each worker process has its own loggers
     return create_app(settings)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
+import shutil
+import signal
 import sys
 import time
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from turnout.cli_format import money, per_million, print_table, quiet_broken_pipe
@@ -25,7 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from turnout.config_check import load_checked
     from turnout.core.availability import Availability
-    from turnout.logs import configure
+    from turnout.logs import configure, uvicorn_config
     from turnout.runtime import local_model_plan, open_store
 
     # Fail fast on a bad config (every unknown key, with its path), before binding.
@@ -34,7 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     open_store(settings).close()  # migrate once here; a database newer than this code is refused before binding
     preload, plan = local_model_plan(settings.preload_local, catalog, Availability.for_settings(settings))
     settings = dataclasses.replace(settings, preload_local=preload)
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_format)
     # Background threads (batched store writes, fsync) hold the GIL for at most this long before the
     # event loop gets it back; CPython's default of 5 ms shows up directly in the request p99.
     sys.setswitchinterval(0.0005)
@@ -44,6 +48,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if fitted != settings.max_connections:
         settings = dataclasses.replace(settings, max_connections=fitted)
     common = server_options(settings)
+    # SIGTERM: running requests get `shutdown_grace` (observe/shutdown.py), then an in-band error
+    # that needs a moment (a keep-alive tick at most) to go out before uvicorn cancels what is left
+    common["timeout_graceful_shutdown"] = settings.shutdown_grace + settings.keepalive_interval + 5
+    log_config = uvicorn_config(settings.log_format)
+    if log_config is not None:
+        common["log_config"] = log_config
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; a no-op handler makes that
+    # a clean exit (status 0) rather than death by signal.
+    signal.signal(signal.SIGTERM, _stopped)
+    if settings.log_format == "json":  # every line a JSON object, these too
+
+        def say(line: str) -> None:
+            logging.getLogger("turnout").info("%s", line)
+    else:
+
+        def say(line: str) -> None:
+            print(line, flush=True)
     if settings.workers > 1:
         # Each worker process builds its own app from the same settings, passed through the env.
         if settings.config_path is not None:
@@ -52,16 +73,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["TURNOUT_PRELOAD_LOCAL"] = "1" if settings.preload_local else "0"
         os.environ["TURNOUT_LOG_LEVEL"] = settings.log_level
         os.environ["TURNOUT_MAX_CONNECTIONS"] = str(settings.max_connections)
-        print(plan, flush=True)
+        os.environ["TURNOUT_LOG_FORMAT"] = settings.log_format
+        if settings.metrics:  # prometheus-client's multi-process mode: a fresh folder per start
+            folder = settings.data_dir / "metrics"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        say(plan)
         uvicorn.run("turnout.app:create_app_from_env", factory=True, workers=settings.workers, **common)
     else:
         from turnout.app import create_app
 
-        print(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
-              "Ctrl-C stops it", flush=True)
-        print(plan, flush=True)
+        say(f"turnout listening on http://{settings.host}:{settings.port} (data: {settings.data_dir}); "
+            "Ctrl-C stops it")
+        say(plan)
         uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _stopped(sig: int, frame: FrameType | None) -> None:
+    """What uvicorn's re-raised SIGTERM reaches after a graceful shutdown: nothing left to do."""
 
 
 def escaped(text: str) -> str:

@@ -16,7 +16,7 @@ from turnout.settings import ConfigError, Settings, load_settings
 
 MASK = "***"
 SECRET_SETTINGS = frozenset({"admin_key"})  # never shown, only whether they are set
-URL_SETTINGS = frozenset({"database_url", "redis_url"})  # shown without their password
+URL_SETTINGS = frozenset({"database_url", "redis_url", "tracing_endpoint"})  # shown without their password
 
 
 def mask_url(url: str) -> str:

@@ -35,6 +35,9 @@ from turnout.core.shared_health import SharedHealth
 from turnout.core.sticky import StickyRoutes
 from turnout.core.transport import Transport, pooling, upstream_limits
 from turnout.model.chat import ChatRequest
+from turnout.observe.metrics import Metrics
+from turnout.observe.observer import Observer, refresh_gauges
+from turnout.observe.tracing import tracer_for
 from turnout.plugins.pipeline import Pipeline
 from turnout.providers.registry import http_adapters, in_process_providers
 from turnout.settings import Settings
@@ -46,6 +49,7 @@ log = logging.getLogger("turnout")
 
 LOCAL_DIALECT = "local"  # the built-in in-process provider (providers/local.py)
 KEY_REFRESH_SECONDS = 0.5  # a key disabled elsewhere is refused within a second
+GAUGE_REFRESH_SECONDS = 2.0  # multi-process metrics: each worker's gauges, for whichever worker is scraped
 USAGE_REFRESH_TICKS = 4  # other processes' spend is merged every 2 s
 
 
@@ -155,6 +159,7 @@ class Runtime:
     journal: Journal = field(init=False)
     presets: PresetBook = field(init=False)
     byok: ByokBook = field(init=False)
+    observer: Observer = field(init=False)
     _cache_keys: frozenset[str] = field(init=False, default=frozenset())
     bodies: BodyReader = field(init=False)
     _releases: list[tuple[str, str, Decimal]] = field(init=False, default_factory=list)
@@ -198,6 +203,10 @@ class Runtime:
                                         redis_namespace(secret).rstrip(":")),
                     sticky=StickyRoutes(settings.sticky_sessions_max)), [],
         )
+        rt.observer = Observer(
+            Metrics(catalog.models, (p.slug for p in catalog.providers.values())) if settings.metrics else None,
+            tracer_for(settings, dict(os.environ)), max_age=settings.request_timeout + settings.shutdown_grace + 60)
+        rt.accountant.observer = rt.observer
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
         rt.byok = ByokBook(store, Vault(secret))
@@ -253,6 +262,8 @@ class Runtime:
             self.shared_health.start()
         if self.key_push is not None:
             self.key_push.start()
+        if self.observer.metrics is not None and self.observer.metrics.shared:  # other workers' scrapes see ours
+            self._tasks.append(asyncio.create_task(self._refresh_gauges(), name="turnout-gauges"))
         if self.settings.preload_local:
             # The built-in local model loads in the background (its weights are assembled on the
             # first run); the gateway serves everything else meanwhile.
@@ -277,6 +288,14 @@ class Runtime:
                     self.ledger.merge_usage(await asyncio.to_thread(self.store.list_accounts))
             except Exception:  # a locked or briefly missing database must not end the refresher
                 log.exception("refreshing keys failed")
+
+    async def _refresh_gauges(self) -> None:
+        while True:
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+            try:
+                refresh_gauges(self)
+            except Exception:
+                log.exception("refreshing metrics failed")
 
     def _refresh(self) -> None:
         self.keys.refresh()
@@ -316,4 +335,8 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        if self.observer.metrics is not None:
+            self.observer.metrics.flush()  # multi-process: this worker's last counts land in the shared folder
+        if self.observer.tracer is not None:
+            self.observer.tracer.shutdown()  # exports the spans still buffered
         log.info("stopped: pending generation records written")

@@ -26,21 +26,22 @@ MIN_ADMIN_KEY = 32  # characters: an admin key manages every key and credit
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("turnout")))
+    host: str = "127.0.0.1"  # the address `turnout serve` listens on
+    port: int = 8080  # the port `turnout serve` listens on
+    workers: int = 1  # server processes; each accounts on its own, sharing the store and the metrics
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("turnout")))  # the SQLite database, key secret, journal
     database_url: str | None = None  # default: sqlite:///<data_dir>/turnout.db
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # seconds to connect to an upstream
     read_timeout: float = 300.0  # longest upstream silence tolerated
     keepalive_interval: float = 15.0  # SSE comment while the upstream is silent
+    log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
     # Money: budgets and holds (docs/security.md)
     request_timeout: float = 600.0  # seconds a whole request may take, streams included
-    log_level: str = "info"  # turnout's own log (one line per request at info); uvicorn's too
-    # Load the built-in local model at start-up (true) or on first use (false). None: `turnout serve`
-    # loads it at start-up only when it is the only chat model that can answer (runtime.local_model_plan);
-    # an embedded app (tests) loads it on first use.
-    preload_local: bool | None = None
+    # Built-in local model (docs/local.md): loaded at start-up (true) or on first use (false). Unset:
+    # `turnout serve` loads it at start-up only when it is the only chat model that can answer
+    # (runtime.local_model_plan); an embedded app (tests) loads it on first use.
+    preload_local: bool | None = None  # load the local model at start-up; unset: only when it alone can answer
+    # Accounts, keys and rate limits (docs/accounts.md)
     admin_key: str | None = field(default=None, repr=False)  # TURNOUT_ADMIN_KEY; also `turnout admin-key`
     require_credits: bool = False  # refuse (402) requests an account's credit balance cannot cover
     rate_limit_rpm: int | None = None  # per key, requests per minute; a key's own limit overrides it
@@ -53,8 +54,8 @@ class Settings:
     response_cache_ttl: int = 300  # seconds, 1-86400, when the request does not say
     response_cache_max_bytes: int = 64 * 1024 * 1024  # the in-memory cache's bound
     response_cache_keys: str = ""  # comma-separated key names whose requests are always cached
-    # Prompt-cache sticky routing (docs/routing.md): conversations remembered, least recently used out; 0 turns it off
-    sticky_sessions_max: int = 100_000
+    # Prompt-cache sticky routing (docs/routing.md)
+    sticky_sessions_max: int = 100_000  # conversations remembered, least recently used out; 0 turns it off
     # BYOK (docs/accounts.md): the share of the list price charged for a request on an account's own key
     byok_fee_percent: str = "0"  # a decimal string (exact, and shown as is by `turnout config`)
     # Upstream limits (docs/security.md, "Upstream limits"): what one upstream answer may make us hold.
@@ -73,29 +74,37 @@ class Settings:
     # Web UI (docs/security.md): the base URL the model pages' code samples show. `public_url` when
     # set; else the request's Host when it is on `public_hosts` ("host" for any port, or
     # "host:port"); else this server's own address. Never an arbitrary Host header.
-    public_url: str | None = None
-    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    public_url: str | None = None  # the base URL the web UI's code samples show
+    public_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")  # Host headers the samples may echo
     # Stored data (docs/security.md): responses kept for previous_response_id, per key and in all
-    responses_per_key: int = 1_000
-    responses_bytes_per_key: int = 32 * 1024 * 1024
-    responses_max: int = 10_000
-    responses_max_bytes: int = 256 * 1024 * 1024
+    responses_per_key: int = 1_000  # stored responses per key
+    responses_bytes_per_key: int = 32 * 1024 * 1024  # their bytes per key
+    responses_max: int = 10_000  # stored responses in all
+    responses_max_bytes: int = 256 * 1024 * 1024  # their bytes in all
     # Plugins (docs/plugins.md): defaults, web search engines, PDF parsing and URL fetching
     plugins: list[dict[str, Any]] = field(default_factory=list)  # on for every request unless it says enabled: false
     web_search: dict[str, Any] = field(default_factory=dict)  # {engine: name, engines: {name: {url, api_key, price}}}
     url_fetch: bool = False  # fetch `file`/`image_url` URLs that must be inlined (never private addresses)
     url_fetch_allow: list[str] = field(default_factory=list)  # CIDR networks exempt from the address checks
-    url_fetch_max_bytes: int = 20 * 1024 * 1024
-    url_fetch_timeout: float = 10.0
+    url_fetch_max_bytes: int = 20 * 1024 * 1024  # the largest file or image fetched
+    url_fetch_timeout: float = 10.0  # seconds a fetch may take, redirects included
     pdf_max_chars: int = 200_000  # extracted text kept per PDF
-    config_path: Path | None = None
+    # Operations (docs/operations.md): metrics, traces, logs, shutdown
+    metrics: bool = True  # Prometheus metrics at GET /metrics (admin key), or on metrics_port
+    metrics_port: int | None = None  # serve /metrics without a key on this port of `host` instead
+    log_format: str = "text"  # text, or json: one JSON object per line (generation id, trace id)
+    shutdown_grace: float = 30.0  # seconds running requests get after SIGTERM before an in-band error
+    tracing: bool | None = None  # OpenTelemetry traces over OTLP/HTTP; None: on when OTEL_EXPORTER_OTLP_*ENDPOINT is set
+    tracing_endpoint: str | None = None  # OTLP/HTTP traces URL (default: the OTEL_* environment variables)
+    tracing_capture_content: bool = False  # export prompts and completions in spans (off: never exported)
+    config_path: Path | None = None  # the YAML file read (`--config`, or TURNOUT_CONFIG)
     # Front door: request limits, client timeouts, connections and CORS (docs/security.md).
     max_body_bytes: int = 32 * 1024 * 1024  # inference routes (chat, messages, responses carry images)
     max_small_body_bytes: int = 64 * 1024  # key management and credits
     max_json_values: int = 500_000  # separators and containers in one JSON body (~150 bytes each parsed)
     body_budget_bytes: int = 128 * 1024 * 1024  # request bodies held at once, per process
     max_header_bytes: int = 64 * 1024  # request line and headers together
-    max_headers: int = 100
+    max_headers: int = 100  # request header lines
     header_timeout: float = 10.0  # from connecting (or the request's first byte) to complete headers
     body_timeout: float = 30.0  # a body must arrive within this ...
     body_min_rate: int = 32 * 1024  # ... plus one second per this many bytes of it
@@ -103,8 +112,8 @@ class Settings:
     send_timeout: float = 60.0  # a client that takes none of its answer for this long is disconnected
     max_connections: int = 2048  # per process; past it a connection is answered 503 and closed
     cors_origins: tuple[str, ...] = ("*",)  # origins allowed to call the API from a browser; () for none
-    providers: dict[str, Any] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict)
+    providers: dict[str, Any] = field(default_factory=dict)  # upstream providers (the file only; see "Providers")
+    models: dict[str, Any] = field(default_factory=dict)  # catalog models (the file only; see "Models")
 
     def __post_init__(self) -> None:
         if self.admin_key is not None and len(self.admin_key) < MIN_ADMIN_KEY:
@@ -212,6 +221,27 @@ def _positive_of(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return check
 
 
+def _port(value: Any) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
+        raise ValueError(value)
+    return number
+
+
+def _seconds(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number <= 86400:
+        raise ValueError(value)
+    return number
+
+
+def _log_format(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("text", "json"):
+        raise ValueError(value)
+    return text
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kinds: dict[str, Callable[[Any], Any]] = {"host": str, "port": int, "workers": int, "data_dir": Path, "database_url": str,
             "connect_timeout": float, "read_timeout": float, "keepalive_interval": float,
@@ -244,7 +274,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "body_budget_bytes": _positive_of(int), "max_header_bytes": _positive_of(int), "max_headers": _positive_of(int),
             "header_timeout": _positive_of(float), "body_timeout": _positive_of(float), "body_min_rate": _positive_of(int),
             "idle_timeout": _positive_of(float), "send_timeout": _positive_of(float), "max_connections": _positive_of(int),
-            "cors_origins": _origins}
+            "cors_origins": _origins,
+            # operations
+            "metrics": _bool, "metrics_port": _port, "log_format": _log_format, "shutdown_grace": _seconds,
+            "tracing": _bool, "tracing_endpoint": _url, "tracing_capture_content": _bool}
     kind = kinds[name]
     try:
         return kind(value)
@@ -253,7 +286,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         names: dict[Callable[[Any], Any], str] = {
             _bool: "a boolean", _positive: "a positive integer", _percent: "a percentage from 0 to 100", _url: "an http(s) URL", _hosts: "a list of host names",
             _origins: "*, none, or origins like https://app.example separated by commas",
-            _log_level: "one of critical, error, warning, info, debug, trace"}
+            _log_level: "one of critical, error, warning, info, debug, trace",
+            _port: "a port number (1-65535)", _seconds: "a number of seconds (0-86400)", _log_format: "text or json"}
         what = names.get(kind) or str(getattr(kind, "__name__", "valid"))
         raise ConfigError(f"{where} must be {what}, got {shown}") from None
 

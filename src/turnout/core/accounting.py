@@ -16,7 +16,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.core.byok import ByokBook
 from turnout.core.catalog import Endpoint
@@ -30,6 +30,9 @@ from turnout.model.chat import ChatRequest
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord, Store
 from turnout.store.memory import MemoryCounters
+
+if TYPE_CHECKING:
+    from turnout.observe.observer import Observer
 
 log = logging.getLogger("turnout.accounting")
 
@@ -59,6 +62,11 @@ class Accountant:
         self.byok_fee_percent = Decimal(0)
         self.byok: ByokBook | None = None
         self.categories = AppCategories()  # X-OpenRouter-Categories seen, written by the runtime's refresher
+        self.observer: Observer | None = None  # metrics, traces and shutdown (observe/observer.py)
+
+    def queue_depth(self) -> int:
+        """Records waiting to be written (a metric)."""
+        return self._queue.qsize() + len(self._overflow)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-accounting")

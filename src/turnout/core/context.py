@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -79,11 +80,16 @@ class RequestContext:
     session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
     conversation: Conversation | None = None  # set when sticky routing looked at this request
     upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
+    shutting_down: bool = False  # the shutdown grace passed: the deadline was moved to now (observe/shutdown.py)
+    timeout_scope: asyncio.Timeout | None = None  # the upstream phase's, so a shutdown can end it early
 
     def __post_init__(self) -> None:
         # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
         self.app_title = bounds.app_title(self.app_title)
         self.app_referer = bounds.origin(self.app_referer)
+        observer = getattr(self.accountant, "observer", None)  # tests build contexts without one
+        if observer is not None:  # metrics, traces, graceful shutdown (observe/)
+            observer.begin(self)
 
     def response_headers(self) -> dict[str, str]:
         if self.cache_source is None:
@@ -262,14 +268,19 @@ class RequestContext:
             self.accountant.record(record, self.reservation)
         if self.app_categories:
             self.accountant.categories.note(record.app_referer or record.app_title, categories.parse(self.app_categories))
+        observer = getattr(self.accountant, "observer", None)  # tests build contexts without one
+        trace_id = None
+        if observer is not None:
+            trace_id = observer.trace_id(self)
+            observer.end(self, record)
         if log.isEnabledFor(logging.INFO):  # one level check per request when the line is off
-            log_request(record, self.key, ep.provider.slug if ep else None)
+            log_request(record, self.key, ep.provider.slug if ep else None, trace_id)
 
 
 REQUEST_LINE = "%s key=%s model=%s provider=%s status=%s latency_ms=%.0f tokens=%d+%d cost=%s"
 
 
-def log_request(r: GenerationRecord, key: KeyState | None, provider: str | None) -> None:
+def log_request(r: GenerationRecord, key: KeyState | None, provider: str | None, trace_id: str | None = None) -> None:
     """One line per request: what an operator greps for. No prompt, answer or key (only its label).
 
     Made and handled directly rather than through `log.info`, which would also walk the stack
@@ -279,4 +290,9 @@ def log_request(r: GenerationRecord, key: KeyState | None, provider: str | None)
     status = r.status if r.error_code is None else f"{r.status} {r.error_code}"
     args = (r.id, key.label if key else "-", safe(r.model), provider or "-", status, r.generation_time_ms,
             r.prompt_tokens, r.completion_tokens, format(r.cost, "f"))
-    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, REQUEST_LINE, args, None, "log_request"))
+    rec = log.makeRecord(log.name, logging.INFO, __file__, 0, REQUEST_LINE, args, None, "log_request")
+    rec.turnout = {"generation_id": r.id, "trace_id": trace_id, "key": args[1], "model": r.model,  # log_format: json
+                   "provider": args[3], "status": r.status, "error_code": r.error_code,
+                   "latency_ms": round(r.generation_time_ms, 2), "prompt_tokens": r.prompt_tokens,
+                   "completion_tokens": r.completion_tokens, "cost": args[8]}
+    log.handle(rec)

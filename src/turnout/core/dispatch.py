@@ -14,6 +14,7 @@ connection) is stored for admins but left out of what a client is shown (`Attemp
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure
-from turnout.providers.base import Adapter, InProcessProvider
+from turnout.observe.tracing import UPSTREAM_TRACEPARENT
+from turnout.providers.base import Adapter, InProcessProvider, UpstreamRequest
 from turnout.providers.sse import SSEEvent, SSELimitExceeded
 
 MAX_ATTEMPTS = 6
@@ -47,6 +49,7 @@ class Attempt:
     # Parameters the translator dropped or changed to fit the model (providers/rules.py).
     adjusted: list[dict[str, Any]] | None = None
     byok: bool = False  # served (or tried) on the account's own provider key
+    at: float = 0.0  # perf_counter time the attempt started (trace spans); not stored
 
     def to_wire(self) -> dict[str, Any]:
         """The stored form (the generation record): with `detail`."""
@@ -102,7 +105,7 @@ class Dispatcher:
             self.health.failure(endpoint.key)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "error", exc.upstream_status, exc.kind.value,
-            _ms(started), endpoint.model_id, reason, exc.detail, adjusted=adjusted or None,
+            _ms(started), endpoint.model_id, reason, exc.detail, adjusted=adjusted or None, at=started,
             byok=endpoint.byok_id is not None,
         )
 
@@ -111,7 +114,7 @@ class Dispatcher:
         self.health.success(endpoint.key, ms)
         return Attempt(
             endpoint.provider.slug, endpoint.upstream_model, "ok", 200, None, ms, endpoint.model_id, reason,
-            adjusted=adjusted or None, byok=endpoint.byok_id is not None,
+            adjusted=adjusted or None, byok=endpoint.byok_id is not None, at=started,
         )
 
     async def complete(
@@ -143,7 +146,7 @@ class Dispatcher:
         if local is not None:
             return await local.complete(request, target)
         adapter = self._adapters[target.dialect]
-        up = adapter.build_request(request, target)
+        up = traced(adapter.build_request(request, target))
         adjusted.extend(up.adjusted)
         status, headers, body = await self._transport.fetch(up, target)
         if status >= 400:
@@ -199,7 +202,7 @@ class Dispatcher:
                 yield event
             return
         adapter = self._adapters[target.dialect]
-        up = adapter.build_request(request, target)
+        up = traced(adapter.build_request(request, target))
         transport = self._transport
         adjusted.extend(up.adjusted)
         # Silence is measured here, in keep-alive ticks, so the socket itself may idle longer.
@@ -265,6 +268,14 @@ class Dispatcher:
                 resp.release()  # back to the pool once the body's last bytes are in
             else:
                 resp.close()  # drops the connection, which cancels the upstream generation
+
+
+def traced(up: UpstreamRequest) -> UpstreamRequest:
+    """The request with this trace's `traceparent` when tracing is on (observe/tracing.py)."""
+    parent = UPSTREAM_TRACEPARENT.get()
+    if parent is None:
+        return up
+    return dataclasses.replace(up, headers={**up.headers, "traceparent": parent})
 
 
 def _ms(started: float) -> float:

@@ -29,6 +29,7 @@ from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, UsageReport
+from turnout.observe.shutdown import shutting_down_error
 
 ZERO = Decimal(0)
 
@@ -74,14 +75,18 @@ class Gateway:
         A stream's events are held to the same deadline in core/streaming.py."""
         ctx.deadline = ctx.started + self.request_timeout
         with ctx.recording_failures():
-            scope = asyncio.timeout(max(ctx.deadline - time.perf_counter(), 0.0))
+            scope = ctx.timeout_scope = asyncio.timeout(max(ctx.deadline - time.perf_counter(), 0.0))
             try:
                 async with scope:
                     yield
             except TimeoutError:
                 if not scope.expired():
                     raise
+                if ctx.shutting_down:  # observe/shutdown.py ended it after the grace
+                    raise shutting_down_error() from None
                 raise request_timed_out(self.request_timeout) from None
+            finally:
+                ctx.timeout_scope = None
 
     async def _routes(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[Route]:
         """The route of each model in the fallback chain, admitting the request once."""

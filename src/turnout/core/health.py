@@ -135,6 +135,25 @@ class HealthTracker:
         if self.events is not None:
             self.events.append(("rl", key, h.cooldown_until))
 
+    def seen(self, key: str) -> bool:
+        """Whether the endpoint has had any traffic in this process."""
+        return key in self._by_key
+
+    def circuit(self, key: str) -> dict[str, Any]:
+        """The breaker's state for the admin console: closed, open, half-open or cooling down."""
+        h = self._by_key.get(key)
+        if h is None:
+            return {"state": "closed", "consecutive_failures": 0, "last_failure_ago": None}
+        now = self._clock()
+        if now < h.cooldown_until:
+            state = "cooling down"
+        elif h.open_until:
+            state = "half-open" if now >= h.open_until else "open"
+        else:
+            state = "closed"
+        ago = None if h.last_failure == float("-inf") else round(now - h.last_failure, 1)
+        return {"state": state, "consecutive_failures": h.consecutive_failures, "last_failure_ago": ago}
+
     # -- decisions ----------------------------------------------------------------------------
 
     def blocked(self, key: str) -> str | None:

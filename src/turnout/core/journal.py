@@ -113,6 +113,10 @@ class Journal:
 
     # the request path
 
+    def lag(self) -> int:
+        """Records journalled but not yet committed to the store (a metric)."""
+        return sum(self._pending.values())
+
     def reserve(self, gen_id: str, entry: dict[str, Any]) -> None:
         line = orjson.dumps(["R", gen_id, entry], default=_default) + b"\n"
         self._open[gen_id] = line

@@ -25,6 +25,7 @@ from turnout.model.stream import (
     ToolCallDelta,
     UsageReport,
 )
+from turnout.observe.shutdown import shutting_down_error
 
 
 def request_timed_out(seconds: float) -> GatewayError:
@@ -50,11 +51,10 @@ async def guarded(
         async for e in rest:
             yield e
 
-    deadline = ctx.deadline
     try:
         async for event in events():
-            if time.perf_counter() > deadline:  # silence still comes through as heartbeats
-                failure = request_timed_out(ctx.deadline - ctx.started)
+            if time.perf_counter() > ctx.deadline:  # silence still comes through as heartbeats
+                failure = shutting_down_error() if ctx.shutting_down else request_timed_out(ctx.deadline - ctx.started)
                 break
             match event:
                 case TextDelta(text=text):

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse
 from turnout.web.markdown import render_markdown
 
 STATIC = "/ui/static"
-ASSET_VERSION = "4"  # bump to bust browser caches when static files change
-NAV = (("/models", "Models"), ("/chat", "Chat"), ("/activity", "Activity"))
+ASSET_VERSION = "7"  # bump to bust browser caches when static files change
+NAV = (("/models", "Models"), ("/chat", "Chat"), ("/activity", "Activity"), ("/admin", "Admin"))
 MILLION = Decimal(1_000_000)
 
 

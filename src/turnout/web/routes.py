@@ -20,6 +20,7 @@ from turnout.api.public_url import public_base
 from turnout.core.categories import KNOWN as KNOWN_CATEGORIES
 from turnout.runtime import Runtime
 from turnout.web.activity_view import MAX_DAYS, load_activity, render_activity_page
+from turnout.web.admin_view import admin_data, render_admin_page
 from turnout.web.catalog_view import Filters, matching, render_catalog, render_results
 from turnout.web.chat_view import render_chat
 from turnout.web.headers import Secured, secured
@@ -91,6 +92,10 @@ async def activity_data(request: Request) -> Response:
     return Response(orjson.dumps(data), media_type="application/json", headers={"cache-control": "no-store"})
 
 
+async def admin_page(request: Request) -> Response:
+    return page("Admin", render_admin_page(), active="/admin", scripts=("admin.js",))
+
+
 def web_routes() -> list[BaseRoute]:
     """Every UI route, each response with the security headers (web/headers.py)."""
     return [
@@ -100,5 +105,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/chat", secured(chat_page), methods=["GET"]),
         Route("/activity", secured(activity_page), methods=["GET"]),
         Route("/ui/api/activity", secured(activity_data), methods=["GET"]),
+        Route("/admin", secured(admin_page), methods=["GET"]),
+        Route("/ui/api/admin", secured(admin_data), methods=["GET"]),
         Mount("/ui/static", app=Secured(StaticFiles(packages=[("turnout.web", "static")])), name="ui-static"),
     ]

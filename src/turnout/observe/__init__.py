@@ -1,0 +1,1 @@
+"""Operating turnout: Prometheus metrics, request tracking for graceful shutdown, Server-Timing."""

@@ -1,0 +1,32 @@
+"""The `Server-Timing` header on every answer: the gateway's own time and the upstream's.
+
+`gateway;dur=` is the time from the request's arrival to its answer's first byte less the time
+spent waiting on upstream attempts (`upstream;dur=`); `total;dur=` is their sum. For a stream
+the answer starts at the first event, so the figures cover the time to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from turnout.observe.observer import Slot
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def timed_send(send: Send, slot: Slot) -> Send:
+    async def send_timed(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            total = (time.perf_counter() - slot.started) * 1000
+            upstream = 0.0
+            ctx = slot.ctx
+            if ctx is not None:
+                for a in ctx.attempts:
+                    upstream += a.ms
+            value = f"gateway;dur={max(total - upstream, 0.0):.2f}, upstream;dur={upstream:.2f}, total;dur={total:.2f}"
+            message["headers"] = [*message.get("headers", ()), (b"server-timing", value.encode())]
+        await send(message)
+
+    return send_timed
