@@ -28,7 +28,8 @@ from typing import Any
 import orjson
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, string
+from turnout.api.openai.protocol import EFFORTS, boolean, mapping, string
+from turnout.api.wire import INT64_MAX
 from turnout.model.chat import (
     JSON,
     ChatRequest,
