@@ -24,7 +24,8 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
-from turnout.api.openai.protocol import int64, mapping, string
+from turnout.api.openai.wire import EMBEDDINGS_DECLARED, EmbeddingsBody
+from turnout.api.wire import convert
 from turnout.core.context import RequestContext
 from turnout.core.estimate import estimate_embedding
 from turnout.model.chat import ChatRequest, Message
@@ -34,48 +35,34 @@ from turnout.model.result import Usage
 from turnout.runtime import Runtime
 
 DIALECT = "embeddings"
-MAX_INPUTS = 2048  # OpenAI's documented limit on inputs per request
-_MODELLED = frozenset({"model", "input", "encoding_format", "dimensions", "user", "provider"})
 
 
 def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
     """The canonical request and the encoding the caller wants ("float" or "base64")."""
-    if not isinstance(body, dict):
-        raise invalid("body", "the request body must be a JSON object")
-    model = string(body.get("model"), "model", required=True) or ""
-    raw = body.get("input")
+    w = convert(body, EmbeddingsBody)
+    raw = w.input
     inputs: Any
     if isinstance(raw, str):
         inputs = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(i, str) for i in raw):
+    elif all(isinstance(i, str) for i in raw):
         inputs = raw
-    elif isinstance(raw, list) and raw and all(isinstance(i, int) and not isinstance(i, bool) for i in raw):
+    elif all(isinstance(i, int) for i in raw):
         inputs = [raw]
-    elif isinstance(raw, list) and raw and all(
-        isinstance(i, list) and i and all(isinstance(t, int) and not isinstance(t, bool) for t in i) for i in raw
-    ):
+    elif all(isinstance(i, list) for i in raw):
         inputs = raw
     else:
-        raise invalid("input", "'input' must be a string, an array of strings, or token arrays, and not empty")
-    if len(inputs) > MAX_INPUTS:
-        raise invalid("input", f"'input' may hold at most {MAX_INPUTS} items")
+        raise invalid("input", "'input' must be a string, an array of strings, or token arrays, not a mix")
     if any(isinstance(i, str) and not i for i in inputs):
         raise invalid("input", "'input' must not contain empty strings")
-    encoding = body.get("encoding_format") or "float"
-    if encoding not in ("float", "base64"):
-        raise invalid("encoding_format", "'encoding_format' must be float or base64")
-    dimensions = body.get("dimensions")
-    if dimensions is not None and (not int64(dimensions) or dimensions < 1):
-        raise invalid("dimensions", "'dimensions' must be a positive integer")
     request = EmbeddingRequest(
-        model=model,
+        model=w.model,
         inputs=inputs,
-        dimensions=dimensions,
-        user=string(body.get("user"), "user"),
-        provider=mapping(body.get("provider"), "provider"),
-        extra={k: v for k, v in body.items() if k not in _MODELLED},
+        dimensions=w.dimensions,
+        user=w.user,
+        provider=w.provider,
+        extra={k: v for k, v in body.items() if k not in EMBEDDINGS_DECLARED},
     )
-    return request, encoding
+    return request, w.encoding_format or "float"
 
 
 def routing_stand_in(request: EmbeddingRequest) -> ChatRequest:

@@ -49,7 +49,7 @@ def test_embedding_inputs() -> None:
     assert encoding == "base64" and request.dimensions == 8 and request.extra == {"vendor": 1}
     assert estimate_embedding(request) == PromptEstimate(6, 1)  # 6 bytes: at most 6 tokens, likely 1
     for bad, param in (({"input": []}, "input"), ({"input": ["", "x"]}, "input"), ({"input": "x", "encoding_format": "hex"},
-                       "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input")):
+                       "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input[0]")):
         with pytest.raises(GatewayError) as e:
             to_embedding_request({"model": "a/b", **bad})
         assert e.value.param == param

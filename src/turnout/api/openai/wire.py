@@ -202,3 +202,47 @@ class ChatCompletionsBody(OpenAIChatFields, kw_only=True):
 
 # Every field declared above: the rest of a body passes through to OpenAI-dialect upstreams.
 DECLARED = frozenset(f.encode_name for f in msgspec.structs.fields(ChatCompletionsBody))
+
+
+# -- legacy completions and embeddings ----------------------------------------------------------
+class CompletionsBody(Struct, kw_only=True):
+    """`POST /completions`: OpenAI's legacy prompt API (the sampling parameters of chat apply)."""
+
+    model: NonEmptyStr
+    # Token-array prompts are declared (OpenAI accepts them) and refused with a clear 400.
+    prompt: str | Annotated[list[str | Int64 | list[Int64]], Meta(min_length=1)]
+    stream: bool | None = None
+    stream_options: Object | None = None
+    echo: bool | None = None
+    max_tokens: PositiveInt | None = None
+    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
+    top_p: UnitInterval | None = None
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    seed: Int64 | None = None
+    stop: str | list[str] | None = None
+    logit_bias: dict[str, Bias] | None = None
+    logprobs: Int64 | bool | None = None  # only 0 or absent is served
+    n: Int64 | None = None  # only 1 is served
+    best_of: Int64 | None = None  # only 1 is served
+    suffix: str | None = None  # fill-in-the-middle: refused unless empty
+    user: str | None = None
+    # OpenRouter extensions
+    provider: Object | None = None
+    top_k: NonNegativeInt | None = None
+    repetition_penalty: Annotated[float, Meta(ge=0, le=2)] | None = None
+
+
+class EmbeddingsBody(Struct, kw_only=True):
+    """`POST /embeddings`: OpenAI's embeddings API; `provider` is OpenRouter's routing extension."""
+
+    model: NonEmptyStr
+    # A text, texts, a token array or token arrays (told apart in api/embeddings.py).
+    input: str | Annotated[list[str | Int64 | Annotated[list[Int64], Meta(min_length=1)]], Meta(min_length=1, max_length=2048)]
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: PositiveInt | None = None
+    user: str | None = None
+    provider: Object | None = None
+
+
+EMBEDDINGS_DECLARED = frozenset(f.encode_name for f in msgspec.structs.fields(EmbeddingsBody))
