@@ -27,6 +27,7 @@ Object = dict[str, Any]
 
 _AT = re.compile(r"^(?P<what>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
 
 
 def param_of(exc: msgspec.ValidationError) -> tuple[str, str]:
@@ -44,6 +45,10 @@ def param_of(exc: msgspec.ValidationError) -> tuple[str, str]:
     if missing:
         path = f"{path}.{missing['field']}" if path else missing["field"]
         what = "is required"
+    unknown = _UNKNOWN.match(what)
+    if unknown:
+        path = f"{path}.{unknown['field']}" if path else unknown["field"]
+        what = "unknown field"
     return path or "body", what
 
 
