@@ -1,5 +1,5 @@
-"""The OpenAPI description of the accounts routes (keys, credits, activity, apps), merged into
-`GET /openapi.json` by api/openapi.py."""
+"""The OpenAPI paths of the accounts routes (keys, credits, activity, apps, generations), merged into
+`GET /openapi.json` by api/openapi.py; their bodies are the types of api/admin_wire.py."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ from typing import Any
 
 Op = Callable[..., dict[str, Any]]
 
-NUM_OR_NULL = {"type": ["number", "null"]}
-RESET = {"type": ["string", "null"], "enum": ["daily", "weekly", "monthly", "none", None]}
-RATE = {"type": ["integer", "null"], "minimum": 0, "description": "0: unlimited; null: the server default"}
-FORBIDDEN = {"description": "A user key on an admin route (\"Only management keys can perform this operation\")",
-             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+FORBIDDEN = "A user key on an admin route (\"Only management keys can perform this operation\")"
 
 
 def _admin(op: dict[str, Any]) -> dict[str, Any]:
-    op["responses"]["403"] = FORBIDDEN
+    op["responses"]["403"] = {"description": FORBIDDEN, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return op
 
 
@@ -24,22 +20,26 @@ def account_paths(op: Op) -> dict[str, Any]:
     key_hash = [{"name": "hash", "in": "path", "required": True, "schema": {"type": "string"}}]
     q = [{"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
          (("offset", "integer"), ("include_disabled", "boolean"))]
+    missing = {404: "No such key"}
     return {
+        "/api/v1/generation": {"get": op("One request's generation record", params=[
+            {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}], errors={404: "Not found"})},
+        "/api/v1/key": {"get": op("The calling key's usage and limit")},
         "/api/v1/keys": {
             "get": _admin(op("List API keys (admin key)", params=q)),
-            "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate")),
+            "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate", errors={409: "A key with that hash exists"}, ok=201)),
         },
         "/api/v1/keys/{hash}": {
-            "get": _admin(op("One API key (admin key)", params=key_hash)),
+            "get": _admin(op("One API key (admin key)", params=key_hash, errors=missing)),
             "patch": _admin(op("Change an API key's name, limit, reset, rate limits or disabled flag", body="KeyUpdate",
-                               params=key_hash)),
-            "delete": _admin(op("Delete an API key (its records stay)", params=key_hash)),
+                               params=key_hash, errors=missing)),
+            "delete": _admin(op("Delete an API key (its records stay)", params=key_hash, errors=missing)),
         },
         "/api/v1/credits": {
             "get": op("The account's total credits and usage (an admin key: ?account=)", params=[
                 {"name": "account", "in": "query", "required": False, "schema": {"type": "string"}}]),
             "post": _admin(op("Record a grant, purchase or adjustment of an account's credits (admin key)",
-                              body="CreditEntry")),
+                              body="CreditEntry", ok=201)),
         },
         "/api/v1/activity": {"get": op(
             "Usage per day x model x provider, last 30 days: the calling key's, or every key's with an admin key",
@@ -48,21 +48,4 @@ def account_paths(op: Op) -> dict[str, Any]:
         "/api/v1/apps": {"get": op("The apps (HTTP-Referer / X-Title) that used a model most, by tokens", params=[
             {"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
             {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}}])},
-    }
-
-
-def account_schemas() -> dict[str, Any]:
-    return {
-        "KeyCreate": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
-            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
-            "account": {"type": "string", "description": "the account whose credits the key spends (default: default)"},
-            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"},
-            "expires_at": {"type": ["string", "null"]}}},
-        "KeyUpdate": {"type": "object", "additionalProperties": False, "properties": {
-            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
-            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"}}},
-        "CreditEntry": {"type": "object", "required": ["amount"], "additionalProperties": False, "properties": {
-            "amount": {"type": ["number", "string"], "description": "USD; only an adjustment may be negative"},
-            "kind": {"type": "string", "enum": ["grant", "purchase", "adjustment"], "default": "grant"},
-            "account": {"type": "string", "default": "default"}, "note": {"type": "string"}}},
     }

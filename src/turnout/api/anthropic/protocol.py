@@ -58,16 +58,16 @@ ASSISTANT_BLOCKS = (wire.TextBlock, wire.ToolUseBlock, wire.ThinkingBlock, wire.
 
 def to_image_part(block: wire.ImageBlock) -> ImagePart:
     source = block.source
-    if isinstance(source, wire.ImageBase64):
+    if isinstance(source, wire.Base64ImageSource):
         return ImagePart(f"data:{source.media_type};base64,{source.data}", None, block.cache_control)
     return ImagePart(source.url, None, block.cache_control)
 
 
 def to_file_part(block: wire.DocumentBlock) -> ContentPart:
     source = block.source
-    if isinstance(source, wire.DocumentBase64):
+    if isinstance(source, wire.Base64DocumentSource):
         return FilePart(block.title or "document.pdf", f"data:{source.media_type};base64,{source.data}")
-    if isinstance(source, wire.DocumentUrl):
+    if isinstance(source, wire.UrlDocumentSource):
         return FilePart(block.title, source.url)
     return TextPart(source.data)
 
@@ -157,7 +157,7 @@ def to_assistant_message(blocks: list[wire.Block], where: str) -> Message:
     )
 
 
-def to_messages(raw: list[wire.Message]) -> list[Message]:
+def to_messages(raw: list[wire.MessageParam]) -> list[Message]:
     out: list[Message] = []
     for i, m in enumerate(raw):
         if isinstance(m.content, str):
@@ -177,7 +177,7 @@ def to_system_message(raw: str | list[wire.SystemText] | None) -> Message | None
     return Message(role="system", content=joined([TextPart(b.text, b.cache_control) for b in raw]))
 
 
-def to_tools(raw: list[wire.ToolDef] | None) -> list[Tool] | None:
+def to_tools(raw: list[wire.ToolParam] | None) -> list[Tool] | None:
     if raw is None:
         return None
     tools = []

@@ -24,25 +24,25 @@ PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
 
 # -- sources of images and documents ------------------------------------------------------------
-class ImageBase64(Struct, tag_field="type", tag="base64"):
+class Base64ImageSource(Struct, tag_field="type", tag="base64"):
     media_type: ImageType
     data: NonEmptyStr
 
 
-class ImageUrl(Struct, tag_field="type", tag="url"):
+class UrlImageSource(Struct, tag_field="type", tag="url"):
     url: NonEmptyStr
 
 
-class DocumentBase64(Struct, tag_field="type", tag="base64"):
+class Base64DocumentSource(Struct, tag_field="type", tag="base64"):
     media_type: NonEmptyStr
     data: NonEmptyStr
 
 
-class DocumentUrl(Struct, tag_field="type", tag="url"):
+class UrlDocumentSource(Struct, tag_field="type", tag="url"):
     url: NonEmptyStr
 
 
-class DocumentText(Struct, tag_field="type", tag="text"):
+class TextDocumentSource(Struct, tag_field="type", tag="text"):
     data: NonEmptyStr
     media_type: str | None = None
 
@@ -54,12 +54,12 @@ class TextBlock(Struct, tag_field="type", tag="text"):
 
 
 class ImageBlock(Struct, tag_field="type", tag="image"):
-    source: ImageBase64 | ImageUrl
+    source: Base64ImageSource | UrlImageSource
     cache_control: Object | None = None
 
 
 class DocumentBlock(Struct, tag_field="type", tag="document"):
-    source: DocumentBase64 | DocumentUrl | DocumentText
+    source: Base64DocumentSource | UrlDocumentSource | TextDocumentSource
     title: str | None = None
     cache_control: Object | None = None
 
@@ -90,7 +90,7 @@ class RedactedThinkingBlock(Struct, tag_field="type", tag="redacted_thinking"):
 Block = TextBlock | ImageBlock | DocumentBlock | ToolResultBlock | ToolUseBlock | ThinkingBlock | RedactedThinkingBlock
 
 
-class Message(Struct):
+class MessageParam(Struct):
     role: Literal["user", "assistant"]
     content: str | Annotated[list[Block], Meta(min_length=1)]
 
@@ -101,7 +101,7 @@ class SystemText(Struct, tag_field="type", tag="text"):
 
 
 # -- tools, thinking, output --------------------------------------------------------------------
-class ToolDef(Struct):
+class ToolParam(Struct):
     name: NonEmptyStr
     type: str | None = None  # only custom tools ("custom" or absent); server tools are refused by name
     description: str | None = None
@@ -168,9 +168,9 @@ class CountTokensBody(Struct, kw_only=True):
     """`POST /messages/count_tokens`: a Messages request without `max_tokens`."""
 
     model: NonEmptyStr
-    messages: Annotated[list[Message], Meta(min_length=1)]
+    messages: Annotated[list[MessageParam], Meta(min_length=1)]
     system: str | list[SystemText] | None = None
-    tools: list[ToolDef] | None = None
+    tools: list[ToolParam] | None = None
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
     output_config: OutputConfig | None = None

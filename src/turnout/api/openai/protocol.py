@@ -133,7 +133,7 @@ def _part(p: wire.Part) -> ContentPart:
     return VideoPart(video if isinstance(video, str) else video.url)
 
 
-def _message(m: wire.Message, i: int) -> Message:
+def _message(m: wire.ChatMessage, i: int) -> Message:
     content = m.content
     if content is None and m.role != "assistant":
         raise invalid(f"messages[{i}].content", f"'messages[{i}].content' is required for role {m.role}")

@@ -82,7 +82,7 @@ class ToolCall(Struct):
     type: Literal["function"] = "function"
 
 
-class Message(Struct):
+class ChatMessage(Struct):
     role: Role
     content: str | list[Part] | None = None
     name: str | None = None
@@ -102,7 +102,7 @@ class FunctionDef(Struct):
     strict: bool | None = None
 
 
-class ToolDef(Struct):
+class ChatTool(Struct):
     function: FunctionDef
     type: Literal["function"] = "function"
 
@@ -156,7 +156,7 @@ class OpenAIChatFields(Struct, kw_only=True):
     """The parameters of OpenAI's chat completions API that turnout interprets."""
 
     model: str | None = None  # required unless OpenRouter's `models` names one
-    messages: Annotated[list[Message], Meta(min_length=1)]
+    messages: Annotated[list[ChatMessage], Meta(min_length=1)]
     stream: bool | None = None
     stream_options: Object | None = None
     max_tokens: PositiveInt | None = None
@@ -172,7 +172,7 @@ class OpenAIChatFields(Struct, kw_only=True):
     top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
     n: PositiveInt | None = None  # only 1 is served (api/openai/protocol.py)
     response_format: ResponseFormat | None = None
-    tools: list[ToolDef] | None = None
+    tools: list[ChatTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
