@@ -52,10 +52,10 @@ def _conflict(exc: KeyExists) -> GatewayError:
 
 def parse_key_fields(body: Any, *, creating: bool) -> dict[str, Any]:
     """The settable fields of a key, decoded into the declared types (api/admin_wire.py) and checked."""
-    w = convert(body, KeyCreateBody if creating else KeyUpdateBody)
+    w: KeyCreateBody | KeyUpdateBody = convert(body, KeyCreateBody) if creating else convert(body, KeyUpdateBody)
     out: dict[str, Any] = {}
-    if w.name is not UNSET or creating:
-        out["name"] = label_text(None if w.name is UNSET else w.name, "name", required=True)
+    if w.name is not UNSET:
+        out["name"] = label_text(w.name, "name", required=True)
     if w.limit is not UNSET:
         try:
             out["limit"] = None if w.limit is None else usd(w.limit)

@@ -17,10 +17,9 @@ Rate = Annotated[int, Meta(ge=0, le=MAX_RATE)]  # requests or tokens per minute;
 Amount = int | float | str  # USD, as a number or a decimal string (api/admin.py checks it exactly)
 
 
-class KeyUpdateBody(Struct, forbid_unknown_fields=True, kw_only=True):
-    """`PATCH /keys/{hash}`: the settable fields of a key."""
+class KeyFields(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The settable fields of a key but its name."""
 
-    name: str | UnsetType = UNSET
     limit: Amount | UnsetType | None = UNSET  # null: no limit
     limit_reset: Literal["daily", "weekly", "monthly", "none", "never"] | UnsetType | None = UNSET
     disabled: bool | UnsetType = UNSET
@@ -29,9 +28,16 @@ class KeyUpdateBody(Struct, forbid_unknown_fields=True, kw_only=True):
     include_byok_in_limit: bool | UnsetType | None = UNSET  # OpenRouter's; turnout has no BYOK usage to include
 
 
-class KeyCreateBody(KeyUpdateBody, forbid_unknown_fields=True, kw_only=True):
-    """`POST /keys`: a new key (`name` required); OpenRouter's workspace fields are accepted and ignored."""
+class KeyUpdateBody(KeyFields, forbid_unknown_fields=True, kw_only=True):
+    """`PATCH /keys/{hash}`: change a key's settable fields."""
 
+    name: str | UnsetType = UNSET
+
+
+class KeyCreateBody(KeyFields, forbid_unknown_fields=True, kw_only=True):
+    """`POST /keys`: a new key; OpenRouter's workspace fields are accepted and ignored."""
+
+    name: str
     account: str | UnsetType = UNSET
     expires_at: str | UnsetType | None = UNSET
     creator_user_id: str | UnsetType | None = UNSET

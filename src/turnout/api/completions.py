@@ -19,20 +19,17 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_json
 from turnout.api.openai.wire import CompletionsBody
+from turnout.api.pipeline import open_inference
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.api.wire import convert
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
-from turnout.core.keys import KeyState
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import invalid
 from turnout.model.result import Usage
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, TextDelta, UsageReport
-from turnout.runtime import Runtime
 
 DIALECT = "completions"
 REJECTED = {"suffix": "'suffix' (fill-in-the-middle) is not supported", "best_of": "'best_of' must be 1",
@@ -76,24 +73,11 @@ def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
     return requests, bool(w.echo)
 
 
-def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest) -> RequestContext:
-    return RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-    )
-
-
 async def completions(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
-    chats, echo = await rt.limiter.parsing(key, lambda: to_chat_requests(body))
-    contexts = [new_context(rt, key, request, c) for c in chats]
+    opened = await open_inference(request, lambda body, _: to_chat_requests(body))
+    rt = opened.rt
+    chats, echo = opened.parsed
+    contexts = [opened.context(DIALECT, c.model, streamed=c.stream) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):
         chat.generation_id = ctx.id
     first = contexts[0]

@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.auth import authenticate
-from turnout.api.body import read_json
 from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
 from turnout.api.openai.wire import EMBEDDINGS_DECLARED, EmbeddingsBody
+from turnout.api.pipeline import open_inference
 from turnout.api.wire import convert
-from turnout.core.context import RequestContext
-from turnout.core.estimate import estimate_embedding
-from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest
-from turnout.model.errors import invalid
+from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.model.result import Usage
-from turnout.runtime import Runtime
 
 DIALECT = "embeddings"
 
@@ -65,15 +59,6 @@ def to_embedding_request(body: Any) -> tuple[EmbeddingRequest, str]:
     return request, w.encoding_format or "float"
 
 
-def routing_stand_in(request: EmbeddingRequest) -> ChatRequest:
-    """What the router needs to pick endpoints: the model and the provider preferences.
-
-    No text: input length is the provider's to judge (OpenAI refuses inputs past its limit, the
-    local MiniLM truncates at 256 tokens), not a chat context-length check's.
-    """
-    return ChatRequest(model=request.model, messages=[Message(role="user", content="")], provider=request.provider)
-
-
 def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
@@ -81,33 +66,14 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 
 
 async def embeddings(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
-    embedding, encoding = await rt.limiter.parsing(key, lambda: to_embedding_request(body))
-    ctx = RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=embedding.model,
-        streamed=False,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-    )
-    dispatcher = EmbeddingDispatcher.of(request.app.state, rt)
-    async with rt.gateway.upstream_phase(ctx):  # the request's deadline; failures recorded
-        await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
-        stand_in = routing_stand_in(embedding)
-        route = rt.gateway.router.resolve(stand_in, kind="embedding")
-        ctx.prompt = estimate_embedding(embedding)
-        await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
-        result, ctx.endpoint = await dispatcher.embed(embedding, route.endpoints, ctx.attempts, route.reason)
-    ctx.first_token_at = time.perf_counter()
-    usage = result.usage or Usage(prompt_tokens=ctx.prompt_estimate, estimated=True)
-    ctx.price(usage)
-    ctx.finish_reason = "stop"
-    ctx.record("ok", usage)
-    assert ctx.endpoint is not None
+    opened = await open_inference(request, lambda body, _: to_embedding_request(body))
+    embedding, encoding = opened.parsed
+    ctx = opened.context(DIALECT, embedding.model, streamed=False)
+    dispatcher = EmbeddingDispatcher.of(request.app.state, opened.rt)
+    result = await opened.rt.gateway.embed(embedding, ctx, dispatcher.embed)
+    usage = result.usage or Usage()
+    if ctx.endpoint is None:
+        raise GatewayError(ErrorKind.GATEWAY_INTERNAL, "the embeddings answer has no endpoint")
     payload = {
         "object": "list",
         "id": ctx.id,

@@ -11,18 +11,19 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
 from turnout.core.dispatch import Attempt, Dispatcher
-from turnout.core.estimate import estimate_prompt
+from turnout.core.estimate import estimate_embedding, estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
 from turnout.core.streaming import guarded, request_timed_out
-from turnout.model.chat import ChatRequest
+from turnout.model.chat import ChatRequest, Message
+from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import Finish, StreamEvent, UsageReport
@@ -30,6 +31,9 @@ from turnout.model.stream import Finish, StreamEvent, UsageReport
 ZERO = Decimal(0)
 
 ATTEMPT_BUDGET_SECONDS = 120.0  # no new attempt starts after this long
+# An embeddings dispatcher's `embed(request, endpoints, attempts, deadline, reason)`.
+Embedding = Callable[[EmbeddingRequest, list[Endpoint], list[Attempt], float, str],
+                     Awaitable[tuple[EmbeddingResult, Endpoint]]]
 
 
 @dataclass(slots=True)
@@ -233,3 +237,31 @@ class Gateway:
         seconds = time.perf_counter() - ctx.started
         if seconds > 0:
             self.dispatcher.health.throughput(endpoint.key, usage.completion_tokens / seconds)
+
+    async def embed(self, request: EmbeddingRequest, ctx: RequestContext, embedder: Embedding) -> EmbeddingResult:
+        """An embeddings request through the same path as chat: rate limit, route, hold, then the
+        dispatcher's attempt loop under the same attempt cap and deadline; recorded either way."""
+        deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
+        async with self.upstream_phase(ctx):
+            await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
+            stand_in = embedding_stand_in(request)
+            route = self.router.resolve(stand_in, kind="embedding")
+            ctx.prompt = estimate_embedding(request)
+            await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
+            result, ctx.endpoint = await embedder(request, route.endpoints, ctx.attempts, deadline, route.reason)
+        ctx.first_token_at = time.perf_counter()
+        usage = result.usage or Usage(prompt_tokens=ctx.prompt_estimate, estimated=True)
+        result.usage = usage
+        ctx.price(usage)
+        ctx.finish_reason = "stop"
+        ctx.record("ok", usage)
+        return result
+
+
+def embedding_stand_in(request: EmbeddingRequest) -> ChatRequest:
+    """What the router needs to pick embedding endpoints: the model and the provider preferences.
+
+    No text: input length is the provider's to judge (OpenAI refuses inputs past its limit, the
+    local MiniLM truncates at 256 tokens), not a chat context-length check's.
+    """
+    return ChatRequest(model=request.model, messages=[Message(role="user", content="")], provider=request.provider)

@@ -19,8 +19,8 @@ from turnout.api.auth import authenticate
 from turnout.api.body import read_json
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
+from turnout.api.pipeline import open_inference
 from turnout.api.sse import EventStream, frames
-from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
@@ -31,22 +31,12 @@ DIALECT = "anthropic"
 
 @in_envelope(error_response)
 async def messages(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
-    key = await authenticate(request.headers, rt.keys)
-    chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
-                            body.get("preset") if isinstance(body, dict) else None)
-    ctx = RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-    )
+    opened = await open_inference(request, lambda body, _: to_chat_request(body))
+    rt = opened.rt
+    chat = rt.presets.apply(opened.parsed, opened.preset)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
     chat.generation_id = ctx.id
-    ctx.cache = rt.cache_policy(request.headers, key, chat, "messages", body)
+    ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "messages", opened.body)
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
         headers = {**ctx.response_headers(), "request-id": ctx.id}
