@@ -70,6 +70,8 @@ class Settings:
     responses_bytes_per_key: int = 32 * 1024 * 1024
     responses_max: int = 10_000
     responses_max_bytes: int = 256 * 1024 * 1024
+    # Request bodies (docs/configuration.md): how long a client may take to send one
+    body_timeout: float = 30.0
     config_path: Path | None = None
     providers: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
@@ -160,7 +162,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             "public_url": _url, "public_hosts": _hosts,
             # stored data
             "responses_per_key": int, "responses_bytes_per_key": int, "responses_max": int,
-            "responses_max_bytes": int}
+            "responses_max_bytes": int,
+            # request bodies
+            "body_timeout": float}
     kind = kinds[name]
     try:
         return kind(value)

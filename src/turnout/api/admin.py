@@ -101,7 +101,7 @@ async def list_keys(request: Request) -> Response:
 
 async def create_key(request: Request) -> Response:
     rt = await _runtime(request)
-    fields = parse_key_fields(await read_json(request, rt.settings.max_body_bytes), creating=True)
+    fields = parse_key_fields(await read_json(request, rt.settings.max_body_bytes, rt.settings.body_timeout), creating=True)
     clear, label = mint_key()
     key_hash = hash_key(load_secret(rt.settings.data_dir), clear)
     try:
@@ -136,7 +136,7 @@ async def update_key(request: Request) -> Response:
     rt = await _runtime(request)
     key_hash = request.path_params["hash"]
     record: KeyRecord | None
-    fields = parse_key_fields(await read_json(request, rt.settings.max_body_bytes), creating=False)
+    fields = parse_key_fields(await read_json(request, rt.settings.max_body_bytes, rt.settings.body_timeout), creating=False)
     fields.pop("include_byok_in_limit", None)
     try:
         if fields:
@@ -164,7 +164,7 @@ async def delete_key(request: Request) -> Response:
 async def add_credits(request: Request) -> Response:
     """Record credits for an account: {amount, kind: grant|purchase|adjustment, account?, note?}."""
     rt = await _runtime(request)
-    w = convert(await read_json(request, rt.settings.max_body_bytes), CreditsBody)
+    w = convert(await read_json(request, rt.settings.max_body_bytes, rt.settings.body_timeout), CreditsBody)
     try:
         amount = usd(w.amount, negative=True)
     except ValueError as exc:

@@ -129,7 +129,7 @@ def preset_paths() -> dict[str, Any]:
     missing = {404: "No such preset"}
     created = {"/api/v1/presets/{slug}/" + route: {"post": op(
         f"Save a new version of a preset from a {name} body", body=body, params=slug + _query(name="string"),
-        errors={403: "Not allowed"}, ok=201)} for route, name, body in (
+        errors={403: "Not allowed"})} for route, name, body in (
             ("chat/completions", "chat completions", "ChatRequest"), ("messages", "Messages", "MessagesRequest"),
             ("responses", "Responses", "ResponsesRequest"))}
     return {

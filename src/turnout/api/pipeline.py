@@ -54,7 +54,7 @@ async def open_inference(request: Request, parse: Callable[[Any, KeyState], T]) 
     """The request read, authenticated and parsed: `parse(body, key)` (the key for what is kept
     per key, such as Responses' stored conversations)."""
     rt: Runtime = request.app.state.runtime
-    body = await read_json(request, rt.settings.max_body_bytes)
+    body = await read_json(request, rt.settings.max_body_bytes, rt.settings.body_timeout)
     key = await authenticate(request.headers, rt.keys)
     parsed = await rt.limiter.parsing(key, lambda: parse(body, key))
     return Opened(request, rt, key, body, parsed)

@@ -271,7 +271,7 @@ async def delete_preset(request: Request) -> Response:
 def _creator(dialect: str) -> Any:
     async def create(request: Request) -> Response:
         rt = await _runtime(request)
-        body = await read_json(request, 1024 * 1024)
+        body = await read_json(request, 1024 * 1024, rt.settings.body_timeout)
         if not isinstance(body, dict):
             raise invalid("body", "a preset is made from a JSON object request body")
         record = rt.presets.save(request.path_params["slug"], dialect, body, request.query_params.get("name"))

@@ -24,6 +24,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
 Object = dict[str, Any]
+# Messages (or input items) in one request: Anthropic's documented ceiling is 100,000; past this
+# many a request is refused before any work on its content.
+MAX_MESSAGES = 50_000
 
 _AT = re.compile(r"^(?P<what>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")

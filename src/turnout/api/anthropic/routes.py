@@ -55,7 +55,7 @@ async def count_tokens(request: Request) -> Response:
     """
     try:
         rt: Runtime = request.app.state.runtime
-        body = await read_json(request, rt.settings.max_body_bytes)
+        body = await read_json(request, rt.settings.max_body_bytes, rt.settings.body_timeout)
         await authenticate(request.headers, rt.keys, check_limit=False)
         if isinstance(body, dict) and "max_tokens" not in body:
             body = {**body, "max_tokens": 1 << 20}  # count_tokens takes no max_tokens

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from turnout.api.wire import NonEmptyStr, NonNegativeInt, Object
+from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, NonNegativeInt, Object
 
 ImageType = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
@@ -168,7 +168,7 @@ class CountTokensBody(Struct, kw_only=True):
     """`POST /messages/count_tokens`: a Messages request without `max_tokens`."""
 
     model: NonEmptyStr
-    messages: Annotated[list[MessageParam], Meta(min_length=1)]
+    messages: Annotated[list[MessageParam], Meta(min_length=1, max_length=MAX_MESSAGES)]
     system: str | list[SystemText] | None = None
     tools: list[ToolParam] | None = None
     tool_choice: ToolChoice | None = None

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from turnout.api.wire import Int64, NonEmptyStr, NonNegativeInt, Object, PositiveInt
+from turnout.api.wire import MAX_MESSAGES, Int64, NonEmptyStr, NonNegativeInt, Object, PositiveInt
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
@@ -156,7 +156,7 @@ class OpenAIChatFields(Struct, kw_only=True):
     """The parameters of OpenAI's chat completions API that turnout interprets."""
 
     model: str | None = None  # required unless OpenRouter's `models` names one
-    messages: Annotated[list[ChatMessage], Meta(min_length=1)]
+    messages: Annotated[list[ChatMessage], Meta(min_length=1, max_length=MAX_MESSAGES)]
     stream: bool | None = None
     stream_options: Object | None = None
     max_tokens: PositiveInt | None = None
@@ -210,7 +210,7 @@ class CompletionsBody(Struct, kw_only=True):
 
     model: NonEmptyStr
     # Token-array prompts are declared (OpenAI accepts them) and refused with a clear 400.
-    prompt: str | Annotated[list[str | Int64 | list[Int64]], Meta(min_length=1)]
+    prompt: str | Annotated[list[str | Int64 | list[Int64]], Meta(min_length=1, max_length=2048)]
     stream: bool | None = None
     stream_options: Object | None = None
     echo: bool | None = None

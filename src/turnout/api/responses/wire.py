@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from turnout.api.wire import NonEmptyStr, Object, PositiveInt
+from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, Object, PositiveInt
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 Summary = Literal["auto", "concise", "detailed"]
@@ -137,7 +137,7 @@ class ResponsesBody(Struct, kw_only=True):
     """`POST /responses`: OpenAI's Responses API, stateless but for `previous_response_id`."""
 
     model: NonEmptyStr
-    input: str | Annotated[list[Item], Meta(min_length=1)]
+    input: str | Annotated[list[Item], Meta(min_length=1, max_length=MAX_MESSAGES)]
     instructions: str | None = None
     previous_response_id: str | None = None
     store: bool | None = None
