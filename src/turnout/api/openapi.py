@@ -156,8 +156,8 @@ def build_document() -> dict[str, Any]:
                 "type": {"type": "string"}, "message": message}}}},
         "ResponsesError": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["message"], "properties": {
-                "type": {"type": "string"}, "message": message, "code": {"type": ["string", "null"]},
-                "param": {"type": ["string", "null"]}}}}},
+                "type": {"type": "string"}, "message": message, "code": {"type": ["integer", "string", "null"]},
+                "param": {"type": ["string", "null"]}, "metadata": {"type": ["object", "null"]}}}}},
     })
     return {
         "openapi": "3.1.0",
