@@ -151,8 +151,7 @@ class Gateway:
                         raise
                     last = exc
             if result is None:
-                assert last is not None
-                raise last
+                raise last or GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
         ctx.mark_first_token()
         usage = result.usage
         if usage is None:
@@ -194,8 +193,7 @@ class Gateway:
                         raise
                     last = exc
             if opened is None:
-                assert last is not None
-                raise last
+                raise last or GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
             ctx.endpoint, first, rest = opened
         events = guarded(ctx, first, rest, self._observe_stream)
         if ctx.cache is None or self.cache is None:

@@ -19,7 +19,7 @@ from turnout.api.sse import DONE, KEEPALIVE, data_frame
 from turnout.core.context import RequestContext
 from turnout.core.pricing import ZERO, money
 from turnout.model.chat import ChatRequest
-from turnout.model.errors import GatewayError
+from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (
     Finish,
@@ -91,7 +91,8 @@ def completion_json(request: ChatRequest, ctx: RequestContext, result: ChatResul
         ]
     if result.annotations:
         message["annotations"] = result.annotations
-    assert ctx.endpoint is not None
+    if ctx.endpoint is None:  # set by the gateway before any answer exists
+        raise GatewayError(ErrorKind.GATEWAY_INTERNAL, "an answer without an endpoint")
     return {
         "id": ctx.id,
         "provider": ctx.endpoint.provider.name,
@@ -116,7 +117,8 @@ class ChunkEncoder:
     """One stream's chunks; the id, model and provider are fixed for the whole stream."""
 
     def __init__(self, request: ChatRequest, ctx: RequestContext) -> None:
-        assert ctx.endpoint is not None
+        if ctx.endpoint is None:  # set by the gateway before the first event
+            raise GatewayError(ErrorKind.GATEWAY_INTERNAL, "a stream without an endpoint")
         self._head = {
             "id": ctx.id,
             "provider": ctx.endpoint.provider.name,
