@@ -23,7 +23,7 @@ from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_
 from turnout.api.openai.wire import CompletionsBody
 from turnout.api.pipeline import open_inference
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
-from turnout.api.wire import convert
+from turnout.api.wire import convert, integral
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
 from turnout.model.chat import ChatRequest, Message
@@ -44,6 +44,7 @@ def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
                 raise invalid(name, message)
         if body.get("logprobs") not in (None, 0, False):
             raise invalid("logprobs", "'logprobs' is not supported on legacy completions")
+        body = integral(body, ("max_tokens", "top_k", "seed", "n", "best_of", "logprobs"))
     w = convert(body, CompletionsBody)
     if isinstance(w.prompt, str):
         prompts = [w.prompt]

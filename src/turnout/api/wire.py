@@ -65,6 +65,17 @@ def _sentence(what: str) -> str:
     return what.replace("`", "").replace("Expected", "expected", 1).replace("Invalid enum value", "invalid value")
 
 
+def integral(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The body with integral floats (`1.0`, as some clients write integers) made ints in the named
+    integer fields, as the gateway always read them; a copy only when one changed."""
+    fixed = {}
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, float) and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+            fixed[name] = int(value)
+    return {**body, **fixed} if fixed else body
+
+
 def convert(body: Any, kind: type[T]) -> T:
     """The decoded JSON body as the dialect's wire type, or a 400 naming the faulty value."""
     if not isinstance(body, dict):

@@ -30,7 +30,7 @@ import orjson
 
 from turnout.api.anthropic import wire
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.wire import convert
+from turnout.api.wire import convert, integral
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -229,6 +229,9 @@ def to_chat_request(body: Any) -> ChatRequest:
         for name in ("mcp_servers", "container"):
             if body.get(name):
                 raise invalid(name, f"{name}: runs only on Anthropic's own platform; this gateway cannot honour it")
+        body = integral(body, ("max_tokens", "top_k"))
+        if isinstance(body.get("thinking"), dict):
+            body = {**body, "thinking": integral(body["thinking"], ("budget_tokens",))}
     w = convert(body, wire.MessagesBody)
     messages = to_messages(w.messages)
     system = to_system_message(w.system)

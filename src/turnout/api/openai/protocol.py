@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from turnout.api.openai import wire
-from turnout.api.wire import INT64_MAX, INT64_MIN, convert
+from turnout.api.wire import INT64_MAX, INT64_MIN, convert, integral
 from turnout.model.chat import (
     JSON,
     AudioPart,
@@ -33,6 +33,8 @@ from turnout.model.chat import (
 )
 from turnout.model.errors import invalid
 
+# Integer parameters that may come as integral floats (`"n": 1.0`).
+INTEGERS = ("n", "max_tokens", "max_completion_tokens", "top_k", "seed", "top_logprobs")
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
 
 # name -> (kind, low, high): numbers are checked against an inclusive range.
@@ -177,6 +179,8 @@ def _reasoning(raw: wire.Reasoning | None, include: bool | None) -> Reasoning | 
 def to_chat_request(body: Any) -> ChatRequest:
     """The canonical request: decoded into the wire types (api/openai/wire.py), then the checks
     that span fields; fields not declared there are kept in `extra` for OpenAI-dialect upstreams."""
+    if isinstance(body, dict):
+        body = integral(body, INTEGERS)
     w = convert(body, wire.ChatCompletionsBody)
     model = w.model
     if model is None and w.models:

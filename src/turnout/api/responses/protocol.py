@@ -30,7 +30,7 @@ from typing import Any
 
 from turnout.api.anthropic.opaque import unpack
 from turnout.api.responses import wire
-from turnout.api.wire import convert
+from turnout.api.wire import convert, integral
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -197,7 +197,7 @@ def to_responses_request(body: Any, history: list[Message] | None = None) -> Res
         for name in ("conversation", "prompt", "background"):
             if body.get(name):
                 raise invalid(name, f"'{name}' is not supported by this gateway (stateless Responses subset)")
-        body = wire.with_message_type(body)
+        body = integral(wire.with_message_type(body), ("top_logprobs",))
     w = convert(body, wire.ResponsesBody)
     input_messages = [*(history or ()), *to_messages(w.input)]
     messages = list(input_messages)
