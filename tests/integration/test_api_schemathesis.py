@@ -96,6 +96,8 @@ def api_schema(live: Live) -> schemathesis.BaseSchema:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(400)  # one test item for every operation: ~40 s alone, more on a loaded machine
 @schema.parametrize()
 @settings(max_examples=8, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_every_operation(case: schemathesis.Case, live: Live) -> None:
