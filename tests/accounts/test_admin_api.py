@@ -114,4 +114,6 @@ def test_openapi_documents_the_accounts_routes(acct: Acct) -> None:
     assert "403" in paths["/api/v1/keys"]["post"]["responses"]
     for path in ("/api/v1/credits", "/api/v1/activity", "/api/v1/apps"):
         assert "get" in paths[path]
-    assert doc["components"]["schemas"]["KeyCreate"]["required"] == ["name"]
+    schemas = doc["components"]["schemas"]
+    create = schemas[schemas["KeyCreate"]["$ref"].rsplit("/", 1)[1]]
+    assert create["required"] == ["name"] and create["additionalProperties"] is False

@@ -21,14 +21,16 @@ class ThreadServer(uvicorn.Server):
 
 
 @contextmanager
-def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0.0.1", http: Any = "auto") -> Iterator[str]:
     """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234
-    (`host="::1"`: IPv6 loopback, http://[::1]:41234)."""
+    (`host="::1"`: IPv6 loopback, http://[::1]:41234). `http`: uvicorn's protocol class (turnout's
+    own, protocol.GuardedProtocol, for its time limits)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, loop="asyncio", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, loop="asyncio", timeout_graceful_shutdown=3,
+                            http=http)
     server = ThreadServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from tests.fakes.openai_embeddings_upstream import EmbeddingsState, dialect_mode
 from tests.fakes.openai_embeddings_upstream import create_app as create_embeddings_upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
+from turnout.core.dispatch import MAX_ATTEMPTS
 from turnout.settings import load_settings
 
 EMBED_PRICE = Decimal("0.0000001")
@@ -34,6 +35,14 @@ def env(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with serve(create_embeddings_upstream(state)) as embeddings_url:
         config = gateway_config(upstream.url)
         providers, models = dialect_models(upstream.url, embeddings_url)
+        # More failing endpoints than the attempt cap allows: each its own provider, one upstream.
+        for i in range(MAX_ATTEMPTS + 2):
+            providers[f"fake-embed-{i}"] = {**providers["fake-embed"], "name": f"Fake Embed {i}"}
+        models["test/embed-all-failing"] = {
+            "kind": "embedding", "context_length": 512, "output_modalities": ["embeddings"],
+            "endpoints": [{"provider": f"fake-embed-{i}", "model": "error-500",
+                           "pricing": {"prompt": "0.0000001", "completion": "0"}} for i in range(MAX_ATTEMPTS + 2)],
+        }
         settings = load_settings(
             None, env={}, data_dir=tmp_path_factory.mktemp("legacy-dialects"), keepalive_interval=0.5,
             read_timeout=2.0, providers={**config["providers"], **providers}, models={**config["models"], **models},
@@ -201,3 +210,14 @@ def test_a_key_over_its_limit_is_refused_in_every_dialect(env: Env) -> None:
         r = httpx.post(f"{env.gw.api}/{path}", json=body, headers=headers)
         assert r.status_code == 402, (path, r.text)
     assert r.json() == {"type": "error", "error": {"type": "billing_error", "message": r.json()["error"]["message"]}}
+
+
+def test_embeddings_keep_the_attempt_cap_of_chat(client: openai.OpenAI, env: Env) -> None:
+    """Embeddings run in the dispatcher's attempt loop: with more failing endpoints than the cap,
+    no more than MAX_ATTEMPTS are tried (they used to try every endpoint, past cap and deadline)."""
+    before = len(env.embeddings.requests)
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.embeddings.create(model="test/embed-all-failing", input="x", encoding_format="float")
+    assert failed.value.status_code >= 500
+    tried = failed.value.body["metadata"]["previous_errors"]
+    assert len(tried) == MAX_ATTEMPTS and len(env.embeddings.requests) - before == MAX_ATTEMPTS

@@ -48,7 +48,7 @@ MSG = [{"role": "user", "content": "hi"}]
         ({"model": "test/echo", "messages": MSG, "max_tokens": 0}, "max_tokens"),
         ({"model": "test/echo", "messages": MSG, "top_p": 1.5}, "top_p"),
         ({"model": "test/echo", "messages": MSG, "top_k": 2.5}, "top_k"),
-        ({"model": "test/echo", "messages": MSG, "stop": [1]}, "stop"),
+        ({"model": "test/echo", "messages": MSG, "stop": [1]}, "stop[0]"),
         ({"model": "test/echo", "messages": MSG, "logit_bias": {"50256": 200}}, "logit_bias"),
         ({"model": "test/echo", "messages": MSG, "reasoning": {"effort": "extreme"}}, "reasoning.effort"),
         ({"model": "test/echo", "messages": MSG, "response_format": {"type": "yaml"}}, "response_format.type"),

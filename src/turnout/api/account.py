@@ -51,7 +51,8 @@ def key_json(rt: Runtime, record: KeyRecord | None, state: KeyState | None) -> d
     """OpenRouter's key object, from the live state when this process has it (it includes unflushed spend)."""
     now = time.time()
     if state is None:
-        assert record is not None
+        if record is None:
+            raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, "no such key", status=404)
         state = KeyState(record.hash, record.name, record.label, record.limit, record.usage, record.disabled,
                          record.account_id, record.limit_reset, record.rate_limit_rpm, record.rate_limit_tpm,
                          record.created_at, record.updated_at)

@@ -17,18 +17,20 @@ import asyncio
 import time
 from typing import Any
 
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
 from turnout.api.account import _json, iso, key_json
+from turnout.api.admin_wire import CreditsBody, KeyCreateBody, KeyUpdateBody
 from turnout.api.auth import require_admin
 from turnout.api.openai.encode import cost_number
+from turnout.api.wire import convert
 from turnout.core.keys import hash_key, load_secret, mint_key
 from turnout.core.pricing import usd
-from turnout.core.ratelimit import MAX_RATE
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
-from turnout.store.base import CREDIT_KINDS, DEFAULT_ACCOUNT, LIMIT_RESETS, KeyExists, KeyRecord
+from turnout.store.base import DEFAULT_ACCOUNT, KeyExists, KeyRecord
 
 PAGE = 100
 
@@ -52,50 +54,27 @@ def _conflict(exc: KeyExists) -> GatewayError:
     return GatewayError(ErrorKind.CALLER_INVALID_REQUEST, str(exc), status=409)
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST, "the request body must be a JSON object")
-    return body
-
-
-def parse_key_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    """The settable fields of a key, validated; unknown fields are refused so typos do not pass silently."""
-    allowed = {"name", "limit", "limit_reset", "disabled", "rate_limit_rpm", "rate_limit_tpm", "include_byok_in_limit"}
-    if creating:
-        allowed |= {"account", "expires_at", "creator_user_id", "workspace_id"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
+def parse_key_fields(body: Any, *, creating: bool) -> dict[str, Any]:
+    """The settable fields of a key, decoded into the declared types (api/admin_wire.py) and checked."""
+    w: KeyCreateBody | KeyUpdateBody = convert(body, KeyCreateBody) if creating else convert(body, KeyUpdateBody)
     out: dict[str, Any] = {}
-    if "name" in body or creating:
-        out["name"] = label_text(body.get("name"), "name", required=True)
-    if "limit" in body:
-        limit = body["limit"]
-        if limit is not None:
-            try:
-                limit = usd(limit)
-            except ValueError as exc:
-                raise invalid("limit", f"'limit' {exc} (or null for no limit)") from None
-        out["limit"] = limit
-    if "limit_reset" in body:
-        reset = body["limit_reset"]
-        if reset in (None, "none", "never"):
-            reset = None
-        elif reset not in LIMIT_RESETS:
-            raise invalid("limit_reset", "'limit_reset' must be one of daily, weekly, monthly, none")
-        out["limit_reset"] = reset
-    if "disabled" in body:
-        if not isinstance(body["disabled"], bool):
-            raise invalid("disabled", "'disabled' must be a boolean")
-        out["disabled"] = body["disabled"]
-    for field in ("rate_limit_rpm", "rate_limit_tpm"):
-        if field in body:
-            v = body[field]
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_RATE):
-                raise invalid(field, f"'{field}' must be an integer from 0 (unlimited) to {MAX_RATE:,}, or null (the default)")
-            out[field] = v
-    if creating and "account" in body:
-        out["account"] = label_text(body["account"], "account", required=True)
+    if w.name is not UNSET:
+        out["name"] = label_text(w.name, "name", required=True)
+    if w.limit is not UNSET:
+        try:
+            out["limit"] = None if w.limit is None else usd(w.limit)
+        except ValueError as exc:
+            raise invalid("limit", f"'limit' {exc} (or null for no limit)") from None
+    if w.limit_reset is not UNSET:
+        out["limit_reset"] = None if w.limit_reset in (None, "none", "never") else w.limit_reset
+    if w.disabled is not UNSET:
+        out["disabled"] = w.disabled
+    if w.rate_limit_rpm is not UNSET:
+        out["rate_limit_rpm"] = w.rate_limit_rpm
+    if w.rate_limit_tpm is not UNSET:
+        out["rate_limit_tpm"] = w.rate_limit_tpm
+    if isinstance(w, KeyCreateBody) and w.account is not UNSET:
+        out["account"] = label_text(w.account, "account", required=True)
     return out
 
 
@@ -126,7 +105,7 @@ async def list_keys(request: Request) -> Response:
 
 async def create_key(request: Request) -> Response:
     rt = await _runtime(request)
-    fields = parse_key_fields(_object(await _body(request, rt)), creating=True)
+    fields = parse_key_fields(await _body(request, rt), creating=True)
     clear, label = mint_key()
     key_hash = hash_key(load_secret(rt.settings.data_dir), clear)
     try:
@@ -162,7 +141,7 @@ async def update_key(request: Request) -> Response:
     rt = await _runtime(request)
     key_hash = request.path_params["hash"]
     record: KeyRecord | None
-    fields = parse_key_fields(_object(await _body(request, rt)), creating=False)
+    fields = parse_key_fields(await _body(request, rt), creating=False)
     fields.pop("include_byok_in_limit", None)
     try:
         if fields:
@@ -195,23 +174,16 @@ async def delete_key(request: Request) -> Response:
 async def add_credits(request: Request) -> Response:
     """Record credits for an account: {amount, kind: grant|purchase|adjustment, account?, note?}."""
     rt = await _runtime(request)
-    body = _object(await _body(request, rt))
-    unknown = sorted(set(body) - {"amount", "kind", "account", "note"})
-    if unknown:
-        raise invalid(unknown[0], f"unknown field {unknown[0]!r}")
+    w = convert(await _body(request, rt), CreditsBody)
     try:
-        amount = usd(body.get("amount"), negative=True)
+        amount = usd(w.amount, negative=True)
     except ValueError as exc:
-        raise invalid("amount", f"'amount' is required and {exc}") from None
-    kind = body.get("kind", "grant")
-    if kind not in CREDIT_KINDS:
-        raise invalid("kind", "'kind' must be one of grant, purchase, adjustment")
+        raise invalid("amount", f"'amount' {exc}") from None
+    kind = w.kind
     if amount == 0 or (amount < 0 and kind != "adjustment"):
         raise invalid("amount", "'amount' must be positive (only an adjustment may be negative)")
-    account = label_text(body.get("account", DEFAULT_ACCOUNT), "account", required=True)
-    note = body.get("note")
-    if note is not None:
-        note = label_text(note, "note", required=False, limit=1000)
+    account = label_text(DEFAULT_ACCOUNT if w.account is UNSET else w.account, "account", required=True)
+    note = None if w.note is None else label_text(w.note, "note", required=False, limit=1000)
     entry = await asyncio.to_thread(rt.store.add_credits, account, kind, amount, note, time.time())
     record = await asyncio.to_thread(rt.store.get_account, account)
     if record is not None:

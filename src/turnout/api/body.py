@@ -1,4 +1,7 @@
-"""Reading a JSON request body within bounds; bad bodies become 400/413/503 in the caller's dialect.
+"""Reading a JSON request body within bounds; bad bodies become 400/413/415/503 in the caller's dialect.
+
+A content type that cannot carry a JSON document (a multipart form, an image ...) is a 415; no
+content type, JSON, text and curl's default form type are read as JSON.
 
 Three bounds, each checked before the work it guards (docs/security.md, "Request limits"):
 
@@ -144,8 +147,19 @@ def count_values(data: bytes | bytearray) -> int:
     return len(data.translate(None, _NOT_COUNTED))
 
 
+# Media types that are never a JSON document, whatever the bytes say.
+NOT_JSON = ("multipart/", "image/", "audio/", "video/", "font/", "model/")
+
+
 async def read_json(request: Request, limit: int, budget: BodyBudget, max_values: int, wait: float) -> Any:
     """The parsed body of `request`, at most `limit` bytes and `max_values` values (see the module doc)."""
+    media = request.headers.get("content-type")
+    if media is not None:
+        media = media.split(";", 1)[0].strip().lower()
+        if media.startswith(NOT_JSON):
+            raise GatewayError(ErrorKind.CALLER_INVALID_REQUEST,
+                               f"the request body must be JSON (Content-Type: application/json), not {media[:100]}",
+                               status=415)
     held = 0
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():

@@ -55,10 +55,9 @@ async def _runtime(request: Request) -> Any:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise invalid("body", "the request body must be JSON") from None
+    rt = request.app.state.runtime
+    # A few fields: the small limit and the body budget, as every management body (api/body.py).
+    body = await rt.bodies.json(request, rt.settings.max_small_body_bytes)
     if not isinstance(body, dict):
         raise invalid("body", "the request body must be a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -185,10 +184,7 @@ async def byok_settings(request: Request) -> Response:
     """GET: the account's BYOK settings; PATCH {account?, include_byok_in_limit}: change them."""
     rt = await _runtime(request)
     if request.method == "PATCH":
-        try:
-            body = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError:
-            raise invalid("body", "the request body must be JSON") from None
+        body = await request.app.state.runtime.bodies.json(request, rt.settings.max_small_body_bytes)
         if not isinstance(body, dict) or not isinstance(body.get("include_byok_in_limit"), bool):
             raise invalid("include_byok_in_limit", "'include_byok_in_limit' must be a boolean")
         account = label_text(body.get("account", DEFAULT_ACCOUNT), "account", required=True)

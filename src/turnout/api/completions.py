@@ -13,95 +13,74 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.auth import authenticate
 from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_json
-from turnout.api.openai.protocol import boolean, mapping, number, parse_logit_bias, parse_plugins, parse_stop, string
+from turnout.api.openai.protocol import parse_plugins
+from turnout.api.openai.wire import CompletionsBody
+from turnout.api.pipeline import open_inference
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
+from turnout.api.wire import convert, integral
 from turnout.core.context import RequestContext
 from turnout.core.gateway import Completion
-from turnout.core.keys import KeyState
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import invalid
 from turnout.model.result import Usage
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, TextDelta, UsageReport
-from turnout.runtime import Runtime
 
 DIALECT = "completions"
 REJECTED = {"suffix": "'suffix' (fill-in-the-middle) is not supported", "best_of": "'best_of' must be 1",
             "n": "'n' must be 1; send one request per completion"}
 
 
-def to_prompts(raw: Any) -> list[str]:
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and raw and all(isinstance(p, str) for p in raw):
-        return raw
-    if isinstance(raw, list) and raw and all(isinstance(p, (int, list)) for p in raw):
-        raise invalid("prompt", "token-array prompts are not supported; send the prompt as text")
-    raise invalid("prompt", "'prompt' must be a string or a non-empty array of strings")
-
-
 def to_chat_requests(body: Any) -> tuple[list[ChatRequest], bool]:
     """One chat request per prompt, and whether to echo the prompt before the answer."""
-    if not isinstance(body, dict):
-        raise invalid("body", "the request body must be a JSON object")
-    for name, message in REJECTED.items():
-        value = body.get(name)
-        if value not in (None, 1, "") and not (name == "suffix" and value == ""):
-            raise invalid(name, message)
-    model = string(body.get("model"), "model", required=True) or ""
-    prompts = to_prompts(body.get("prompt"))
-    stream = boolean(body, "stream") or False
+    if isinstance(body, dict):  # what turnout does not serve, named before any type error
+        for name, message in REJECTED.items():
+            if body.get(name) not in (None, 1, ""):
+                raise invalid(name, message)
+        if body.get("logprobs") not in (None, 0, False):
+            raise invalid("logprobs", "'logprobs' is not supported on legacy completions")
+        body = integral(body, ("max_tokens", "top_k", "seed", "n", "best_of", "logprobs"))
+    w = convert(body, CompletionsBody)
+    if isinstance(w.prompt, str):
+        prompts = [w.prompt]
+    elif all(isinstance(p, str) for p in w.prompt):
+        prompts = cast(list[str], w.prompt)
+    else:
+        raise invalid("prompt", "token-array prompts are not supported; send the prompt as text")
+    stream = bool(w.stream)
     if stream and len(prompts) > 1:
         raise invalid("prompt", "a streamed completion takes one prompt")
-    if body.get("logprobs") not in (None, 0, False):
-        raise invalid("logprobs", "'logprobs' is not supported on legacy completions")
-    mapping(body.get("stream_options"), "stream_options")
     base: dict[str, Any] = {
-        "max_tokens": number(body, "max_tokens"),
-        "temperature": number(body, "temperature"),
-        "top_p": number(body, "top_p"),
-        "top_k": number(body, "top_k"),
-        "frequency_penalty": number(body, "frequency_penalty"),
-        "presence_penalty": number(body, "presence_penalty"),
-        "repetition_penalty": number(body, "repetition_penalty"),
-        "seed": number(body, "seed"),
-        "stop": parse_stop(body.get("stop")),
-        "logit_bias": parse_logit_bias(body.get("logit_bias")),
-        "user": string(body.get("user"), "user"),
-        "provider": mapping(body.get("provider"), "provider"),
+        "max_tokens": w.max_tokens,
+        "temperature": w.temperature,
+        "top_p": w.top_p,
+        "top_k": w.top_k,
+        "frequency_penalty": w.frequency_penalty,
+        "presence_penalty": w.presence_penalty,
+        "repetition_penalty": w.repetition_penalty,
+        "seed": w.seed,
+        "stop": [w.stop] if isinstance(w.stop, str) else w.stop,
+        "logit_bias": w.logit_bias,
+        "user": w.user,
+        "provider": w.provider,
         "plugins": parse_plugins(body.get("plugins")),
     }
-    requests = [ChatRequest(model=model, messages=[Message(role="user", content=p)], stream=stream, **base) for p in prompts]
-    return requests, bool(boolean(body, "echo"))
-
-
-def new_context(rt: Runtime, key: KeyState, request: Request, chat: ChatRequest) -> RequestContext:
-    return RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-        app_categories=request.headers.get("x-openrouter-categories"),
-        session_header=request.headers.get("x-session-id"),
-    )
+    requests = [ChatRequest(model=w.model, messages=[Message(role="user", content=p)], stream=stream, **base)
+                for p in prompts]
+    return requests, bool(w.echo)
 
 
 async def completions(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
-    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
-    chats, echo = await rt.limiter.parsing(key, lambda: to_chat_requests(body))
-    contexts = [new_context(rt, key, request, c) for c in chats]
+    opened = await open_inference(request, lambda body, _: to_chat_requests(body))
+    rt = opened.rt
+    chats, echo = opened.parsed
+    contexts = [opened.context(DIALECT, c.model, streamed=c.stream) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):
         chat.generation_id = ctx.id
     first = contexts[0]

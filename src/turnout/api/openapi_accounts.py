@@ -1,5 +1,6 @@
-"""The OpenAPI description of the accounts routes (keys, credits, activity, apps), merged into
-`GET /openapi.json` by api/openapi.py."""
+"""The OpenAPI paths of the accounts routes (keys, credits, activity, apps, generations, BYOK), merged
+into `GET /openapi.json` by api/openapi.py; the key and credits bodies are the types of
+api/admin_wire.py, the BYOK bodies are described here (`account_schemas`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ from turnout.core.categories import CATEGORIES
 
 Op = Callable[..., dict[str, Any]]
 
-NUM_OR_NULL = {"type": ["number", "null"]}
-RESET = {"type": ["string", "null"], "enum": ["daily", "weekly", "monthly", "none", None]}
-RATE = {"type": ["integer", "null"], "minimum": 0, "description": "0: unlimited; null: the server default"}
-FORBIDDEN = {"description": "A user key on an admin route (\"Only management keys can perform this operation\")",
-             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+FORBIDDEN = "A user key on an admin route (\"Only management keys can perform this operation\")"
 
 
 def _admin(op: dict[str, Any]) -> dict[str, Any]:
-    op["responses"]["403"] = FORBIDDEN
+    op["responses"]["403"] = {"description": FORBIDDEN, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return op
 
 
@@ -27,13 +24,18 @@ def account_paths(op: Op) -> dict[str, Any]:
     byok_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     q = [{"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
          (("offset", "integer"), ("include_disabled", "boolean"))]
+    missing = {404: "No such key"}
+    no_byok = {404: "No such BYOK key"}
     return {
+        "/api/v1/generation": {"get": op("One request's generation record", params=[
+            {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}], errors={404: "Not found"})},
+        "/api/v1/key": {"get": op("The calling key's usage and limit")},
         "/api/v1/byok": {
             "get": _admin(op("List accounts' own provider keys (BYOK; admin key); never the key itself", params=[
                 {"name": n, "in": "query", "required": False, "schema": {"type": t}} for n, t in
                 (("account", "string"), ("provider", "string"), ("offset", "integer"), ("limit", "integer"))])),
             "post": _admin(op("Add a provider key to an account (BYOK; admin key): stored encrypted, answered 201 "
-                              "with its masked label only", body="ByokCreate")),
+                              "with its masked label only", body="ByokCreate", ok=201)),
         },
         "/api/v1/byok/settings": {
             "get": _admin(op("An account's BYOK settings (admin key)", params=[
@@ -41,26 +43,26 @@ def account_paths(op: Op) -> dict[str, Any]:
             "patch": _admin(op("Set an account's include_byok_in_limit (admin key)", body="ByokSettings")),
         },
         "/api/v1/byok/{id}": {
-            "get": _admin(op("One BYOK key (admin key)", params=byok_id)),
+            "get": _admin(op("One BYOK key (admin key)", params=byok_id, errors=no_byok)),
             "patch": _admin(op("Change a BYOK key's name, key, allow-lists, order or flags (admin key)",
-                               body="ByokUpdate", params=byok_id)),
-            "delete": _admin(op("Delete a BYOK key: its ciphertext is wiped (admin key)", params=byok_id)),
+                               body="ByokUpdate", params=byok_id, errors=no_byok)),
+            "delete": _admin(op("Delete a BYOK key: its ciphertext is wiped (admin key)", params=byok_id, errors=no_byok)),
         },
         "/api/v1/keys": {
             "get": _admin(op("List API keys (admin key)", params=q)),
-            "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate")),
+            "post": _admin(op("Create an API key (admin key); the clear key is in the answer once", body="KeyCreate", errors={409: "A key with that hash exists"}, ok=201)),
         },
         "/api/v1/keys/{hash}": {
-            "get": _admin(op("One API key (admin key)", params=key_hash)),
+            "get": _admin(op("One API key (admin key)", params=key_hash, errors=missing)),
             "patch": _admin(op("Change an API key's name, limit, reset, rate limits or disabled flag", body="KeyUpdate",
-                               params=key_hash)),
-            "delete": _admin(op("Delete an API key (its records stay)", params=key_hash)),
+                               params=key_hash, errors=missing)),
+            "delete": _admin(op("Delete an API key (its records stay)", params=key_hash, errors=missing)),
         },
         "/api/v1/credits": {
             "get": op("The account's total credits and usage (an admin key: ?account=)", params=[
                 {"name": "account", "in": "query", "required": False, "schema": {"type": "string"}}]),
             "post": _admin(op("Record a grant, purchase or adjustment of an account's credits (admin key)",
-                              body="CreditEntry")),
+                              body="CreditEntry", ok=201)),
         },
         "/api/v1/activity": {"get": op(
             "Usage per day x model x provider, last 30 days: the calling key's, or every key's with an admin key",
@@ -75,6 +77,7 @@ def account_paths(op: Op) -> dict[str, Any]:
 
 
 def account_schemas() -> dict[str, Any]:
+    """The BYOK bodies (api/byok.py reads them by hand; the other bodies are wire types)."""
     names = {"type": ["array", "null"], "items": {"type": "string"}}
     byok_common = {
         "name": {"type": ["string", "null"]}, "allowed_models": names,
@@ -91,16 +94,4 @@ def account_schemas() -> dict[str, Any]:
         "ByokUpdate": {"type": "object", "properties": {"key": {"type": "string", "writeOnly": True}, **byok_common}},
         "ByokSettings": {"type": "object", "required": ["include_byok_in_limit"], "properties": {
             "account": {"type": "string"}, "include_byok_in_limit": {"type": "boolean"}}},
-        "KeyCreate": {"type": "object", "required": ["name"], "additionalProperties": False, "properties": {
-            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
-            "account": {"type": "string", "description": "the account whose credits the key spends (default: default)"},
-            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"},
-            "expires_at": {"type": ["string", "null"]}}},
-        "KeyUpdate": {"type": "object", "additionalProperties": False, "properties": {
-            "name": {"type": "string"}, "limit": NUM_OR_NULL, "limit_reset": RESET, "disabled": {"type": "boolean"},
-            "rate_limit_rpm": RATE, "rate_limit_tpm": RATE, "include_byok_in_limit": {"type": "boolean"}}},
-        "CreditEntry": {"type": "object", "required": ["amount"], "additionalProperties": False, "properties": {
-            "amount": {"type": ["number", "string"], "description": "USD; only an adjustment may be negative"},
-            "kind": {"type": "string", "enum": ["grant", "purchase", "adjustment"], "default": "grant"},
-            "account": {"type": "string", "default": "default"}, "note": {"type": "string"}}},
     }

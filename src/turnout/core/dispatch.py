@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from turnout.core.availability import Availability
 from turnout.core.catalog import Endpoint
@@ -33,6 +33,7 @@ from turnout.providers.base import Adapter, InProcessProvider, UpstreamRequest
 from turnout.providers.sse import SSEEvent, SSELimitExceeded
 
 MAX_ATTEMPTS = 6
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -117,9 +118,13 @@ class Dispatcher:
             adjusted=adjusted or None, byok=endpoint.byok_id is not None, at=started,
         )
 
-    async def complete(
-        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
-    ) -> tuple[ChatResult, Endpoint]:
+    async def fallback(
+        self, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str,
+        one: Callable[[Endpoint, list[dict[str, Any]]], Awaitable[T]],
+    ) -> tuple[T, Endpoint]:
+        """`one(endpoint, adjusted)` on each endpoint in order until one answers: the attempt loop of
+        completions and embeddings, bounded by `MAX_ATTEMPTS` (counted across model fallbacks) and
+        the deadline, each attempt recorded and fed to the endpoint's health."""
         last: UpstreamError | None = None
         for i, endpoint in enumerate(endpoints):
             if len(attempts) >= MAX_ATTEMPTS or time.perf_counter() > deadline:
@@ -128,7 +133,7 @@ class Dispatcher:
             why = reason if i == 0 else f"fallback {i} after: {reason}"
             adjusted: list[dict[str, Any]] = []
             try:
-                result = await self._complete_one(request, endpoint, adjusted)
+                result = await one(endpoint, adjusted)
             except UpstreamError as exc:
                 self._transport.scrub(exc)
                 attempts.append(self._failed(endpoint, exc, started, why, adjusted))
@@ -139,6 +144,12 @@ class Dispatcher:
             attempts.append(self._succeeded(endpoint, started, why, adjusted))
             return result, endpoint
         raise _exhausted(last, attempts)
+
+    async def complete(
+        self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
+    ) -> tuple[ChatResult, Endpoint]:
+        return await self.fallback(endpoints, attempts, deadline, reason,
+                                   lambda endpoint, adjusted: self._complete_one(request, endpoint, adjusted))
 
     async def _complete_one(self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]) -> ChatResult:
         target = endpoint.target

@@ -12,7 +12,7 @@ import contextlib
 import copy
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
 from turnout.core.dispatch import Attempt, Dispatcher
-from turnout.core.estimate import estimate_prompt
+from turnout.core.estimate import estimate_embedding, estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
 from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
 from turnout.core.streaming import guarded, request_timed_out
-from turnout.model.chat import ChatRequest
+from turnout.model.chat import ChatRequest, Message
+from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, UsageReport
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from turnout.plugins.pipeline import Pipeline
 
 ATTEMPT_BUDGET_SECONDS = 120.0  # no new attempt starts after this long
+# An embeddings dispatcher's `embed(request, endpoints, attempts, deadline, reason)`.
+Embedding = Callable[[EmbeddingRequest, list[Endpoint], list[Attempt], float, str],
+                     Awaitable[tuple[EmbeddingResult, Endpoint]]]
 
 
 @dataclass(slots=True)
@@ -206,11 +210,11 @@ class Gateway:
                         raise
                     last = exc
             if result is None:
-                assert last is not None
-                raise last
+                raise last or GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
             if ctx.plugins is not None:  # the web search tool's loop: more calls to the endpoint that answered
                 endpoint = ctx.endpoint
-                assert endpoint is not None
+                if endpoint is None:
+                    raise GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider answered the request")
 
                 async def again(req: ChatRequest) -> ChatResult:
                     tried: list[Attempt] = []  # each call of the loop has its own attempt budget
@@ -310,8 +314,7 @@ class Gateway:
                         raise
                     last = exc
             if opened is None:
-                assert last is not None
-                raise last
+                raise last or GatewayError(ErrorKind.ROUTING_UNAVAILABLE, "no provider could take the request")
             ctx.endpoint, first, rest = opened
         if ctx.plugins is not None and ctx.plugins.results is not None:
             rest = ctx.plugins.observe(rest)
@@ -358,6 +361,26 @@ class Gateway:
         if seconds > 0:
             self.dispatcher.health.throughput(endpoint.key, usage.completion_tokens / seconds)
 
+    async def embed(self, request: EmbeddingRequest, ctx: RequestContext, embedder: Embedding) -> EmbeddingResult:
+        """An embeddings request through the same path as chat: rate limit, route, hold, then the
+        dispatcher's attempt loop under the same attempt cap and deadline; recorded either way."""
+        deadline = time.perf_counter() + ATTEMPT_BUDGET_SECONDS
+        async with self.upstream_phase(ctx):
+            await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
+            stand_in = embedding_stand_in(request)
+            route = self.router.resolve(stand_in, kind="embedding")
+            ctx.prompt = estimate_embedding(request)
+            await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
+            result, ctx.endpoint = await embedder(request, route.endpoints, ctx.attempts, deadline, route.reason)
+        ctx.first_token_at = time.perf_counter()
+        usage = result.usage or Usage(prompt_tokens=ctx.prompt_estimate, estimated=True)
+        result.usage = usage
+        ctx.price(usage)
+        ctx.finish_reason = "stop"
+        ctx.record("ok", usage)
+        return result
+
+
 
 def _wake(waiter: asyncio.Future[None], *_: object) -> None:
     if not waiter.done():
@@ -380,3 +403,12 @@ async def _settled(task: asyncio.Task[AsyncIterator[StreamEvent]], seconds: floa
         timer.cancel()
         task.remove_done_callback(woken)
     return task.done()
+
+
+def embedding_stand_in(request: EmbeddingRequest) -> ChatRequest:
+    """What the router needs to pick embedding endpoints: the model and the provider preferences.
+
+    No text: input length is the provider's to judge (OpenAI refuses inputs past its limit, the
+    local MiniLM truncates at 256 tokens), not a chat context-length check's.
+    """
+    return ChatRequest(model=request.model, messages=[Message(role="user", content="")], provider=request.provider)

@@ -122,7 +122,7 @@ def test_tools_choice_thinking_and_parameters() -> None:
     (body(tools=[{"name": "f"}]), "tools[0].input_schema"),
     (body(tools=[{"type": "bash_20250124", "name": "bash"}]), "tools[0].type"),
     (body(tool_choice={"type": "sometimes"}), "tool_choice.type"),
-    (body(thinking={"type": "enabled", "budget_tokens": 10}), "budget_tokens"),
+    (body(thinking={"type": "enabled", "budget_tokens": 10}), "thinking.budget_tokens"),
     (body(thinking={"type": "enabled", "budget_tokens": 4096}), "thinking.budget_tokens"),
     (body(output_config={"effort": "extreme"}), "output_config.effort"),
     (body(system=[{"type": "image"}]), "system[0].type"),

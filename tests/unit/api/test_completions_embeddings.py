@@ -49,7 +49,7 @@ def test_embedding_inputs() -> None:
     assert encoding == "base64" and request.dimensions == 8 and request.extra == {"vendor": 1}
     assert estimate_embedding(request) == PromptEstimate(6, 1)  # 6 bytes: at most 6 tokens, likely 1
     for bad, param in (({"input": []}, "input"), ({"input": ["", "x"]}, "input"), ({"input": "x", "encoding_format": "hex"},
-                       "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input")):
+                       "encoding_format"), ({"input": "x", "dimensions": 0}, "dimensions"), ({"input": [True]}, "input[0]")):
         with pytest.raises(GatewayError) as e:
             to_embedding_request({"model": "a/b", **bad})
         assert e.value.param == param
@@ -77,3 +77,11 @@ def test_openai_embeddings_adapter() -> None:
             adapter.parse_embeddings_response(broken, TARGET)
     err = adapter.parse_error(500, {}, b'{"error": {"message": "boom"}}', TARGET)
     assert err.status >= 500
+
+
+def test_integral_floats_are_integers_as_before() -> None:
+    chats, _ = to_chat_requests({"model": "a/b", "prompt": "x", "max_tokens": 5.0, "n": 1.0, "logprobs": 0.0})
+    assert chats[0].max_tokens == 5 and isinstance(chats[0].max_tokens, int)
+    with pytest.raises(GatewayError) as e:
+        to_chat_requests({"model": "a/b", "prompt": "x", "max_tokens": 5.5})
+    assert e.value.param == "max_tokens"

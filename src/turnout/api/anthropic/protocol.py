@@ -1,7 +1,8 @@
 """Anthropic Messages requests -> a validated canonical `ChatRequest`.
 
-Wire reference: https://docs.anthropic.com/en/api/messages. Each error is a 400 that names the
-parameter, as `messages[1].content[0].source.media_type`. What maps where:
+Wire reference: https://docs.anthropic.com/en/api/messages. The body is decoded into the declared
+wire types (api/anthropic/wire.py); each error is a 400 that names the parameter by its JSON path,
+as `messages[1].content[0].source.media_type`. What maps where:
 
   system (string or text blocks)        -> a leading system message
   user text / image / document blocks   -> user content parts (images as data: or http(s) URLs)
@@ -27,8 +28,10 @@ from typing import Any
 
 import orjson
 
+from turnout.api.anthropic import wire
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import EFFORTS, INT64_MAX, boolean, mapping, parse_plugins, string, with_server_tools
+from turnout.api.openai.protocol import parse_plugins, with_server_tools, without_server_tools
+from turnout.api.wire import convert, integral
 from turnout.core.sticky import session_id
 from turnout.model.chat import (
     JSON,
@@ -46,83 +49,37 @@ from turnout.model.chat import (
     ToolChoice,
 )
 from turnout.model.errors import invalid
-from turnout.plugins.spec import split_server_tools
 
 REASONING_FORMAT = "anthropic-claude-v1"  # OpenRouter's `format` tag for Anthropic thinking blocks
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # Server tools run by Anthropic itself; no other provider can run them.
 SERVER_TOOL_PREFIXES = ("web_search_", "web_fetch_", "code_execution_", "computer_", "bash_", "text_editor_",
                         "memory_", "tool_search_")
+USER_BLOCKS = (wire.TextBlock, wire.ImageBlock, wire.DocumentBlock, wire.ToolResultBlock)
+ASSISTANT_BLOCKS = (wire.TextBlock, wire.ToolUseBlock, wire.ThinkingBlock, wire.RedactedThinkingBlock)
 
 
-def bounded(body: JSON, name: str, low: float, high: float | None, *, integer: bool = False) -> Any:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
-        raise invalid(name, f"{name}: must be {'an integer' if integer else 'a number'}")
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid(name, f"{name}: must be {bounds}, got {value}")
-    if integer and value > INT64_MAX:  # larger integers cannot be encoded for any upstream
-        raise invalid(name, f"{name}: must fit in a signed 64-bit integer")
-    return int(value) if integer else value
+def to_image_part(block: wire.ImageBlock) -> ImagePart:
+    source = block.source
+    if isinstance(source, wire.Base64ImageSource):
+        return ImagePart(f"data:{source.media_type};base64,{source.data}", None, block.cache_control)
+    return ImagePart(source.url, None, block.cache_control)
 
 
-def to_image_part(block: JSON, where: str) -> ImagePart:
-    source = mapping(block.get("source"), f"{where}.source")
-    if source is None:
-        raise invalid(f"{where}.source", f"{where}.source: Field required")
-    kind = source.get("type")
-    if kind == "base64":
-        media_type = string(source.get("media_type"), f"{where}.source.media_type", required=True)
-        if media_type not in IMAGE_TYPES:
-            raise invalid(f"{where}.source.media_type", f"{where}.source.media_type: must be one of {sorted(IMAGE_TYPES)}")
-        data = string(source.get("data"), f"{where}.source.data", required=True)
-        return ImagePart(f"data:{media_type};base64,{data}", None, block.get("cache_control"))
-    if kind == "url":
-        return ImagePart(string(source.get("url"), f"{where}.source.url", required=True) or "", None, block.get("cache_control"))
-    raise invalid(f"{where}.source.type", f"{where}.source.type: must be 'base64' or 'url'")
+def to_file_part(block: wire.DocumentBlock) -> ContentPart:
+    source = block.source
+    if isinstance(source, wire.Base64DocumentSource):
+        return FilePart(block.title or "document.pdf", f"data:{source.media_type};base64,{source.data}")
+    if isinstance(source, wire.UrlDocumentSource):
+        return FilePart(block.title, source.url)
+    return TextPart(source.data)
 
 
-def to_file_part(block: JSON, where: str) -> ContentPart:
-    source = mapping(block.get("source"), f"{where}.source") or {}
-    kind = source.get("type")
-    title = string(block.get("title"), f"{where}.title")
-    if kind == "base64":
-        media_type = string(source.get("media_type"), f"{where}.source.media_type", required=True)
-        data = string(source.get("data"), f"{where}.source.data", required=True)
-        return FilePart(title or "document.pdf", f"data:{media_type};base64,{data}")
-    if kind == "url":
-        return FilePart(title, string(source.get("url"), f"{where}.source.url", required=True))
-    if kind == "text":
-        return TextPart(string(source.get("data"), f"{where}.source.data", required=True) or "")
-    raise invalid(f"{where}.source.type", f"{where}.source.type: must be 'base64', 'url' or 'text'")
-
-
-def to_tool_result_content(raw: Any, where: str) -> str | list[ContentPart]:
-    if raw is None:
-        return ""
-    if isinstance(raw, str):
-        return raw
-    if not isinstance(raw, list):
-        raise invalid(where, f"{where}: must be a string or an array of content blocks")
-    parts: list[ContentPart] = []
-    for j, b in enumerate(raw):
-        bw = f"{where}[{j}]"
-        block = mapping(b, bw) or {}
-        kind = block.get("type")
-        if kind == "text":
-            parts.append(TextPart(string(block.get("text"), f"{bw}.text", required=False) or "", block.get("cache_control")))
-        elif kind == "image":
-            parts.append(to_image_part(block, bw))
-        elif kind == "document":
-            parts.append(to_file_part(block, bw))
-        else:
-            raise invalid(f"{bw}.type", f"{bw}.type: tool results hold text, image or document blocks, got {kind!r}")
-    if all(isinstance(p, TextPart) and p.cache_control is None for p in parts):
-        return "".join(p.text for p in parts if isinstance(p, TextPart))
-    return parts
+def to_part(block: wire.TextBlock | wire.ImageBlock | wire.DocumentBlock) -> ContentPart:
+    if isinstance(block, wire.TextBlock):
+        return TextPart(block.text or "", block.cache_control)
+    if isinstance(block, wire.ImageBlock):
+        return to_image_part(block)
+    return to_file_part(block)
 
 
 def joined(parts: list[ContentPart]) -> str | list[ContentPart]:
@@ -132,27 +89,30 @@ def joined(parts: list[ContentPart]) -> str | list[ContentPart]:
     return parts
 
 
-def to_user_messages(blocks: list[Any], where: str) -> list[Message]:
+def to_tool_result_content(raw: str | list[wire.TextBlock | wire.ImageBlock | wire.DocumentBlock] | None
+                           ) -> str | list[ContentPart]:
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw
+    return joined([to_part(b) for b in raw])
+
+
+def to_user_messages(blocks: list[wire.Block], where: str) -> list[Message]:
     results: list[Message] = []
     parts: list[ContentPart] = []
-    for j, b in enumerate(blocks):
-        bw = f"{where}.content[{j}]"
-        block = mapping(b, bw) or {}
-        kind = block.get("type")
-        if kind == "text":
-            parts.append(TextPart(string(block.get("text"), f"{bw}.text", required=False) or "", block.get("cache_control")))
-        elif kind == "image":
-            parts.append(to_image_part(block, bw))
-        elif kind == "document":
-            parts.append(to_file_part(block, bw))
-        elif kind == "tool_result":
-            tool_use_id = string(block.get("tool_use_id"), f"{bw}.tool_use_id", required=True)
-            content = to_tool_result_content(block.get("content"), f"{bw}.content")
-            if block.get("is_error") is True and isinstance(content, str):
+    for j, block in enumerate(blocks):
+        if isinstance(block, wire.ToolResultBlock):
+            content = to_tool_result_content(block.content)
+            if block.is_error is True and isinstance(content, str):
                 content = f"Error: {content}"
-            results.append(Message(role="tool", content=content, tool_call_id=tool_use_id))
+            results.append(Message(role="tool", content=content, tool_call_id=block.tool_use_id))
+        elif isinstance(block, USER_BLOCKS):
+            parts.append(to_part(block))
         else:
-            raise invalid(f"{bw}.type", f"{bw}.type: a user turn holds text, image, document or tool_result blocks, got {kind!r}")
+            bw = f"{where}.content[{j}]"
+            raise invalid(f"{bw}.type", f"{bw}.type: a user turn holds text, image, document or tool_result blocks, "
+                                        f"got {type(block).__struct_config__.tag!r}")
     if parts:
         results.append(Message(role="user", content=joined(parts)))
     return results
@@ -164,43 +124,32 @@ def unpacked(blob: str | None) -> JSON | None:
     return value if isinstance(value, dict) and isinstance(value.get("type"), str) else None
 
 
-def to_assistant_message(blocks: list[Any], where: str) -> Message:
+def to_assistant_message(blocks: list[wire.Block], where: str) -> Message:
     parts: list[ContentPart] = []
     calls: list[ToolCall] = []
     thinking: list[str] = []
     details: list[JSON] = []
-    for j, b in enumerate(blocks):
-        bw = f"{where}.content[{j}]"
-        block = mapping(b, bw) or {}
-        kind = block.get("type")
-        if kind == "text":
-            parts.append(TextPart(string(block.get("text"), f"{bw}.text", required=False) or "", block.get("cache_control")))
-        elif kind == "tool_use":
-            args = block.get("input", {})
-            if not isinstance(args, dict):
-                raise invalid(f"{bw}.input", f"{bw}.input: must be an object")
-            calls.append(
-                ToolCall(
-                    string(block.get("id"), f"{bw}.id", required=True) or "",
-                    string(block.get("name"), f"{bw}.name", required=True) or "",
-                    orjson.dumps(args).decode(),
-                )
-            )
-        elif kind == "thinking":
-            text = string(block.get("thinking"), f"{bw}.thinking", required=False) or ""
+    for j, block in enumerate(blocks):
+        if isinstance(block, wire.TextBlock):
+            parts.append(TextPart(block.text or "", block.cache_control))
+        elif isinstance(block, wire.ToolUseBlock):
+            calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
+        elif isinstance(block, wire.ThinkingBlock):
+            text = block.thinking or ""
             thinking.append(text)
-            signature = string(block.get("signature"), f"{bw}.signature")
+            signature = block.signature
             detail: JSON = unpacked(signature) or {"type": "reasoning.text", "text": text, "format": REASONING_FORMAT,
                                                    "index": len(details)}
             if signature and "signature" not in detail and detail.get("format") == REASONING_FORMAT:
                 detail["signature"] = signature
             details.append(detail)
-        elif kind == "redacted_thinking":
-            data = string(block.get("data"), f"{bw}.data", required=True) or ""
-            details.append(unpacked(data) or {"type": "reasoning.encrypted", "data": data, "format": REASONING_FORMAT,
-                                              "index": len(details)})
+        elif isinstance(block, wire.RedactedThinkingBlock):
+            details.append(unpacked(block.data) or {"type": "reasoning.encrypted", "data": block.data,
+                                                    "format": REASONING_FORMAT, "index": len(details)})
         else:
-            raise invalid(f"{bw}.type", f"{bw}.type: an assistant turn holds text, tool_use or thinking blocks, got {kind!r}")
+            bw = f"{where}.content[{j}]"
+            raise invalid(f"{bw}.type", f"{bw}.type: an assistant turn holds text, tool_use or thinking blocks, "
+                                        f"got {type(block).__struct_config__.tag!r}")
     return Message(
         role="assistant",
         content=joined(parts) if parts else None,
@@ -210,177 +159,110 @@ def to_assistant_message(blocks: list[Any], where: str) -> Message:
     )
 
 
-def to_messages(raw: Any) -> list[Message]:
-    if not isinstance(raw, list) or not raw:
-        raise invalid("messages", "messages: must be a non-empty array")
+def to_messages(raw: list[wire.MessageParam]) -> list[Message]:
     out: list[Message] = []
     for i, m in enumerate(raw):
-        where = f"messages[{i}]"
-        msg = mapping(m, where) or {}
-        role = msg.get("role")
-        if role not in ("user", "assistant"):
-            raise invalid(f"{where}.role", f"{where}.role: must be 'user' or 'assistant'")
-        content = msg.get("content")
-        if isinstance(content, str):
-            out.append(Message(role=role, content=content))
-            continue
-        if not isinstance(content, list) or not content:
-            raise invalid(f"{where}.content", f"{where}.content: must be a string or a non-empty array of content blocks")
-        if role == "user":
-            out.extend(to_user_messages(content, where))
+        if isinstance(m.content, str):
+            out.append(Message(role=m.role, content=m.content))
+        elif m.role == "user":
+            out.extend(to_user_messages(m.content, f"messages[{i}]"))
         else:
-            out.append(to_assistant_message(content, where))
+            out.append(to_assistant_message(m.content, f"messages[{i}]"))
     return out
 
 
-def to_system_message(raw: Any) -> Message | None:
-    if raw is None:
+def to_system_message(raw: str | list[wire.SystemText] | None) -> Message | None:
+    if not raw:
         return None
     if isinstance(raw, str):
-        return Message(role="system", content=raw) if raw else None
-    if not isinstance(raw, list):
-        raise invalid("system", "system: must be a string or an array of text blocks")
-    parts: list[ContentPart] = []
-    for j, b in enumerate(raw):
-        block = mapping(b, f"system[{j}]") or {}
-        if block.get("type") != "text":
-            raise invalid(f"system[{j}].type", f"system[{j}].type: must be 'text'")
-        parts.append(TextPart(string(block.get("text"), f"system[{j}].text", required=True) or "", block.get("cache_control")))
-    return Message(role="system", content=joined(parts)) if parts else None
+        return Message(role="system", content=raw)
+    return Message(role="system", content=joined([TextPart(b.text, b.cache_control) for b in raw]))
 
 
-def to_tools(raw: Any) -> list[Tool] | None:
+def to_tools(raw: list[wire.ToolParam] | None) -> list[Tool] | None:
     if raw is None:
         return None
-    if not isinstance(raw, list):
-        raise invalid("tools", "tools: must be an array")
     tools = []
-    for i, t in enumerate(raw):
+    for i, tool in enumerate(raw):
         where = f"tools[{i}]"
-        tool = mapping(t, where) or {}
-        kind = tool.get("type")
-        if kind not in (None, "custom"):
-            hint = " (Anthropic server tools run only on Anthropic)" if str(kind).startswith(SERVER_TOOL_PREFIXES) else ""
-            raise invalid(f"{where}.type", f"{where}.type: only custom tools are supported, got {kind!r}{hint}")
-        schema = mapping(tool.get("input_schema"), f"{where}.input_schema")
-        if schema is None:
+        if tool.type not in (None, "custom"):
+            hint = " (Anthropic server tools run only on Anthropic)" if tool.type.startswith(SERVER_TOOL_PREFIXES) else ""
+            raise invalid(f"{where}.type", f"{where}.type: only custom tools are supported, got {tool.type!r}{hint}")
+        if tool.input_schema is None:
             raise invalid(f"{where}.input_schema", f"{where}.input_schema: Field required")
-        tools.append(
-            Tool(
-                string(tool.get("name"), f"{where}.name", required=True) or "",
-                string(tool.get("description"), f"{where}.description"),
-                schema,
-                boolean(tool, "strict", f"{where}.strict"),
-            )
-        )
+        tools.append(Tool(tool.name, tool.description, tool.input_schema, tool.strict))
     return tools
 
 
-def to_tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
+def to_tool_choice(choice: wire.ToolChoice | None) -> tuple[ToolChoice | None, bool | None]:
     """The canonical tool choice and `parallel_tool_calls` (from `disable_parallel_tool_use`)."""
-    choice = mapping(raw, "tool_choice")
     if choice is None:
         return None, None
-    disable = boolean(choice, "disable_parallel_tool_use", "tool_choice.disable_parallel_tool_use")
+    disable = choice.disable_parallel_tool_use
     parallel = None if disable is None else not disable
-    kind = choice.get("type")
-    if kind == "auto":
-        return "auto", parallel
-    if kind == "any":
-        return "required", parallel
-    if kind == "none":
-        return "none", parallel
-    if kind == "tool":
-        return NamedToolChoice(string(choice.get("name"), "tool_choice.name", required=True) or ""), parallel
-    raise invalid("tool_choice.type", "tool_choice.type: must be 'auto', 'any', 'tool' or 'none'")
+    if isinstance(choice, wire.ToolChoiceTool):
+        return NamedToolChoice(choice.name), parallel
+    canonical: ToolChoice = ("auto" if isinstance(choice, wire.ToolChoiceAuto)
+                             else "required" if isinstance(choice, wire.ToolChoiceAny) else "none")
+    return canonical, parallel
 
 
-def to_reasoning(raw: Any, output: JSON) -> Reasoning | None:
+def to_reasoning(thinking: wire.Thinking | None, output: wire.OutputConfig) -> Reasoning | None:
     """`thinking` plus `output_config.effort`; `display: omitted` hides the thinking (still billed)."""
-    thinking = mapping(raw, "thinking")
-    effort = output.get("effort")
-    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
-        raise invalid("output_config.effort", f"output_config.effort: must be one of {sorted(EFFORTS)}")
+    effort = output.effort
     if thinking is None:
         return Reasoning(effort=effort) if effort else None
-    kind = thinking.get("type")
-    display = thinking.get("display")
-    if display not in (None, "summarized", "omitted"):
-        raise invalid("thinking.display", "thinking.display: must be 'summarized' or 'omitted'")
-    if kind == "disabled":
+    if isinstance(thinking, wire.ThinkingDisabled):
         return Reasoning(enabled=False)
-    if kind in ("adaptive", "between_tools"):
-        return Reasoning(effort=effort, enabled=True, exclude=display == "omitted")
-    if kind == "enabled":
-        budget = bounded(thinking, "budget_tokens", 1024, None, integer=True)
-        if budget is None:
-            raise invalid("thinking.budget_tokens", "thinking.budget_tokens: Field required")
-        return Reasoning(effort=effort, max_tokens=budget, enabled=True, exclude=display == "omitted")
-    raise invalid("thinking.type", "thinking.type: must be 'enabled', 'disabled', 'adaptive' or 'between_tools'")
+    hidden = thinking.display == "omitted"
+    if isinstance(thinking, wire.ThinkingEnabled):
+        return Reasoning(effort=effort, max_tokens=thinking.budget_tokens, enabled=True, exclude=hidden)
+    return Reasoning(effort=effort, enabled=True, exclude=hidden)
 
 
-def to_response_format(output: JSON) -> ResponseFormat | None:
-    fmt = mapping(output.get("format"), "output_config.format")
-    if fmt is None:
+def to_response_format(output: wire.OutputConfig) -> ResponseFormat | None:
+    if output.format is None:
         return None
-    if fmt.get("type") != "json_schema":
-        raise invalid("output_config.format.type", "output_config.format.type: must be 'json_schema'")
-    schema = mapping(fmt.get("schema"), "output_config.format.schema")
-    if schema is None:
-        raise invalid("output_config.format.schema", "output_config.format.schema: Field required")
-    return ResponseFormat("json_schema", "output", schema, True)
-
-
-def to_stop(raw: Any) -> list[str] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
-        raise invalid("stop_sequences", "stop_sequences: must be an array of strings")
-    return raw or None
+    return ResponseFormat("json_schema", "output", output.format.schema, True)
 
 
 def to_chat_request(body: Any) -> ChatRequest:
-    if not isinstance(body, dict):
-        raise invalid("body", "the request body must be a JSON object")
-    model = string(body.get("model"), "model", required=True) or ""
-    for name in ("mcp_servers", "container"):
-        if body.get(name):
-            raise invalid(name, f"{name}: runs only on Anthropic's own platform; this gateway cannot honour it")
-    max_tokens = bounded(body, "max_tokens", 1, None, integer=True)
-    if max_tokens is None:
-        raise invalid("max_tokens", "max_tokens: Field required")
-    messages = to_messages(body.get("messages"))
-    system = to_system_message(body.get("system"))
+    if isinstance(body, dict):  # what only Anthropic can run, named before any type error
+        for name in ("mcp_servers", "container"):
+            if body.get(name):
+                raise invalid(name, f"{name}: runs only on Anthropic's own platform; this gateway cannot honour it")
+        body = integral(body, ("max_tokens", "top_k"))
+        if isinstance(body.get("thinking"), dict):
+            body = {**body, "thinking": integral(body["thinking"], ("budget_tokens",))}
+    body, server_tools = without_server_tools(body)
+    w = convert(body, wire.MessagesBody)
+    messages = to_messages(w.messages)
+    system = to_system_message(w.system)
     if system is not None:
         messages.insert(0, system)
-    tool_choice, parallel = to_tool_choice(body.get("tool_choice"))
-    output = mapping(body.get("output_config"), "output_config") or {}
-    reasoning = to_reasoning(body.get("thinking"), output)
-    if reasoning is not None and reasoning.max_tokens is not None and reasoning.max_tokens >= max_tokens:
+    tool_choice, parallel = to_tool_choice(w.tool_choice)
+    output = w.output_config or wire.OutputConfig()
+    reasoning = to_reasoning(w.thinking, output)
+    if reasoning is not None and reasoning.max_tokens is not None and reasoning.max_tokens >= w.max_tokens:
         raise invalid("thinking.budget_tokens", "thinking.budget_tokens: must be less than max_tokens")
-    metadata = mapping(body.get("metadata"), "metadata") or {}
-    models = body.get("models")
-    if models is not None and (not isinstance(models, list) or not all(isinstance(m, str) for m in models)):
-        raise invalid("models", "models: must be an array of model ids")
-    # web_search_* (Anthropic's server tool) and openrouter:web_search run in turnout, for every model
-    tools_raw, server_tools = split_server_tools(body.get("tools"))
     return ChatRequest(
-        model=model,
+        model=w.model,
         messages=messages,
-        stream=boolean(body, "stream") or False,
-        max_tokens=max_tokens,
-        temperature=bounded(body, "temperature", 0, 1),
-        top_p=bounded(body, "top_p", 0, 1),
-        top_k=bounded(body, "top_k", 0, None, integer=True),
-        stop=to_stop(body.get("stop_sequences")),
-        tools=to_tools(tools_raw),
+        stream=bool(w.stream),
+        max_tokens=w.max_tokens,
+        temperature=w.temperature,
+        top_p=w.top_p,
+        top_k=w.top_k,
+        stop=w.stop_sequences or None,
+        tools=to_tools(w.tools),
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
         reasoning=reasoning,
         response_format=to_response_format(output),
-        user=string(metadata.get("user_id"), "metadata.user_id"),
-        models=models,
-        provider=mapping(body.get("provider"), "provider"),
+        user=w.metadata.user_id if w.metadata else None,
+        models=w.models,
+        provider=w.provider,
+        # web_search_* (Anthropic's server tool) and openrouter:web_search run in turnout, for every model
         plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
         session_id=session_id(body),
     )

@@ -18,8 +18,8 @@ from turnout.api.anthropic.protocol import to_chat_request
 from turnout.api.auth import authenticate
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
+from turnout.api.pipeline import open_inference
 from turnout.api.sse import EventStream, frames
-from turnout.core.context import RequestContext
 from turnout.core.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
@@ -30,24 +30,12 @@ DIALECT = "anthropic"
 
 @in_envelope(error_response)
 async def messages(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
-    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
-    chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
-                            body.get("preset") if isinstance(body, dict) else None)
-    ctx = RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-        app_categories=request.headers.get("x-openrouter-categories"),
-        session_header=request.headers.get("x-session-id"),
-    )
+    opened = await open_inference(request, lambda body, _: to_chat_request(body))
+    rt = opened.rt
+    chat = rt.presets.apply(opened.parsed, opened.preset)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
     chat.generation_id = ctx.id
-    ctx.cache = rt.cache_policy(request.headers, key, chat, "messages", body)
+    ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "messages", opened.body)
     if chat.stream:
         stream = await rt.gateway.stream(chat, ctx)
         headers = {**ctx.response_headers(), "request-id": ctx.id}

@@ -19,7 +19,7 @@ from turnout.api.sse import DONE, KEEPALIVE, data_frame
 from turnout.core.context import RequestContext
 from turnout.core.pricing import ZERO, money
 from turnout.model.chat import ChatRequest
-from turnout.model.errors import GatewayError
+from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (
     Finish,
@@ -97,7 +97,8 @@ def completion_json(request: ChatRequest, ctx: RequestContext, result: ChatResul
         ]
     if result.annotations:
         message["annotations"] = result.annotations
-    assert ctx.endpoint is not None
+    if ctx.endpoint is None:  # set by the gateway before any answer exists
+        raise GatewayError(ErrorKind.GATEWAY_INTERNAL, "an answer without an endpoint")
     return {
         "id": ctx.id,
         "provider": ctx.endpoint.provider.name,

@@ -6,32 +6,18 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from turnout.api.auth import authenticate
 from turnout.api.openai.encode import ChunkEncoder, completion_json
 from turnout.api.openai.protocol import to_chat_request
+from turnout.api.pipeline import open_inference
 from turnout.api.sse import EventStream, frames
-from turnout.core.context import RequestContext
-from turnout.runtime import Runtime
 
 
 async def chat_completions(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
-    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
-    chat = rt.presets.apply(await rt.limiter.parsing(key, lambda: to_chat_request(body)),
-                            body.get("preset") if isinstance(body, dict) else None)
-    ctx = RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in="openai",
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-        app_categories=request.headers.get("x-openrouter-categories"),
-        session_header=request.headers.get("x-session-id"),
-    )
-    ctx.cache = rt.cache_policy(request.headers, key, chat, "chat", body)
+    opened = await open_inference(request, lambda body, _: to_chat_request(body))
+    rt = opened.rt
+    chat = rt.presets.apply(opened.parsed, opened.preset)
+    ctx = opened.context("openai", chat.model, streamed=chat.stream)
+    ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "chat", opened.body)
     if chat.stream:
         events = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(ChunkEncoder(chat, ctx), events), ctx.response_headers())

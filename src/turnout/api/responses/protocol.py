@@ -1,6 +1,8 @@
 """OpenAI Responses requests (the stateless subset) -> a validated canonical `ChatRequest`.
 
-Wire reference: https://platform.openai.com/docs/api-reference/responses/create. What maps where:
+Wire reference: https://platform.openai.com/docs/api-reference/responses/create. The body is decoded
+into the declared wire types (api/responses/wire.py); errors name the parameter by its JSON path.
+What maps where:
 
   instructions                          -> a leading system message (never carried over by
                                            previous_response_id, as OpenAI documents)
@@ -24,19 +26,12 @@ web_search or file_search) is not supported; those requests get a 400 naming the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from turnout.api.anthropic.opaque import unpack
-from turnout.api.openai.protocol import (
-    EFFORTS,
-    boolean,
-    int64,
-    mapping,
-    number,
-    parse_plugins,
-    string,
-    with_server_tools,
-)
+from turnout.api.openai.protocol import parse_plugins, with_server_tools, without_server_tools
+from turnout.api.responses import wire
+from turnout.api.wire import convert, integral
 from turnout.model.chat import (
     JSON,
     ChatRequest,
@@ -47,16 +42,12 @@ from turnout.model.chat import (
     NamedToolChoice,
     Reasoning,
     ResponseFormat,
-    Role,
     TextPart,
     Tool,
     ToolCall,
     ToolChoice,
 )
 from turnout.model.errors import invalid
-from turnout.plugins.spec import split_server_tools
-
-ROLES = frozenset({"user", "assistant", "system", "developer"})
 
 
 @dataclass(slots=True)
@@ -75,59 +66,37 @@ class ResponsesRequest:
     metadata: JSON
 
 
-def to_part(raw: Any, where: str) -> ContentPart:
-    part = mapping(raw, where) or {}
-    kind = part.get("type")
-    if kind in ("input_text", "output_text", "text"):
-        return TextPart(string(part.get("text"), f"{where}.text", required=False) or "")
-    if kind == "refusal":
-        return TextPart(string(part.get("refusal"), f"{where}.refusal", required=False) or "")
-    if kind == "input_image":
-        if part.get("file_id") is not None:
+def to_part(part: wire.Part, where: str) -> ContentPart:
+    if isinstance(part, (wire.InputText, wire.OutputText, wire.PlainText)):
+        return TextPart(part.text or "")
+    if isinstance(part, wire.Refusal):
+        return TextPart(part.refusal or "")
+    if isinstance(part, wire.InputImage):
+        if part.file_id is not None:
             raise invalid(f"{where}.file_id", f"'{where}.file_id' is not supported; send image_url (an http(s) or data: URL)")
-        url = string(part.get("image_url"), f"{where}.image_url", required=True) or ""
-        detail = part.get("detail")
-        if detail is not None and detail not in ("auto", "low", "high"):
-            raise invalid(f"{where}.detail", f"'{where}.detail' must be auto, low or high")
-        return ImagePart(url, detail)
-    if kind == "input_file":
-        if part.get("file_id") is not None:
-            raise invalid(f"{where}.file_id", f"'{where}.file_id' is not supported; send file_data or file_url")
-        data = string(part.get("file_data"), f"{where}.file_data") or string(part.get("file_url"), f"{where}.file_url")
-        if data is None:
-            raise invalid(f"{where}.file_data", f"'{where}' needs file_data or file_url")
-        return FilePart(string(part.get("filename"), f"{where}.filename"), data)
-    raise invalid(f"{where}.type", f"unknown content part type {kind!r} at '{where}'")
+        if not part.image_url:
+            raise invalid(f"{where}.image_url", f"'{where}.image_url' must be a non-empty string")
+        return ImagePart(part.image_url, part.detail)
+    if part.file_id is not None:
+        raise invalid(f"{where}.file_id", f"'{where}.file_id' is not supported; send file_data or file_url")
+    data = part.file_data or part.file_url
+    if data is None:
+        raise invalid(f"{where}.file_data", f"'{where}' needs file_data or file_url")
+    return FilePart(part.filename, data)
 
 
-def to_content(raw: Any, where: str) -> str | list[ContentPart]:
+def to_content(raw: wire.Content, where: str) -> str | list[ContentPart]:
     if isinstance(raw, str):
         return raw
-    if not isinstance(raw, list):
-        raise invalid(where, f"'{where}' must be a string or an array of content parts")
     parts = [to_part(p, f"{where}[{j}]") for j, p in enumerate(raw)]
     if all(isinstance(p, TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, TextPart))
     return parts
 
 
-def reasoning_texts(raw: Any, where: str) -> list[str]:
-    """The texts of a reasoning item's `summary` or `content` parts (an array of {text} objects)."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise invalid(where, f"'{where}' must be an array")
-    texts = []
-    for j, part in enumerate(raw):
-        if isinstance(part, dict):
-            texts.append(string(part.get("text"), f"{where}[{j}].text") or "")
-    return texts
-
-
-def reasoning_of(item: JSON, where: str) -> tuple[str | None, list[JSON]]:
-    texts = reasoning_texts(item.get("summary"), f"{where}.summary")
-    texts += reasoning_texts(item.get("content"), f"{where}.content")
-    encrypted = string(item.get("encrypted_content"), f"{where}.encrypted_content")
+def reasoning_of(item: wire.ReasoningItem) -> tuple[str | None, list[JSON]]:
+    texts = [t.text or "" for t in (*(item.summary or ()), *(item.content or ()))]
+    encrypted = item.encrypted_content
     packed = unpack(encrypted)
     if isinstance(packed, list) and all(isinstance(d, dict) for d in packed):
         return "".join(texts) or None, packed  # the details exactly as the provider gave them
@@ -137,11 +106,9 @@ def reasoning_of(item: JSON, where: str) -> tuple[str | None, list[JSON]]:
     return "".join(texts) or None, details
 
 
-def to_messages(raw: Any) -> list[Message]:
+def to_messages(raw: str | list[wire.Item]) -> list[Message]:
     if isinstance(raw, str):
         return [Message(role="user", content=raw)]
-    if not isinstance(raw, list) or not raw:
-        raise invalid("input", "'input' must be a string or a non-empty array of items")
     out: list[Message] = []
     pending_reasoning: tuple[str | None, list[JSON]] | None = None
 
@@ -157,38 +124,25 @@ def to_messages(raw: Any) -> list[Message]:
             pending_reasoning = None
         return last
 
-    for i, r in enumerate(raw):
+    for i, item in enumerate(raw):
         where = f"input[{i}]"
-        item = mapping(r, where) or {}
-        kind = item.get("type", "message")
-        if kind == "message":
-            role = item.get("role")
-            if not isinstance(role, str) or role not in ROLES:
-                raise invalid(f"{where}.role", f"'{where}.role' must be one of {sorted(ROLES)}")
-            content = to_content(item.get("content"), f"{where}.content")
-            if role == "assistant":
+        if isinstance(item, wire.MessageItem):
+            content = to_content(item.content, f"{where}.content")
+            if item.role == "assistant":
                 msg = assistant()
                 if msg.content or msg.tool_calls:
                     msg = Message(role="assistant")
                     out.append(msg)
                 msg.content = content
             else:
-                out.append(Message(role=cast(Role, role), content=content))
-        elif kind == "function_call":
-            call = ToolCall(
-                string(item.get("call_id"), f"{where}.call_id", required=True) or "",
-                string(item.get("name"), f"{where}.name", required=True) or "",
-                string(item.get("arguments"), f"{where}.arguments", required=False) or "",
-            )
+                out.append(Message(role=item.role, content=content))
+        elif isinstance(item, wire.FunctionCallItem):
             msg = assistant()
-            msg.tool_calls = [*(msg.tool_calls or ()), call]
-        elif kind == "function_call_output":
-            output = item.get("output")
-            content = output if isinstance(output, str) else to_content(output, f"{where}.output")
-            out.append(Message(role="tool", content=content,
-                               tool_call_id=string(item.get("call_id"), f"{where}.call_id", required=True)))
-        elif kind == "reasoning":
-            text, details = reasoning_of(item, where)
+            msg.tool_calls = [*(msg.tool_calls or ()), ToolCall(item.call_id, item.name, item.arguments or "")]
+        elif isinstance(item, wire.FunctionCallOutputItem):
+            out.append(Message(role="tool", content=to_content(item.output, f"{where}.output"), tool_call_id=item.call_id))
+        elif isinstance(item, wire.ReasoningItem):
+            text, details = reasoning_of(item)
             last = out[-1] if out else None
             if last is not None and last.role == "assistant" and pending_reasoning is None:
                 # Still the assistant's turn (reasoning after its calls, e.g. a Gemini signature): same turn.
@@ -196,139 +150,91 @@ def to_messages(raw: Any) -> list[Message]:
                 last.reasoning_details = [*(last.reasoning_details or ()), *details] or None
             else:
                 pending_reasoning = (text, details)
-        elif kind == "item_reference":
-            raise invalid(f"{where}.type", "item references are not supported; use previous_response_id or send the items")
         else:
-            raise invalid(f"{where}.type", f"unsupported input item type {kind!r} at '{where}'")
+            raise invalid(f"{where}.type", "item references are not supported; use previous_response_id or send the items")
     return out
 
 
-def to_tools(raw: Any) -> tuple[list[Tool] | None, list[JSON]]:
+def to_tools(raw: list[wire.FunctionTool] | None) -> list[Tool] | None:
     if raw is None:
-        return None, []
-    if not isinstance(raw, list):
-        raise invalid("tools", "'tools' must be an array")
+        return None
     tools = []
-    for i, t in enumerate(raw):
+    for i, tool in enumerate(raw):
         where = f"tools[{i}]"
-        tool = mapping(t, where) or {}
-        if tool.get("type") != "function":
-            raise invalid(f"{where}.type", f"only function tools are supported, got {tool.get('type')!r} at '{where}.type'")
-        tools.append(
-            Tool(
-                string(tool.get("name"), f"{where}.name", required=True) or "",
-                string(tool.get("description"), f"{where}.description"),
-                mapping(tool.get("parameters"), f"{where}.parameters"),
-                boolean(tool, "strict", f"{where}.strict"),
-            )
-        )
-    return tools or None, raw
+        if tool.type != "function":
+            raise invalid(f"{where}.type", f"only function tools are supported, got {tool.type!r} at '{where}.type'")
+        if not tool.name:
+            raise invalid(f"{where}.name", f"'{where}.name' must be a non-empty string")
+        tools.append(Tool(tool.name, tool.description, tool.parameters, tool.strict))
+    return tools or None
 
 
 def to_tool_choice(raw: Any) -> ToolChoice | None:
-    if raw is None:
-        return None
-    if raw in ("auto", "none", "required"):
-        return raw  # type: ignore[no-any-return]
-    if isinstance(raw, dict) and raw.get("type") == "function":
-        return NamedToolChoice(string(raw.get("name"), "tool_choice.name", required=True) or "")
-    raise invalid("tool_choice", "'tool_choice' must be none, auto, required or {type: function, name}")
+    if isinstance(raw, wire.NamedFunctionChoice):
+        return NamedToolChoice(raw.name)
+    return raw  # type: ignore[no-any-return]  # None or one of the declared literals
 
 
-def to_response_format(text: JSON) -> ResponseFormat | None:
-    fmt = mapping(text.get("format"), "text.format")
-    if fmt is None:
+def to_response_format(text: wire.TextConfig | None) -> ResponseFormat | None:
+    fmt = text.format if text is not None else None
+    if fmt is None or isinstance(fmt, wire.TextFormatText):
         return None
-    kind = fmt.get("type")
-    if kind == "text":
-        return None
-    if kind == "json_object":
+    if isinstance(fmt, wire.TextFormatJsonObject):
         return ResponseFormat("json_object")
-    if kind == "json_schema":
-        schema = mapping(fmt.get("schema"), "text.format.schema")
-        if schema is None:
-            raise invalid("text.format.schema", "'text.format.schema' is required")
-        return ResponseFormat("json_schema", string(fmt.get("name"), "text.format.name"), schema,
-                              boolean(fmt, "strict", "text.format.strict"))
-    raise invalid("text.format.type", "'text.format.type' must be text, json_object or json_schema")
+    return ResponseFormat("json_schema", fmt.name, fmt.schema, fmt.strict)
 
 
-def to_reasoning(raw: Any) -> tuple[Reasoning | None, str | None]:
-    r = mapping(raw, "reasoning")
+def to_reasoning(r: wire.ReasoningConfig | None) -> tuple[Reasoning | None, str | None]:
     if r is None:
         return None, None
-    effort = r.get("effort")
-    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
-        raise invalid("reasoning.effort", f"'reasoning.effort' must be one of {sorted(EFFORTS)}")
-    summary = r.get("summary", r.get("generate_summary"))
-    if summary is not None and summary not in ("auto", "concise", "detailed"):
-        raise invalid("reasoning.summary", "'reasoning.summary' must be auto, concise or detailed")
-    reasoning = Reasoning(effort=effort, enabled=True if effort is None and summary is not None else None)
+    summary = r.summary if r.summary is not None else r.generate_summary
+    reasoning = Reasoning(effort=r.effort, enabled=True if r.effort is None and summary is not None else None)
     return reasoning, summary
-
-
-def to_metadata(raw: Any) -> JSON:
-    """Up to 16 string pairs (keys up to 64 characters, values up to 512), as OpenAI documents:
-    echoed in the response object, and kept with it when stored."""
-    metadata = mapping(raw, "metadata") or {}
-    if len(metadata) > 16 or not all(
-        len(k) <= 64 and isinstance(v, str) and len(v) <= 512 for k, v in metadata.items()
-    ):
-        raise invalid("metadata", "'metadata' holds at most 16 string values of at most 512 characters, "
-                                  "with keys of at most 64")
-    return metadata
 
 
 def to_responses_request(body: Any, history: list[Message] | None = None) -> ResponsesRequest:
     """`history` is the stored conversation of `previous_response_id`, when there is one."""
-    if not isinstance(body, dict):
-        raise invalid("body", "the request body must be a JSON object")
-    for name in ("conversation", "prompt", "background"):
-        if body.get(name):
-            raise invalid(name, f"'{name}' is not supported by this gateway (stateless Responses subset)")
-    model = string(body.get("model"), "model", required=True) or ""
-    input_messages = [*(history or ()), *to_messages(body.get("input"))]
-    instructions = string(body.get("instructions"), "instructions")
-    messages = list(input_messages)
-    if instructions:
-        messages.insert(0, Message(role="system", content=instructions))
-    text = mapping(body.get("text"), "text") or {}
+    if isinstance(body, dict):
+        for name in ("conversation", "prompt", "background"):
+            if body.get(name):
+                raise invalid(name, f"'{name}' is not supported by this gateway (stateless Responses subset)")
+        body = integral(wire.with_message_type(body), ("top_logprobs",))
+    tools_wire = (body.get("tools") if isinstance(body, dict) else None) or []  # echoed as sent
     # the built-in web_search tool and openrouter:web_search run in turnout, for every model
-    tools_raw, server_tools = split_server_tools(body.get("tools"))
-    tools, _ = to_tools(tools_raw)
-    tools_wire = body.get("tools") or []
-    reasoning, summary = to_reasoning(body.get("reasoning"))
-    max_tokens = body.get("max_output_tokens")
-    if max_tokens is not None and (not int64(max_tokens) or max_tokens < 1):
-        raise invalid("max_output_tokens", "'max_output_tokens' must be a positive integer")
-    metadata = to_metadata(body.get("metadata"))
+    body, server_tools = without_server_tools(body)
+    w = convert(body, wire.ResponsesBody)
+    input_messages = [*(history or ()), *to_messages(w.input)]
+    messages = list(input_messages)
+    if w.instructions:
+        messages.insert(0, Message(role="system", content=w.instructions))
+    reasoning, summary = to_reasoning(w.reasoning)
     chat = ChatRequest(
-        model=model,
+        model=w.model,
         messages=messages,
-        stream=boolean(body, "stream") or False,
-        max_tokens=max_tokens,
-        temperature=number(body, "temperature"),
-        top_p=number(body, "top_p"),
-        top_logprobs=number(body, "top_logprobs"),
-        response_format=to_response_format(text),
-        tools=tools,
-        tool_choice=to_tool_choice(body.get("tool_choice")),
-        parallel_tool_calls=boolean(body, "parallel_tool_calls"),
+        stream=bool(w.stream),
+        max_tokens=w.max_output_tokens,
+        temperature=w.temperature,
+        top_p=w.top_p,
+        top_logprobs=w.top_logprobs,
+        response_format=to_response_format(w.text),
+        tools=to_tools(w.tools),
+        tool_choice=to_tool_choice(w.tool_choice),
+        parallel_tool_calls=w.parallel_tool_calls,
         reasoning=reasoning,
-        user=string(body.get("user") or body.get("safety_identifier"), "user"),
-        provider=mapping(body.get("provider"), "provider"),
+        user=w.user or w.safety_identifier,
+        provider=w.provider,
         plugins=with_server_tools(parse_plugins(body.get("plugins")), server_tools),
     )
-    store = boolean(body, "store")
+    text = body.get("text") or {}
     return ResponsesRequest(
         chat=chat,
         input_messages=input_messages,
-        instructions=instructions,
-        previous_response_id=string(body.get("previous_response_id"), "previous_response_id"),
-        store=store is not False,
+        instructions=w.instructions,
+        previous_response_id=w.previous_response_id,
+        store=w.store is not False,
         reasoning_summary=summary,
-        text_format=mapping(text.get("format"), "text.format") or {"type": "text"},
+        text_format=text.get("format") or {"type": "text"},
         tools_wire=tools_wire,
         tool_choice_wire=body.get("tool_choice", "auto"),
-        metadata=metadata,
+        metadata=w.metadata or {},
     )

@@ -8,6 +8,7 @@ continue them; the conversation is stored canonically, so a continuation may go 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from starlette.responses import Response
 from turnout.api.auth import authenticate
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import completions_cost
-from turnout.api.openai.protocol import string
+from turnout.api.pipeline import open_inference
 from turnout.api.responses.chains import ChainStore
 from turnout.api.responses.encode import (
     EventEncoder,
@@ -29,6 +30,7 @@ from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
 from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
+from turnout.core.keys import KeyState
 from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult
 from turnout.runtime import Runtime
@@ -52,36 +54,25 @@ def response_store(request: Request) -> ChainStore:
 
 @in_envelope(error_response)
 async def responses(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    key = await authenticate(request.headers, rt.keys)  # before the body: a keyless request costs no read
-    body = await rt.bodies.json(request, rt.settings.max_body_bytes)
     store = response_store(request)
-    if isinstance(body, dict) and isinstance(body.get("previous_response_id"), str):
-        await store.fetch(body["previous_response_id"], key.hash)  # made on another replica, or before a restart
 
-    def parse() -> ResponsesRequest:
+    async def fetch(body: Any, key: KeyState) -> None:
+        if isinstance(body, dict) and isinstance(body.get("previous_response_id"), str):
+            await store.fetch(body["previous_response_id"], key.hash)  # made on another replica, or before a restart
+
+    def parse(body: Any, key: KeyState) -> ResponsesRequest:
         history = None
-        if isinstance(body, dict):
-            previous = string(body.get("previous_response_id"), "previous_response_id")
-            if previous is not None:
-                history = list(store.get(previous, key.hash).messages)
+        previous = body.get("previous_response_id") if isinstance(body, dict) else None
+        if isinstance(previous, str):  # another type is the parser's 400
+            history = list(store.get(previous, key.hash).messages)
         return to_responses_request(body, history)
 
-    rr = await rt.limiter.parsing(key, parse)
-    chat = rt.presets.apply(rr.chat, body.get("preset") if isinstance(body, dict) else None)
-    ctx = RequestContext(
-        accountant=rt.accountant,
-        key=key,
-        dialect_in=DIALECT,
-        model_id=chat.model,
-        streamed=chat.stream,
-        app_title=request.headers.get("x-title") or request.headers.get("x-openrouter-title"),
-        app_referer=request.headers.get("http-referer") or request.headers.get("referer"),
-        app_categories=request.headers.get("x-openrouter-categories"),
-        session_header=request.headers.get("x-session-id"),
-    )
+    opened = await open_inference(request, parse, prepare=fetch)
+    rt, key, rr = opened.rt, opened.key, opened.parsed
+    chat = rt.presets.apply(rr.chat, opened.preset)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
     chat.generation_id = ctx.id
-    ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", body)
+    ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", opened.body)
 
     def keep(result: ChatResult, response: dict[str, object]) -> None:
         if rr.store:
