@@ -121,28 +121,15 @@ class Transport:
         except ReadTimeout:
             raise timed_out(target) from None
         except TLSError as exc:
-            raise self.logged(UpstreamError(
-                ErrorKind.PROVIDER_TLS_FAILED,
-                f"{target.provider_name}: {exc}",
-                provider=target.provider_name,
-                failure=FailureClass.TRANSIENT,
-                detail=exc.detail,
-            ), target) from None
+            raise self.logged(transient(target, ErrorKind.PROVIDER_TLS_FAILED, f"{target.provider_name}: {exc}",
+                                        exc.detail), target) from None
         except PoolTimeout as exc:
-            raise self.logged(UpstreamError(
-                ErrorKind.PROVIDER_OVERLOADED,
-                f"{target.provider_name} is busy: {exc} (the upstream_pool_timeout setting)",
-                provider=target.provider_name,
-                failure=FailureClass.TRANSIENT,
-            ), target) from None
+            raise self.logged(transient(target, ErrorKind.PROVIDER_OVERLOADED,
+                                        f"{target.provider_name} is busy: {exc} (the upstream_pool_timeout setting)"),
+                              target) from None
         except ConnectError as exc:
-            raise self.logged(UpstreamError(
-                ErrorKind.PROVIDER_UNREACHABLE,
-                f"{target.provider_name} is unreachable: {exc}",
-                provider=target.provider_name,
-                failure=FailureClass.TRANSIENT,
-                detail=exc.detail,
-            ), target) from None
+            raise self.logged(transient(target, ErrorKind.PROVIDER_UNREACHABLE,
+                                        f"{target.provider_name} is unreachable: {exc}", exc.detail), target) from None
         except HTTPError as exc:
             raise self.logged(broken(target, exc), target) from None
         if 300 <= resp.status < 400:  # never followed: the key would go wherever the upstream points
@@ -226,35 +213,27 @@ def _port(parts: SplitResult) -> int | None:
         return None
 
 
+def transient(target: Target, kind: ErrorKind, message: str, detail: str | None = None) -> UpstreamError:
+    """An upstream failure worth another endpoint (the next one is tried); `detail` (hosts,
+    addresses) is for logs and admins only."""
+    return UpstreamError(kind, message, provider=target.provider_name, failure=FailureClass.TRANSIENT, detail=detail)
+
+
 def timed_out(target: Target) -> UpstreamError:
-    return UpstreamError(
-        ErrorKind.PROVIDER_TIMEOUT,
-        f"{target.provider_name} timed out",
-        provider=target.provider_name,
-        failure=FailureClass.TRANSIENT,
-    )
+    return transient(target, ErrorKind.PROVIDER_TIMEOUT, f"{target.provider_name} timed out")
 
 
 def broken(target: Target, exc: BaseException) -> UpstreamError:
     if isinstance(exc, (LimitExceeded, SSELimitExceeded)):
         return exceeded(target, exc)
-    return UpstreamError(
-        ErrorKind.PROVIDER_BAD_RESPONSE,
-        f"the connection to {target.provider_name} failed: {exc or type(exc).__name__}",
-        provider=target.provider_name,
-        failure=FailureClass.TRANSIENT,
-        detail=exc.detail if isinstance(exc, HTTPError) else None,
-    )
+    return transient(target, ErrorKind.PROVIDER_BAD_RESPONSE,
+                     f"the connection to {target.provider_name} failed: {exc or type(exc).__name__}",
+                     exc.detail if isinstance(exc, HTTPError) else None)
 
 
 def exceeded(target: Target, exc: LimitExceeded | SSELimitExceeded) -> UpstreamError:
     """An answer that broke a limit: a 502 that names the limit (its setting) in the message and
     in `metadata.limit`. The connection is already closed, never pooled."""
-    error = UpstreamError(
-        ErrorKind.PROVIDER_BAD_RESPONSE,
-        f"{target.provider_name} sent too much: {exc}",
-        provider=target.provider_name,
-        failure=FailureClass.TRANSIENT,
-    )
+    error = transient(target, ErrorKind.PROVIDER_BAD_RESPONSE, f"{target.provider_name} sent too much: {exc}")
     error.metadata["limit"] = exc.setting
     return error
