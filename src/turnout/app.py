@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from turnout.api import account, admin, byok, catalog, completions, embeddings, presets
 from turnout.api.anthropic import routes as anthropic_routes
@@ -27,7 +29,7 @@ from turnout.model.errors import ErrorKind, GatewayError
 from turnout.observe import probes
 from turnout.observe.observer import CURRENT, Slot
 from turnout.observe.shutdown import Drain
-from turnout.observe.timing import timed_send
+from turnout.observe.timing import server_timing, timed_send
 from turnout.observe.tracing import INCOMING_TRACEPARENT
 from turnout.runtime import Runtime
 from turnout.settings import Settings, load_settings
@@ -118,6 +120,10 @@ class TurnoutApp:
     def __init__(self, app: Starlette, fast: dict[tuple[str, str], Handler], settings: Settings) -> None:
         self.app = app
         self._fast = fast
+        # uvicorn's X-Forwarded-* handling (`proxy_headers`), for the routes that read the client's
+        # address or scheme (the web UI's links); serve turns it off in uvicorn (protocol.py) so
+        # that the inference routes, which read neither, skip it.
+        self._slow = ProxyHeadersMiddleware(app, trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
         self.settings = settings  # also read by the HTTP protocol (protocol.py) for its limits
         self._cors = Cors(settings.cors_origins) if settings.cors_origins else None
 
@@ -131,7 +137,6 @@ class TurnoutApp:
             return
         slot = Slot()  # the request's context, for Server-Timing and the trace parent
         CURRENT.set(slot)
-        send = timed_send(send, slot)
         for name, value in scope["headers"]:
             if name == b"traceparent":
                 INCOMING_TRACEPARENT.set(value[:128].decode("latin-1"))
@@ -143,6 +148,7 @@ class TurnoutApp:
                     answer = self._cors.preflight(scope, origin)
                     if answer is not None:
                         status, headers, body = answer
+                        headers = [*headers, (b"server-timing", server_timing(slot))]
                         await send({"type": "http.response.start", "status": status, "headers": headers})
                         await send({"type": "http.response.body", "body": body})
                         return
@@ -152,7 +158,7 @@ class TurnoutApp:
         handler = self._fast.get((scope["method"], scope["path"]))
         try:
             if handler is None:
-                await self.app(scope, receive, send)  # type: ignore[arg-type]
+                await self._slow(scope, receive, timed_send(send, slot))  # type: ignore[arg-type]
                 return
             scope["app"] = self.app
             watch = ClientWatch(receive)  # a client leaving before the answer cancels the handler
@@ -169,6 +175,7 @@ class TurnoutApp:
                 response = await on_unexpected(request, exc)
             finally:
                 watch.stop()
+            response.raw_headers.append((b"server-timing", server_timing(slot)))
             await response(scope, receive, send)  # type: ignore[arg-type]
         finally:
             if HELD in scope:  # the request's body budget (api/body.py), once its answer has ended

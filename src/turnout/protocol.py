@@ -295,6 +295,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "http": GuardedProtocol,
         "log_level": settings.log_level,
         "access_log": False,
+        "proxy_headers": False,  # the app applies it to the routes that need it (app.py, TurnoutApp)
         "server_header": False,
         "date_header": False,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -33,6 +32,7 @@ from turnout.store.base import GenerationRecord
 log = logging.getLogger("turnout.requests")
 
 if TYPE_CHECKING:
+    from turnout.core.deadlines import Phase
     from turnout.plugins.pipeline import PluginRun
 
 ZERO = Decimal(0)
@@ -81,7 +81,7 @@ class RequestContext:
     conversation: Conversation | None = None  # set when sticky routing looked at this request
     upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
     shutting_down: bool = False  # the shutdown grace passed: the deadline was moved to now (observe/shutdown.py)
-    timeout_scope: asyncio.Timeout | None = None  # the upstream phase's, so a shutdown can end it early
+    phase: Phase | None = None  # the upstream phase (core/deadlines.py), so a shutdown can end it early
 
     def __post_init__(self) -> None:
         # The headers as given, made what is kept: a bounded one-line title and the referer's origin.
@@ -195,18 +195,21 @@ class RequestContext:
         there is recorded at once (the error learns the generation id), then re-raised."""
         try:
             yield
-        except GatewayError as exc:
+        except BaseException as exc:
+            self.record_failure(exc)
+            raise
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Record what ended the request before its answer existed (core/deadlines.py's `Phase`)."""
+        if isinstance(exc, GatewayError):
             self.fail(exc)
             self.record("error", None)
             exc.generation_id = self.id
-            raise
-        except Exception:  # a bug of ours (answered 500), not the client leaving
+        elif isinstance(exc, Exception):  # a bug of ours (answered 500), not the client leaving
             self.fail(internal_error())
             self.record("error", None)
-            raise
-        except BaseException:  # cancelled: the client went away
+        else:  # cancelled: the client went away
             self.record("cancelled", None)
-            raise
 
     def fail(self, error: GatewayError) -> None:
         self.error = error

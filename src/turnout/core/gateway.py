@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING
 
 from turnout.core.catalog import Endpoint
 from turnout.core.context import RequestContext
+from turnout.core.deadlines import Deadlines, Phase
 from turnout.core.dispatch import Attempt, Dispatcher
 from turnout.core.estimate import estimate_embedding, estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
 from turnout.core.router import Route, Router, model_chain
 from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
-from turnout.core.streaming import guarded, request_timed_out
+from turnout.core.streaming import guarded
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import Finish, Heartbeat, StreamEvent, StreamFailure, UsageReport
-from turnout.observe.shutdown import shutting_down_error
 
 ZERO = Decimal(0)
 
@@ -65,32 +65,19 @@ class Gateway:
         self.sticky = sticky
         self.dispatcher = dispatcher
         self.request_timeout = request_timeout
+        self.deadlines = Deadlines(request_timeout)
         self.stream_open_grace = stream_open_grace  # 0: a stream opens only with its first event
         self.keepalive_interval = keepalive_interval
         self.cache = cache
         self.cache_entry_bytes = cache_entry_bytes
         self.plugins = plugins  # src/turnout/plugins/: steps around dispatch, when a request has any
 
-    @contextlib.asynccontextmanager
-    async def upstream_phase(self, ctx: RequestContext) -> AsyncIterator[None]:
+    def upstream_phase(self, ctx: RequestContext) -> Phase:
         """Around the part of a request before its answer exists (routing, admission, the upstream
         call up to its first event): the request's deadline starts here and bounds it, and an
-        error or a cancellation in it is recorded (`RequestContext.recording_failures`).
-        A stream's events are held to the same deadline in core/streaming.py."""
-        ctx.deadline = ctx.started + self.request_timeout
-        with ctx.recording_failures():
-            scope = ctx.timeout_scope = asyncio.timeout(max(ctx.deadline - time.perf_counter(), 0.0))
-            try:
-                async with scope:
-                    yield
-            except TimeoutError:
-                if not scope.expired():
-                    raise
-                if ctx.shutting_down:  # observe/shutdown.py ended it after the grace
-                    raise shutting_down_error() from None
-                raise request_timed_out(self.request_timeout) from None
-            finally:
-                ctx.timeout_scope = None
+        error or a cancellation in it is recorded (core/deadlines.py). A stream's events are held
+        to the same deadline in core/streaming.py."""
+        return self.deadlines.phase(ctx)
 
     async def _routes(self, request: ChatRequest, ctx: RequestContext) -> AsyncIterator[Route]:
         """The route of each model in the fallback chain, admitting the request once."""

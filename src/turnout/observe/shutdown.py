@@ -40,9 +40,9 @@ def expire(observer: Observer) -> int:
     for ctx in live:
         ctx.shutting_down = True
         ctx.deadline = min(ctx.deadline, now)
-        scope = ctx.timeout_scope
-        if scope is not None and scope.when() is not None:
-            scope.reschedule(asyncio.get_running_loop().time())
+        phase = ctx.phase
+        if phase is not None:
+            phase.fire()
     return len(live)
 
 

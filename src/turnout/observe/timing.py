@@ -16,17 +16,23 @@ from turnout.observe.observer import Slot
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def server_timing(slot: Slot) -> bytes:
+    """The header's value, as of now (the answer's first byte)."""
+    total = (time.perf_counter() - slot.started) * 1000
+    upstream = 0.0
+    ctx = slot.ctx
+    if ctx is not None:
+        for a in ctx.attempts:
+            upstream += a.ms
+    return b"gateway;dur=%.2f, upstream;dur=%.2f, total;dur=%.2f" % (max(total - upstream, 0.0), upstream, total)
+
+
 def timed_send(send: Send, slot: Slot) -> Send:
+    """`send` with the header added to the answer's start (routes answered through Starlette; the
+    inference routes add it to their `Response` directly, app.py)."""
     async def send_timed(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            total = (time.perf_counter() - slot.started) * 1000
-            upstream = 0.0
-            ctx = slot.ctx
-            if ctx is not None:
-                for a in ctx.attempts:
-                    upstream += a.ms
-            value = f"gateway;dur={max(total - upstream, 0.0):.2f}, upstream;dur={upstream:.2f}, total;dur={total:.2f}"
-            message["headers"] = [*message.get("headers", ()), (b"server-timing", value.encode())]
+            message["headers"] = [*message.get("headers", ()), (b"server-timing", server_timing(slot))]
         await send(message)
 
     return send_timed
