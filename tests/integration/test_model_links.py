@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from tests.conftest import Upstream, create_key, gateway_config
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.catalog import MAX_BASES
+from turnout.core.catalog.catalog import MAX_BASES
 from turnout.settings import Settings, load_settings
 
 

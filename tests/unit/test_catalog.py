@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.core.catalog import CatalogError, build_catalog
+from turnout.core.catalog.catalog import CatalogError, build_catalog
 
 
 def test_seed_models_and_figures() -> None:
@@ -67,7 +67,7 @@ def test_bad_config_names_the_setting(providers, models, message: str) -> None:
 
 
 def test_upstream_limits_are_settings_and_must_be_positive() -> None:
-    from turnout.core.transport import upstream_limits
+    from turnout.core.upstream.transport import upstream_limits
     from turnout.settings import ConfigError, load_settings
 
     settings = load_settings(None, env={"TURNOUT_UPSTREAM_MAX_ANSWER_BYTES": "1000", "TURNOUT_UPSTREAM_MAX_SSE_LINE_BYTES": "77"})

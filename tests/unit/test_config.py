@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from turnout.config_check import check, effective, load_checked, mask_url
-from turnout.core.catalog import CatalogError, build_catalog
-from turnout.core.dialects import DIALECTS
-from turnout.core.health import HealthTracker
-from turnout.core.router import Router
+from turnout.core.catalog.catalog import CatalogError, build_catalog
+from turnout.core.catalog.dialects import DIALECTS
+from turnout.core.routing.health import HealthTracker
+from turnout.core.routing.router import Router
 from turnout.model.chat import ChatRequest, Message, Tool
 from turnout.model.errors import GatewayError
 from turnout.providers.anthropic import AnthropicAdapter
@@ -194,7 +194,7 @@ def test_config_check_lists_every_problem_with_the_file(tmp_path: Path) -> None:
 
 
 def test_every_registered_dialect_has_its_catalog_entry() -> None:
-    """A new adapter in providers/registry.py needs its entry in core/dialects.py (parameters,
+    """A new adapter in providers/registry.py needs its entry in core/catalog/dialects.py (parameters,
     base_url form, options), or configs that use it are refused as an unknown dialect."""
     from turnout.providers.registry import http_adapters
 

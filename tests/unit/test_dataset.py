@@ -14,7 +14,7 @@ import pytest
 
 from turnout.catalog.dataset import Dataset, build_dataset, load_dataset
 from turnout.catalog.ids import canonical_id
-from turnout.core.catalog import Catalog, build_catalog
+from turnout.core.catalog.catalog import Catalog, build_catalog
 from turnout.model.result import Usage
 
 MILLION = Decimal(1_000_000)

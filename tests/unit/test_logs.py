@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from turnout.core.catalog import build_catalog
+from turnout.core.catalog.catalog import build_catalog
 from turnout.core.context import log_request
-from turnout.core.health import BREAKER_THRESHOLD, HealthTracker
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
+from turnout.core.routing.health import BREAKER_THRESHOLD, HealthTracker
 from turnout.logs import configure
 from turnout.runtime import date_models
 from turnout.store.base import GenerationRecord

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from turnout.api.auth import authenticate
 from turnout.api.catalog_query import ModelQuery, listing
 from turnout.api.public_url import public_base
-from turnout.core import categories
-from turnout.core.catalog import Endpoint, Model
+from turnout.core.catalog.catalog import Endpoint, Model
+from turnout.core.money import categories
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from turnout.core.catalog import Model, with_base
+from turnout.core.catalog.catalog import Model, with_base
 from turnout.model.errors import ErrorKind, GatewayError
 
 MILLION = Decimal(1_000_000)

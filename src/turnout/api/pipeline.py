@@ -3,7 +3,7 @@
 Each inference route (chat completions, legacy completions, embeddings, Anthropic Messages,
 Responses) starts with `open_inference`: the key authenticated first (a keyless request costs no
 read), the body read within its size limit and the process's body budget (api/body.py), the body parsed into the dialect's request (counted against the key's parsing
-rate, core/ratelimit.py) and, once the model is known, a `RequestContext` built from the
+rate, core/money/ratelimit.py) and, once the model is known, a `RequestContext` built from the
 headers. The route then calls the gateway and encodes the answer: nothing else.
 """
 
@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from turnout.api.auth import authenticate
 from turnout.core.context import RequestContext
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
 from turnout.runtime import Runtime
 
 T = TypeVar("T")

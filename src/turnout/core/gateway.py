@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.core.context import RequestContext
-from turnout.core.dispatch import Attempt, Dispatcher
-from turnout.core.estimate import estimate_embedding, estimate_prompt
+from turnout.core.money.estimate import estimate_embedding, estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
-from turnout.core.router import Route, Router, model_chain
-from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
+from turnout.core.routing.router import Route, Router, model_chain
+from turnout.core.routing.sticky import StickyRoutes, caching_pays, conversation_of
 from turnout.core.streaming import guarded, request_timed_out
+from turnout.core.upstream.dispatch import Attempt, Dispatcher
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
@@ -133,7 +133,7 @@ class Gateway:
         return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
 
     def _stick(self, request: ChatRequest, ctx: RequestContext, route: Route, sticky: StickyRoutes) -> None:
-        """Prompt-cache sticky routing (core/sticky.py): the endpoint holding this conversation's
+        """Prompt-cache sticky routing (core/routing/sticky.py): the endpoint holding this conversation's
         cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
         if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
             return

@@ -30,7 +30,7 @@ from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
 from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
 from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult
 from turnout.runtime import Runtime

@@ -18,11 +18,11 @@ import orjson
 import yaml
 
 from turnout.catalog.dataset import Dataset
-from turnout.core.catalog_schema import check_model, check_provider
-from turnout.core.dialects import DialectError, dialect
-from turnout.core.network import DEFAULT as DEFAULT_NETWORK
-from turnout.core.network import Network, NetworkConfigError, network_of
-from turnout.core.pricing import Pricing
+from turnout.core.catalog.catalog_schema import check_model, check_provider
+from turnout.core.catalog.dialects import DialectError, dialect
+from turnout.core.catalog.network import DEFAULT as DEFAULT_NETWORK
+from turnout.core.catalog.network import Network, NetworkConfigError, network_of
+from turnout.core.catalog.pricing import Pricing
 from turnout.providers.base import Target
 from turnout.providers.openai import QUIRKS
 from turnout.providers.rules import DEFAULT_RULES, ParamRules, RuleBook, RulesError, parse_rules
@@ -51,7 +51,7 @@ class Provider:
     data_policy: dict[str, Any] = field(default_factory=dict)
     source: str = "builtin"  # builtin | config | models.dev:<id>
     parameters: frozenset[str] = frozenset()  # what its dialect carries: an endpoint's default
-    network: Network = DEFAULT_NETWORK  # proxy, tls, max_connections (core/network.py)
+    network: Network = DEFAULT_NETWORK  # proxy, tls, max_connections (core/catalog/network.py)
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -75,7 +75,7 @@ class Endpoint:
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     pricing_source: str | None = None  # where the prices came from (dataset endpoints)
     rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
-    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/byok.py)
+    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/money/byok.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from turnout.core.bounds import MAX_ID, clip
-from turnout.core.byok import ByokBook
-from turnout.core.catalog import Catalog, Endpoint, Model
-from turnout.core.estimate import estimate_prompt
-from turnout.core.health import HealthTracker
+from turnout.core.catalog.catalog import Catalog, Endpoint, Model
+from turnout.core.money.bounds import MAX_ID, clip
+from turnout.core.money.byok import ByokBook
+from turnout.core.money.estimate import estimate_prompt
+from turnout.core.routing.health import HealthTracker
 from turnout.model.chat import ChatRequest, Reasoning
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 
@@ -44,7 +44,7 @@ class Route:
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
-    """The prompt's likely size over everything sent upstream (core/estimate.py), for context-length
+    """The prompt's likely size over everything sent upstream (core/money/estimate.py), for context-length
     checks and usage fallbacks; the gateway computes it once per request and passes it to `resolve`."""
     return estimate_prompt(request).typical
 
@@ -74,7 +74,7 @@ class Router:
         self._availability = availability
         self._health = health
         self._rng = rng or random.Random()
-        self.byok: ByokBook | None = None  # accounts' own provider keys (core/byok.py), set by the runtime
+        self.byok: ByokBook | None = None  # accounts' own provider keys (core/money/byok.py), set by the runtime
 
     def lookup(self, model_id: str, kind: str = "chat") -> tuple[Model, str | None]:
         """The catalog model for an id, and the variant still to apply (None if the id had none
@@ -99,7 +99,7 @@ class Router:
     def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat",
                 prompt_tokens: int | None = None, owner: tuple[str, str] | None = None) -> Route:
         """The endpoints to try; `prompt_tokens` is the prompt's likely size, when already known;
-        `owner` (account, API key hash) brings in the account's own provider keys (core/byok.py)."""
+        `owner` (account, API key hash) brings in the account's own provider keys (core/money/byok.py)."""
         model, variant = self.lookup(model_id or request.model, kind)
         prefs = parse_preferences(request.provider)
         if variant == "thinking" and request.reasoning is None:

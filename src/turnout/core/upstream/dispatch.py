@@ -5,10 +5,10 @@ real event of an attempt before returning, so an upstream error status, a refuse
 a stream that dies at once moves on to the next endpoint. After that, failures travel in-band
 as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault) is not retried.
 Attempts are bounded in number (`MAX_ATTEMPTS`, across model fallbacks too) and in time (the
-caller's deadline). Every outcome feeds the endpoint's health (core/health.py).
+caller's deadline). Every outcome feeds the endpoint's health (core/routing/health.py).
 
 Whatever an upstream says on an error path passes through the transport's scrubber before it
-is kept (core/transport.py); an attempt's `detail` (the host and address of a failed
+is kept (core/upstream/transport.py); an attempt's `detail` (the host and address of a failed
 connection) is stored for admins but left out of what a client is shown (`Attempt.public`).
 """
 
@@ -20,10 +20,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from turnout.core.availability import Availability
-from turnout.core.catalog import Endpoint
-from turnout.core.health import HealthTracker
-from turnout.core.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.routing.availability import Availability
+from turnout.core.routing.health import HealthTracker
+from turnout.core.upstream.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
@@ -94,7 +94,7 @@ class Dispatcher:
         self.judge = Availability(adapters, in_process)
 
     def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
-        """Whether the endpoint can answer (core/availability.py: the answer every part gives)."""
+        """Whether the endpoint can answer (core/routing/availability.py: the answer every part gives)."""
         return self.judge(endpoint)
 
     def _failed(
