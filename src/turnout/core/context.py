@@ -21,6 +21,7 @@ from turnout.core.money.estimate import PromptEstimate, completion_cap
 from turnout.core.money.keys import KeyState
 from turnout.core.money.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
+from turnout.core.routing.router import Preferences
 from turnout.core.routing.sticky import Conversation
 from turnout.core.upstream.dispatch import Attempt
 from turnout.logs import safe
@@ -78,6 +79,7 @@ class RequestContext:
     cache_source: str | None = None  # a cache hit: the generation whose answer this replays
     rate_limited: bool = False  # counted against the key's rate limits (once)
     session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
+    preferences: Preferences = field(default_factory=Preferences)  # the `provider` object (api/preferences.py)
     conversation: Conversation | None = None  # set when sticky routing looked at this request
     upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
     shutting_down: bool = False  # the shutdown grace passed: the deadline was moved to now (observe/shutdown.py)

@@ -125,17 +125,19 @@ class Gateway:
         """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
         the request or the config allows it, and routed again."""
         try:
-            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
+            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner,
+                                       prefs=ctx.preferences)
         except GatewayError as exc:
             if self.plugins is None or not self.plugins.compress(
                     request, ctx, self.router.lookup(model_id)[0].endpoints, exc, last=last):
                 raise
-        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
+        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner,
+                                   prefs=ctx.preferences)
 
     def _stick(self, request: ChatRequest, ctx: RequestContext, route: Route, sticky: StickyRoutes) -> None:
         """Prompt-cache sticky routing (core/routing/sticky.py): the endpoint holding this conversation's
         cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
-        if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
+        if ctx.preferences.order or not any(caching_pays(e) for e in route.endpoints):
             return
         if route.endpoints[0].byok_id is not None:  # the account's own key always goes first
             return
@@ -368,7 +370,7 @@ class Gateway:
         async with self.upstream_phase(ctx):
             await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
             stand_in = embedding_stand_in(request)
-            route = self.router.resolve(stand_in, kind="embedding")
+            route = self.router.resolve(stand_in, kind="embedding", prefs=ctx.preferences)
             ctx.prompt = estimate_embedding(request)
             await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
             result, ctx.endpoint = await embedder(request, route.endpoints, ctx.attempts, deadline, route.reason)

@@ -33,7 +33,7 @@ async def messages(request: Request) -> Response:
     opened = await open_inference(request, lambda body, _: to_chat_request(body))
     rt = opened.rt
     chat = rt.presets.apply(opened.parsed, opened.preset)
-    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream, provider=chat.provider)
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "messages", opened.body)
     if chat.stream:

@@ -70,7 +70,7 @@ async def responses(request: Request) -> Response:
     opened = await open_inference(request, parse, prepare=fetch)
     rt, key, rr = opened.rt, opened.key, opened.parsed
     chat = rt.presets.apply(rr.chat, opened.preset)
-    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream, provider=chat.provider)
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", opened.body)
 
