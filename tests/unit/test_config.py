@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from turnout.api.catalog_wire import model_wire
 from turnout.config_check import check, effective, load_checked, mask_url
 from turnout.core.catalog.catalog import CatalogError, build_catalog
 from turnout.core.catalog.dialects import DIALECTS
@@ -115,7 +116,7 @@ def test_a_configured_model_takes_tools_response_format_and_reasoning_by_default
     catalog = build_catalog(acme(), echo(), env={})
     params = catalog.models["acme/echo"].endpoints[0].supported_parameters
     assert {"tools", "tool_choice", "response_format", "structured_outputs", "reasoning", "max_tokens", "seed"} <= params
-    assert catalog.models["acme/echo"].to_wire()["supported_parameters"] == sorted(params)
+    assert model_wire(catalog.models["acme/echo"])["supported_parameters"] == sorted(params)
     assert route(catalog, ChatRequest("acme/echo", [Message("user", "hi")], tools=TOOLS)) == ["acme"]
 
 

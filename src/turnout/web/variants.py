@@ -34,7 +34,7 @@ def suffix_variant(catalog: Catalog, model_id: str) -> Model | None:
         endpoints.sort(key=lambda e: e.pricing.prompt + e.pricing.completion)
     return replace(
         base, id=model_id, name=f"{base.name} ({suffix})", endpoints=endpoints,
-        description=f"{SUFFIXES[suffix]} {base.description}", _wire=None,
+        description=f"{SUFFIXES[suffix]} {base.description}", rendered=None,
     )
 
 
