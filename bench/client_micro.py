@@ -1,4 +1,4 @@
-"""Upstream HTTP client microbenchmark: turnout's own client (core/http.py) vs aiohttp vs httpx.
+"""Upstream HTTP client microbenchmark: turnout's own client (core/upstream/http.py) vs aiohttp vs httpx.
 
 One process, one loopback server (a raw asyncio protocol answering a fixed chat completion),
 3,000 POSTs at concurrency 10 after 200 warm-up requests; prints CPU microseconds per request
@@ -30,7 +30,7 @@ async def main(which, n=3000, conc=10):
     srv = await loop.create_server(S, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/v1/chat/completions"
     if which == "turnout":
-        from turnout.core.http import HTTPClient
+        from turnout.core.upstream.http import HTTPClient
         c = HTTPClient(5, 30)
         async def one():
             r = await c.request("POST", url, H, REQ); b = await r.read(); r.release(); return b

@@ -15,7 +15,7 @@ from tests.fakes.openai_upstream import UpstreamState
 from tests.fakes.openai_upstream import create_app as create_upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.keys import hash_key, load_secret, mint_key
+from turnout.core.money.keys import hash_key, load_secret, mint_key
 from turnout.runtime import open_store
 from turnout.settings import Settings, load_settings
 

@@ -123,7 +123,7 @@ class TurnoutApp:
         # uvicorn's X-Forwarded-* handling (`proxy_headers`), for the routes that read the client's
         # address or scheme (the web UI's links); serve turns it off in uvicorn (protocol.py) so
         # that the inference routes, which read neither, skip it.
-        self._slow = ProxyHeadersMiddleware(app, trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+        self._slow = ProxyHeadersMiddleware(app, trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))  # type: ignore[arg-type]
         self.settings = settings  # also read by the HTTP protocol (protocol.py) for its limits
         self._cors = Cors(settings.cors_origins) if settings.cors_origins else None
 

@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from turnout.config_check import load_checked
-    from turnout.core.availability import Availability
+    from turnout.core.routing.availability import Availability
     from turnout.logs import configure, uvicorn_config
     from turnout.runtime import local_model_plan, open_store
 
@@ -112,9 +112,9 @@ def escaped(text: str) -> str:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from turnout.core.keys import hash_key, load_secret, mint_key
-    from turnout.core.pricing import usd
-    from turnout.core.ratelimit import MAX_RATE
+    from turnout.core.catalog.pricing import usd
+    from turnout.core.money.keys import hash_key, load_secret, mint_key
+    from turnout.core.money.ratelimit import MAX_RATE
     from turnout.runtime import open_store
     from turnout.store.base import KeyExists
 
@@ -169,10 +169,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _push_key(settings: Settings, record: KeyRecord) -> None:
-    """With `redis_url`, tell the running replicas about the change now (core/key_push.py)."""
+    """With `redis_url`, tell the running replicas about the change now (core/money/key_push.py)."""
     if settings.redis_url:
-        from turnout.core.key_push import publish_now
-        from turnout.core.keys import load_secret
+        from turnout.core.money.key_push import publish_now
+        from turnout.core.money.keys import load_secret
         from turnout.runtime import key_channel
 
         publish_now(settings.redis_url, key_channel(load_secret(settings.data_dir)), record)
@@ -210,7 +210,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_admin_key(args: argparse.Namespace) -> int:
     """Mint an admin (management) key for the key and credits API; prints it once (last line)."""
-    from turnout.core.keys import create_admin_key, load_secret
+    from turnout.core.money.keys import create_admin_key, load_secret
 
     settings = _settings(args)
     clear = create_admin_key(settings.data_dir, load_secret(settings.data_dir), replace=args.replace)
@@ -222,7 +222,7 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from turnout.config_check import load_checked
-    from turnout.core.availability import Availability
+    from turnout.core.routing.availability import Availability
 
     settings, catalog = load_checked(getattr(args, "config", None))
     availability = Availability.for_settings(settings)  # the same answer the API and the web give
@@ -239,7 +239,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from turnout.catalog.report import report
-    from turnout.core.catalog import catalog_for
+    from turnout.core.catalog.catalog import catalog_for
 
     settings = _settings(args)
     return report(catalog_for(settings), args.model, sys.stdout)

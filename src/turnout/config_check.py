@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from turnout.core.catalog import Catalog, CatalogError, build_catalog, catalog_for
+from turnout.core.catalog.catalog import Catalog, CatalogError, build_catalog, catalog_for
 from turnout.settings import ConfigError, Settings, load_settings
 
 MASK = "***"

@@ -10,7 +10,7 @@ runs, its `generation_id` and `trace_id` (when tracing is on); the request line 
 (model, provider, status, tokens, cost, ...), so a log shipper can join logs, traces and
 generation records.
 
-What is logged: start-up and shutdown, provider circuits opening and closing (core/health.py),
+What is logged: start-up and shutdown, provider circuits opening and closing (core/routing/health.py),
 and one line per request at INFO (core/context.py). Never a prompt, an answer or a key: a key
 appears only as its label (`sk-tn-v1-abc...xyz`), which is not a secret.
 """

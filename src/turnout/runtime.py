@@ -16,24 +16,24 @@ import orjson
 
 from turnout.api.body import BodyReader
 from turnout.api.presets import PresetBook
-from turnout.core.accounting import Accountant
-from turnout.core.availability import Availability
-from turnout.core.byok import ByokBook, Vault
-from turnout.core.catalog import Catalog, catalog_for
-from turnout.core.dispatch import Dispatcher
+from turnout.core.catalog.catalog import Catalog, catalog_for
 from turnout.core.gateway import Gateway
-from turnout.core.journal import Journal, recover
-from turnout.core.key_push import KeyPush
-from turnout.core.keys import AdminKeys, KeyCache, KeyState, hash_key, load_secret
-from turnout.core.ledger import Ledger
-from turnout.core.ratelimit import RateLimiter
+from turnout.core.money.accounting import Accountant
+from turnout.core.money.byok import ByokBook, Vault
+from turnout.core.money.journal import Journal, recover
+from turnout.core.money.key_push import KeyPush
+from turnout.core.money.keys import AdminKeys, KeyCache, KeyState, hash_key, load_secret
+from turnout.core.money.ledger import Ledger
+from turnout.core.money.ratelimit import RateLimiter
 from turnout.core.response_cache import CachePolicy, ResponseCache
 from turnout.core.response_cache import policy as cache_policy
-from turnout.core.router import Router
-from turnout.core.scrub import Scrubber, configured_secrets
-from turnout.core.shared_health import SharedHealth
-from turnout.core.sticky import StickyRoutes
-from turnout.core.transport import Transport, pooling, upstream_limits
+from turnout.core.routing.availability import Availability
+from turnout.core.routing.router import Router
+from turnout.core.routing.shared_health import SharedHealth
+from turnout.core.routing.sticky import StickyRoutes
+from turnout.core.upstream.dispatch import Dispatcher
+from turnout.core.upstream.scrub import Scrubber, configured_secrets
+from turnout.core.upstream.transport import Transport, pooling, upstream_limits
 from turnout.model.chat import ChatRequest
 from turnout.observe.metrics import Metrics
 from turnout.observe.observer import Observer, refresh_gauges
@@ -86,7 +86,7 @@ def redis_namespace(secret: bytes) -> str:
 
 
 def key_channel(secret: bytes) -> str:
-    """The Redis pub/sub channel key changes are pushed on (core/key_push.py)."""
+    """The Redis pub/sub channel key changes are pushed on (core/money/key_push.py)."""
     return redis_namespace(secret) + "keys"
 
 
@@ -217,7 +217,7 @@ class Runtime:
         rt.ledger, rt.limiter, rt.journal = ledger, limiter, journal
         rt.bodies = BodyReader(settings.body_budget_bytes, settings.max_json_values, settings.body_timeout)
         rt._releases = recovered.releases
-        if settings.redis_url:  # one view of providers' health across replicas (core/shared_health.py)
+        if settings.redis_url:  # one view of providers' health across replicas (core/routing/shared_health.py)
             rt.shared_health = SharedHealth(dispatcher.health, settings.redis_url, redis_namespace(secret) + "health:")
             rt.key_push = KeyPush(settings.redis_url, key_channel(secret), rt._pushed_key)
         return rt

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import Acct
-from turnout.core.keys import hash_key, load_secret
+from turnout.core.money.keys import hash_key, load_secret
 from turnout.runtime import open_store
 from turnout.settings import ConfigError, load_settings
 

@@ -19,7 +19,7 @@ from tests.fakes.openai_upstream import UpstreamState
 from tests.fakes.openai_upstream import create_app as create_upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.byok import Vault, mask
+from turnout.core.money.byok import Vault, mask
 from turnout.settings import Settings, load_settings
 
 SHARED = "sk-shared-gateway-key-0001"

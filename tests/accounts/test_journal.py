@@ -12,12 +12,12 @@ import pytest
 
 from tests.unit.store.backends import ran
 from tests.unit.store.test_store_contract import gen
-from turnout.core import journal as journal_mod
-from turnout.core.catalog import Endpoint, Provider
-from turnout.core.journal import INTERRUPTED, INTERRUPTED_LATE, Journal, read_dir, recover
-from turnout.core.keys import KeyCache, KeyState
-from turnout.core.ledger import Ledger, worst_case
-from turnout.core.pricing import Pricing
+from turnout.core.catalog.catalog import Endpoint, Provider
+from turnout.core.catalog.pricing import Pricing
+from turnout.core.money import journal as journal_mod
+from turnout.core.money.journal import INTERRUPTED, INTERRUPTED_LATE, Journal, read_dir, recover
+from turnout.core.money.keys import KeyCache, KeyState
+from turnout.core.money.ledger import Ledger, worst_case
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import GatewayError
 from turnout.store.base import PeriodUsage

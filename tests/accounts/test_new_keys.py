@@ -22,7 +22,7 @@ from tests.accounts.conftest import ADMIN, settings_for
 from tests.conftest import Upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.keys import KEY_PREFIX, MISS_LOOKUPS_PER_SECOND
+from turnout.core.money.keys import KEY_PREFIX, MISS_LOOKUPS_PER_SECOND
 from turnout.runtime import Runtime
 from turnout.settings import Settings
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.accounts.conftest import Acct, wait_until
-from turnout.core.bounds import MAX_ID, MAX_MESSAGE, MAX_TITLE, origin
+from turnout.core.money.bounds import MAX_ID, MAX_MESSAGE, MAX_TITLE, origin
 
 
 def new_key(acct: Acct, name: str) -> str:

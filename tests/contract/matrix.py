@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from turnout.core.catalog import load_builtin
+from turnout.core.catalog.catalog import load_builtin
 from turnout.model.chat import (
     AudioPart,
     ChatRequest,

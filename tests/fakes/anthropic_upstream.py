@@ -180,6 +180,10 @@ async def _stream(body: dict[str, Any], scenario: str, blocks: list[dict[str, An
     if scenario == "early-overload":  # 200, then an error before any content (Anthropic does this under load)
         yield _event(shape(ErrorResponse, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
         return
+    if scenario == "early-invalid":  # 200, then a refusal of the request itself before any content
+        yield _event(shape(ErrorResponse, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                      "message": "prompt is too long"}}))
+        return
     for i, block in enumerate(blocks):
         kind = block["type"]
         if kind == "thinking":

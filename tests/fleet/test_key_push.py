@@ -1,4 +1,4 @@
-"""Key changes are pushed through Redis pub/sub (core/key_push.py): a key disabled, re-limited,
+"""Key changes are pushed through Redis pub/sub (core/money/key_push.py): a key disabled, re-limited,
 deleted or created on one replica is seen by the others within 100 ms, far inside the polling
 interval (0.5 s) that stays as the fallback."""
 
@@ -83,7 +83,7 @@ def test_a_malformed_message_is_ignored(pair: tuple[Acct, Acct]) -> None:
     """Anyone who can publish on the channel cannot crash the listener; later changes still arrive."""
     import redis
 
-    from turnout.core.keys import load_secret
+    from turnout.core.money.keys import load_secret
     from turnout.runtime import key_channel
 
     a, b = pair

@@ -1,4 +1,4 @@
-"""Endpoint health shared through Redis (core/shared_health.py): failures, circuits, cool-downs and
+"""Endpoint health shared through Redis (core/routing/shared_health.py): failures, circuits, cool-downs and
 samples seen by one replica reach the others; a half-open probe goes to exactly one replica."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from tests.unit.store.conftest import REDIS_URL, reachable
-from turnout.core.health import BREAKER_THRESHOLD, HealthTracker
-from turnout.core.shared_health import SharedHealth
+from turnout.core.routing.health import BREAKER_THRESHOLD, HealthTracker
+from turnout.core.routing.shared_health import SharedHealth
 
 pytestmark = pytest.mark.redis
 EP = "fake/echo@fake"

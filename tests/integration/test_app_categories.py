@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Upstream, create_key, gateway_config
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core import categories
+from turnout.core.money import categories
 from turnout.runtime import open_store
 from turnout.settings import Settings, load_settings
 

@@ -13,7 +13,7 @@ from openrouter import OpenRouter
 from tests.conftest import Upstream, create_key
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.catalog import family
+from turnout.core.catalog.catalog import family
 from turnout.settings import load_settings
 
 

@@ -17,7 +17,7 @@ from tests.fakes.openai_embeddings_upstream import EmbeddingsState, dialect_mode
 from tests.fakes.openai_embeddings_upstream import create_app as create_embeddings_upstream
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.dispatch import MAX_ATTEMPTS
+from turnout.core.upstream.dispatch import MAX_ATTEMPTS
 from turnout.settings import load_settings
 
 EMBED_PRICE = Decimal("0.0000001")

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 
 from tests.conftest import Upstream, create_key, gateway_config
 from tests.fakes.server import serve
+from turnout.api.catalog_wire import MAX_BASES
 from turnout.app import create_app
-from turnout.core.catalog import MAX_BASES
 from turnout.settings import Settings, load_settings
 
 
@@ -64,7 +64,7 @@ def test_one_body_per_base_and_bounded(site: tuple[str, Settings, Starlette]) ->
     for port in range(2, 3 * MAX_BASES):  # "localhost" on public_hosts allows any port
         body = httpx.get(f"{url}/api/v1/models", headers={"host": f"localhost:{port}"}).json()
         assert body["data"][0]["links"]["details"].startswith(f"http://localhost:{port}/api/v1/models/")
-    assert len(catalog._bodies) <= MAX_BASES + 2
+    assert len(catalog.rendered) <= MAX_BASES + 2
 
 
 def test_a_configured_public_url_wins(site: tuple[str, Settings, Starlette], tmp_path: Path) -> None:

@@ -147,8 +147,8 @@ def doc_configs() -> list[tuple[str, str]]:
 def test_every_config_example_in_the_docs_is_accepted(where: str, text: str, tmp_path: Path) -> None:
     """The documentation's config examples use only keys turnout reads (they may be fragments:
     a models section whose provider another example defines)."""
-    from turnout.core.catalog import load_builtin
-    from turnout.core.catalog_schema import check_model, check_provider
+    from turnout.core.catalog.catalog import load_builtin
+    from turnout.core.catalog.catalog_schema import check_model, check_provider
     from turnout.settings import load_settings
 
     builtin = load_builtin()["providers"]

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from turnout.core.availability import Availability
-from turnout.core.catalog import build_catalog
+from turnout.core.catalog.catalog import build_catalog
+from turnout.core.routing.availability import Availability
 from turnout.runtime import local_model_plan
 
 from .conftest import needs_chat

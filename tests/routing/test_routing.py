@@ -71,6 +71,24 @@ def test_bad_provider_preferences_are_400(rgateway: Gateway) -> None:
         assert r.status_code == 400 and r.json()["error"]["metadata"]["param"] == param
 
 
+def test_every_inference_route_applies_the_provider_preferences(rgateway: Gateway) -> None:
+    """Each route hands its `provider` object to the router (api/preferences.py parses it)."""
+    headers = {"authorization": f"Bearer {rgateway.key}"}
+    bodies = {
+        "completions": {"prompt": "hi"},
+        "messages": {"max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+        "responses": {"input": "hi"},
+    }
+    for path, body in bodies.items():
+        bad = httpx.post(f"{rgateway.api}/{path}", headers=headers, timeout=20,
+                         json={"model": "route/multi", "provider": {"sort": "vibes"}, **body})
+        assert bad.status_code == 400 and "provider.sort" in bad.text, (path, bad.text)
+        pinned = httpx.post(f"{rgateway.api}/{path}", headers=headers, timeout=20,
+                            json={"model": "route/multi", "provider": {"order": ["p3"]}, **body})
+        assert pinned.status_code == 200, (path, pinned.text)
+        assert rgateway.upstream.state.requests[-1]["body"]["model"] == "echo@p3", path
+
+
 def test_free_floor_and_exacto_variants(rgateway: Gateway) -> None:
     for _ in range(5):
         assert served_by(chat(rgateway, "route/free-mix:free")) == "Provider One"

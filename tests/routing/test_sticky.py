@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import Gateway, Upstream, create_key
 from tests.fakes.server import serve
 from turnout.app import create_app
-from turnout.core.catalog import Endpoint, Provider
-from turnout.core.pricing import Pricing
-from turnout.core.sticky import IDLE_SECONDS, Conversation, StickyRoutes, conversation_of
+from turnout.core.catalog.catalog import Endpoint, Provider
+from turnout.core.catalog.pricing import Pricing
+from turnout.core.routing.sticky import IDLE_SECONDS, Conversation, StickyRoutes, conversation_of
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.result import Usage
 from turnout.settings import load_settings

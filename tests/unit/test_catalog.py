@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.core.catalog import CatalogError, build_catalog
+from turnout.api.catalog_wire import model_wire
+from turnout.core.catalog.catalog import CatalogError, build_catalog
 
 
 def test_seed_models_and_figures() -> None:
     c = build_catalog(None, None, env={})
-    glm46 = c.models["z-ai/glm-4.6"].to_wire()
+    glm46 = model_wire(c.models["z-ai/glm-4.6"])
     assert glm46["context_length"] == 202752
     assert glm46["pricing"]["prompt"] == "0.00000043" and glm46["pricing"]["completion"] == "0.00000174"
-    assert c.models["z-ai/glm-4.6:exacto"].to_wire()["pricing"]["prompt"] == "0.0000006"
-    v = c.models["z-ai/glm-4.6v"].to_wire()
+    assert model_wire(c.models["z-ai/glm-4.6:exacto"])["pricing"]["prompt"] == "0.0000006"
+    v = model_wire(c.models["z-ai/glm-4.6v"])
     assert v["context_length"] == 131072 and v["architecture"]["input_modalities"] == ["text", "image"]
     assert v["pricing"]["completion"] == "0.0000009"
-    g = c.models["z-ai/glm-4.5v"].to_wire()
+    g = model_wire(c.models["z-ai/glm-4.5v"])
     assert g["hugging_face_id"] == "zai-org/GLM-4.5V" and g["created"] == 1754922288
     assert g["top_provider"] == {"context_length": 65536, "max_completion_tokens": 16384, "is_moderated": False}
     assert g["pricing"] == {"prompt": "0.0000006", "completion": "0.0000018", "request": "0", "image": "0", "input_cache_read": "0.00000011"}
@@ -26,7 +27,7 @@ def test_seed_models_and_figures() -> None:
     assert g["default_parameters"] == {"temperature": 0.75, "top_p": None, "frequency_penalty": None}
     assert g["architecture"]["modality"] == "text+image->text"
     flash = c.models["z-ai/glm-4.6v-flash"]
-    assert flash.to_wire()["top_provider"]["max_completion_tokens"] == 32768
+    assert model_wire(flash)["top_provider"]["max_completion_tokens"] == 32768
     assert all(e.pricing.is_free for e in flash.endpoints)
 
 
@@ -67,7 +68,7 @@ def test_bad_config_names_the_setting(providers, models, message: str) -> None:
 
 
 def test_upstream_limits_are_settings_and_must_be_positive() -> None:
-    from turnout.core.transport import upstream_limits
+    from turnout.core.upstream.transport import upstream_limits
     from turnout.settings import ConfigError, load_settings
 
     settings = load_settings(None, env={"TURNOUT_UPSTREAM_MAX_ANSWER_BYTES": "1000", "TURNOUT_UPSTREAM_MAX_SSE_LINE_BYTES": "77"})

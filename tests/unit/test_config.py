@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from turnout.api.catalog_wire import model_wire
 from turnout.config_check import check, effective, load_checked, mask_url
-from turnout.core.catalog import CatalogError, build_catalog
-from turnout.core.dialects import DIALECTS
-from turnout.core.health import HealthTracker
-from turnout.core.router import Router
+from turnout.core.catalog.catalog import CatalogError, build_catalog
+from turnout.core.catalog.dialects import DIALECTS
+from turnout.core.routing.health import HealthTracker
+from turnout.core.routing.router import Router
 from turnout.model.chat import ChatRequest, Message, Tool
 from turnout.model.errors import GatewayError
 from turnout.providers.anthropic import AnthropicAdapter
@@ -115,7 +116,7 @@ def test_a_configured_model_takes_tools_response_format_and_reasoning_by_default
     catalog = build_catalog(acme(), echo(), env={})
     params = catalog.models["acme/echo"].endpoints[0].supported_parameters
     assert {"tools", "tool_choice", "response_format", "structured_outputs", "reasoning", "max_tokens", "seed"} <= params
-    assert catalog.models["acme/echo"].to_wire()["supported_parameters"] == sorted(params)
+    assert model_wire(catalog.models["acme/echo"])["supported_parameters"] == sorted(params)
     assert route(catalog, ChatRequest("acme/echo", [Message("user", "hi")], tools=TOOLS)) == ["acme"]
 
 
@@ -194,7 +195,7 @@ def test_config_check_lists_every_problem_with_the_file(tmp_path: Path) -> None:
 
 
 def test_every_registered_dialect_has_its_catalog_entry() -> None:
-    """A new adapter in providers/registry.py needs its entry in core/dialects.py (parameters,
+    """A new adapter in providers/registry.py needs its entry in core/catalog/dialects.py (parameters,
     base_url form, options), or configs that use it are refused as an unknown dialect."""
     from turnout.providers.registry import http_adapters
 

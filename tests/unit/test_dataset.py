@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from turnout.api.catalog_wire import model_wire
 from turnout.catalog.dataset import Dataset, build_dataset, load_dataset
 from turnout.catalog.ids import canonical_id
-from turnout.core.catalog import Catalog, build_catalog
+from turnout.core.catalog.catalog import Catalog, build_catalog
 from turnout.model.result import Usage
 
 MILLION = Decimal(1_000_000)
@@ -121,7 +122,7 @@ def test_seed_models_keep_their_exact_figures(dataset: Dataset) -> None:
     plain = build_catalog(None, None, {})
     merged = catalog(dataset)
     for mid in ("z-ai/glm-4.6", "z-ai/glm-4.6:exacto", "z-ai/glm-4.6v", "z-ai/glm-4.5v", "z-ai/glm-4.6v-flash"):
-        assert merged.get(mid).to_wire() == plain.get(mid).to_wire()  # type: ignore[union-attr]
+        assert model_wire(merged.get(mid)) == model_wire(plain.get(mid))  # type: ignore[arg-type]
         assert [e.key for e in merged.get(mid).endpoints] == [e.key for e in plain.get(mid).endpoints]  # type: ignore[union-attr]
         assert merged.get(mid).origin == "builtin"  # type: ignore[union-attr]
 
@@ -165,7 +166,7 @@ def test_supported_parameters_follow_the_capabilities(dataset: Dataset, raw_md: 
 
 def test_created_comes_from_the_release_date(dataset: Dataset) -> None:
     m = catalog(dataset).get("z-ai/glm-4.7")
-    assert m is not None and m.to_wire()["created"] > 1_700_000_000
+    assert m is not None and model_wire(m)["created"] > 1_700_000_000
 
 
 @pytest.mark.parametrize(("provider", "upstream", "family", "expected"), [

@@ -1,4 +1,4 @@
-"""The prompt estimate's rule (core/estimate.py): everything sent upstream counts, text at 1 token a
+"""The prompt estimate's rule (core/money/estimate.py): everything sent upstream counts, text at 1 token a
 byte for the bound and 4 bytes a token for the likely size, media at flat or per-character bounds;
 and the completion cap behind holds and estimated charges."""
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from turnout.core.catalog import Endpoint, Provider
-from turnout.core.estimate import (
+from turnout.core.catalog.catalog import Endpoint, Provider
+from turnout.core.catalog.pricing import Pricing
+from turnout.core.money.estimate import (
     IMAGE_TOKENS,
     MEDIA_URL_TOKENS,
     PER_MESSAGE,
@@ -15,8 +16,7 @@ from turnout.core.estimate import (
     completion_cap,
     estimate_prompt,
 )
-from turnout.core.ledger import worst_case
-from turnout.core.pricing import Pricing
+from turnout.core.money.ledger import worst_case
 from turnout.model.chat import (
     AudioPart,
     ChatRequest,

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from turnout.core.http import (
+from turnout.core.catalog.network import DEFAULT
+from turnout.core.upstream.http import (
     INFLATE_PIECE,
     ConnectError,
     HTTPClient,
@@ -20,7 +21,6 @@ from turnout.core.http import (
     ReadTimeout,
     TLSError,
 )
-from turnout.core.network import DEFAULT
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

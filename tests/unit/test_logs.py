@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from turnout.core.catalog import build_catalog
+from turnout.api.catalog_wire import model_wire
+from turnout.core.catalog.catalog import build_catalog
 from turnout.core.context import log_request
-from turnout.core.health import BREAKER_THRESHOLD, HealthTracker
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
+from turnout.core.routing.health import BREAKER_THRESHOLD, HealthTracker
 from turnout.logs import configure
 from turnout.runtime import date_models
 from turnout.store.base import GenerationRecord
@@ -93,7 +94,7 @@ def test_models_without_created_get_the_time_this_gateway_first_saw_them(tmp_pat
         before = time.time()
         date_models(first, store)
         seen = first.models["acme/new"].created
-        assert int(before) <= seen <= time.time() and first.models["acme/new"].to_wire()["created"] == seen
+        assert int(before) <= seen <= time.time() and model_wire(first.models["acme/new"])["created"] == seen
         assert first.models["acme/dated"].created == 1735689600
         assert first.models["z-ai/glm-4.6"].created == 1759190400  # built-in dates stay
         time.sleep(1.1)

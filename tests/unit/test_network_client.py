@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from turnout.core.dispatch import Dispatcher
-from turnout.core.http import HTTPClient, PoolTimeout
-from turnout.core.network import Network
-from turnout.core.transport import Pooling, Transport
+from turnout.core.catalog.network import Network
+from turnout.core.upstream.dispatch import Dispatcher
+from turnout.core.upstream.http import HTTPClient, PoolTimeout
+from turnout.core.upstream.transport import Pooling, Transport
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import ErrorKind, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest

@@ -13,10 +13,10 @@ import uvloop
 
 from tests.fakes.network import PKI, TINYPROXY, Tinyproxy, make_pki, server_context, tinyproxy
 from tests.unit.test_network_client import OK, read_request
-from turnout.core.catalog import CatalogError, build_catalog
-from turnout.core.http import HTTPClient, ProxyError, TLSError
-from turnout.core.network import Network, ProxyEnvironment, TLSConfig, network_of
-from turnout.core.transport import Transport
+from turnout.core.catalog.catalog import CatalogError, build_catalog
+from turnout.core.catalog.network import Network, ProxyEnvironment, TLSConfig, network_of
+from turnout.core.upstream.http import HTTPClient, ProxyError, TLSError
+from turnout.core.upstream.transport import Transport
 from turnout.model.errors import ErrorKind, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
 

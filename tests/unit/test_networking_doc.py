@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.network import make_pki
-from turnout.core.catalog import CatalogError, build_catalog
-from turnout.core.network import TLSConfig
+from turnout.core.catalog.catalog import CatalogError, build_catalog
+from turnout.core.catalog.network import TLSConfig
 from turnout.settings import load_settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "networking.md"

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from turnout.core.catalog import build_catalog
-from turnout.core.pricing import Pricing
+from turnout.core.catalog.catalog import build_catalog
+from turnout.core.catalog.pricing import Pricing
 from turnout.model.result import Usage
 
 

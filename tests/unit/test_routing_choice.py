@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from turnout.core.catalog import build_catalog
-from turnout.core.health import BASE_BACKOFF, BREAKER_THRESHOLD, HealthTracker
-from turnout.core.router import Router
+from turnout.core.catalog.catalog import build_catalog
+from turnout.core.routing.health import BASE_BACKOFF, BREAKER_THRESHOLD, HealthTracker
+from turnout.core.routing.router import Router
 
 
 def three_price_catalog():  # A=$1/M, B=$2/M, C=$3/M, OpenRouter's worked example

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from turnout.core.catalog import build_catalog
-from turnout.core.scrub import REDACTED, Scrubber, configured_secrets
+from turnout.core.catalog.catalog import build_catalog
+from turnout.core.upstream.scrub import REDACTED, Scrubber, configured_secrets
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from tests.web.conftest import WebGateway
 
-from turnout.core.catalog import build_catalog
+from turnout.core.catalog.catalog import build_catalog
 from turnout.web import charts
 from turnout.web.catalog_view import Filters
 from turnout.web.layout import money, per_million, render_description, short_tokens

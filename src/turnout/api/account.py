@@ -24,9 +24,9 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate, identify
 from turnout.api.openai.encode import cost_number
-from turnout.core import categories
-from turnout.core.bounds import origin
-from turnout.core.keys import KeyState
+from turnout.core.money import categories
+from turnout.core.money.bounds import origin
+from turnout.core.money.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 from turnout.store.base import DEFAULT_ACCOUNT, GenerationRecord, KeyRecord

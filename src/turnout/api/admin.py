@@ -26,8 +26,8 @@ from turnout.api.admin_wire import CreditsBody, KeyCreateBody, KeyUpdateBody
 from turnout.api.auth import require_admin
 from turnout.api.openai.encode import cost_number
 from turnout.api.wire import convert
-from turnout.core.keys import hash_key, load_secret, mint_key
-from turnout.core.pricing import usd
+from turnout.core.catalog.pricing import usd
+from turnout.core.money.keys import hash_key, load_secret, mint_key
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 from turnout.store.base import DEFAULT_ACCOUNT, KeyExists, KeyRecord

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from turnout.core.ratelimit import MAX_RATE
+from turnout.core.money.ratelimit import MAX_RATE
 
 Rate = Annotated[int, Meta(ge=0, le=MAX_RATE)]  # requests or tokens per minute; 0 is unlimited
 Amount = int | float | str  # USD, as a number or a decimal string (api/admin.py checks it exactly)

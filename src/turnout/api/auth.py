@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from turnout.core.keys import AdminKeys, KeyCache, KeyState
-from turnout.core.pricing import money
+from turnout.core.catalog.pricing import money
+from turnout.core.money.keys import AdminKeys, KeyCache, KeyState
 from turnout.model.errors import ErrorKind, GatewayError
 
 ADMIN_ONLY = "Only management keys can perform this operation"

@@ -3,7 +3,7 @@
 `GET /byok` (`?account=`, `provider`, `offset`, `limit`), `POST /byok` (201), `GET`, `PATCH`
 and `DELETE /byok/{id}`, and `GET`/`PATCH /byok/settings` for the account's
 `include_byok_in_limit`. The clear key is taken on create (and on a `PATCH` that replaces it),
-encrypted at once (core/byok.py) and never returned: answers carry only its masked `label`.
+encrypted at once (core/money/byok.py) and never returned: answers carry only its masked `label`.
 Each change reaches this process's memory at once and other replicas at their next refresh.
 """
 
@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from turnout.api.admin import label_text
 from turnout.api.auth import require_admin
-from turnout.core.byok import mask
+from turnout.core.money.byok import mask
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.store.base import DEFAULT_ACCOUNT, ByokRecord
 

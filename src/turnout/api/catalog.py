@@ -13,9 +13,10 @@ from starlette.responses import Response
 
 from turnout.api.auth import authenticate
 from turnout.api.catalog_query import ModelQuery, listing
+from turnout.api.catalog_wire import endpoint_wire, model_wire, models_body
 from turnout.api.public_url import public_base
-from turnout.core import categories
-from turnout.core.catalog import Endpoint, Model
+from turnout.core.catalog.catalog import Endpoint, Model
+from turnout.core.money import categories
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.runtime import Runtime
 
@@ -44,7 +45,7 @@ async def list_models(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     everything = _everything(request, rt)
     if not request.query_params or request.query_params.keys() <= {"all"}:
-        return Response(rt.catalog.models_body(everything, public_base(request, rt.settings)),
+        return Response(models_body(rt.catalog, everything, public_base(request, rt.settings)),
                         media_type="application/json")
     pool = rt.catalog.listed(everything)
     category = request.query_params.get("category")
@@ -106,7 +107,7 @@ async def zdr_endpoints(request: Request) -> Response:
 def _endpoint_entry(rt: Runtime, e: Endpoint) -> dict[str, object]:
     ok, why = rt.dispatcher.availability(e)
     live = rt.dispatcher.health.snapshot(e.key)
-    entry = e.to_wire()
+    entry = endpoint_wire(e)
     entry.update({k: v for k, v in live.items() if k != "status"})
     entry["status"] = live["status"] if ok else -1
     entry["status_message"] = why or rt.dispatcher.health.blocked(e.key)
@@ -120,7 +121,7 @@ async def model_endpoints(request: Request) -> Response:
     if model is None:
         raise GatewayError(ErrorKind.ROUTING_NO_ENDPOINT, f"model {model_id} not found", status=404)
     endpoints = [_endpoint_entry(rt, e) for e in model.endpoints]
-    wire = model.to_wire()
+    wire = model_wire(model)
     return _json(
         {
             "data": {

@@ -2,7 +2,7 @@
 
 Parsing is strict (a wrong value is a 400 naming the parameter); applying a query is a pass over
 the catalog's models, so only a request that asks for something is charged for it: the plain
-`GET /models` is served from the catalog's pre-built body.
+`GET /models` is served from a body built once (api/catalog_wire.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from turnout.core.catalog import Model, with_base
+from turnout.api.catalog_wire import model_wire, with_base
+from turnout.core.catalog.catalog import Model
 from turnout.model.errors import ErrorKind, GatewayError
 
 MILLION = Decimal(1_000_000)
@@ -182,5 +183,5 @@ class ModelQuery:
 def listing(models: list[Model], total: int | None = None, next_url: str | None = None, base: str = "") -> dict[str, Any]:
     """OpenRouter's `ModelsListResponse`; `total_count` counts every match, not only this page;
     `base` makes each `links.details` absolute."""
-    return {"data": [with_base(m.to_wire(), base) for m in models], "total_count": len(models) if total is None else total,
+    return {"data": [with_base(model_wire(m), base) for m in models], "total_count": len(models) if total is None else total,
             "links": {"next": next_url}}

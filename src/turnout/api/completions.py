@@ -80,7 +80,7 @@ async def completions(request: Request) -> Response:
     opened = await open_inference(request, lambda body, _: to_chat_requests(body))
     rt = opened.rt
     chats, echo = opened.parsed
-    contexts = [opened.context(DIALECT, c.model, streamed=c.stream) for c in chats]
+    contexts = [opened.context(DIALECT, c.model, streamed=c.stream, provider=c.provider) for c in chats]
     for chat, ctx in zip(chats, contexts, strict=True):
         chat.generation_id = ctx.id
     first = contexts[0]

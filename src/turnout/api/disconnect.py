@@ -6,7 +6,7 @@ running on to the read timeout. `ClientWatch` wraps one request's ASGI `receive`
 last part has been read and the answer is still not there `WATCH_AFTER` later, one small task
 waits on `receive()`, which now only answers when the client disconnects; then it cancels the
 request's task. (A timer costs far less than a task, and most answers come sooner.) The cancellation reaches the upstream
-call (its connection is closed, never pooled half-read: core/http.py, core/transport.py) and is
+call (its connection is closed, never pooled half-read: core/upstream/http.py, core/upstream/transport.py) and is
 recorded, with the hold released, by `RequestContext.recording_failures`.
 
 The front door (app.py) stops the watcher as soon as the handler has an answer: a streamed answer

@@ -68,7 +68,7 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 async def embeddings(request: Request) -> Response:
     opened = await open_inference(request, lambda body, _: to_embedding_request(body))
     embedding, encoding = opened.parsed
-    ctx = opened.context(DIALECT, embedding.model, streamed=False)
+    ctx = opened.context(DIALECT, embedding.model, streamed=False, provider=embedding.provider)
     dispatcher = EmbeddingDispatcher.of(request.app.state, opened.rt)
     result = await opened.rt.gateway.embed(embedding, ctx, dispatcher.embed)
     usage = result.usage or Usage()

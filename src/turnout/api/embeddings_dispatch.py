@@ -1,6 +1,6 @@
 """Sending one embeddings request to an ordered list of endpoints: attempts and fallback.
 
-The attempts run in core/dispatch.py's `Dispatcher.fallback`, the loop chat completions use (one
+The attempts run in core/upstream/dispatch.py's `Dispatcher.fallback`, the loop chat completions use (one
 attempt cap, deadline, record and health). This module is the one place in api/ that names an outbound adapter (the
 OpenAI embeddings dialect): `HTTP_EMBEDDERS` belongs in providers/registry.py, next to
 `http_adapters()`. In-process embedders are the dispatcher's in-process providers that also
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from turnout.core.catalog import Endpoint
-from turnout.core.dispatch import Attempt, Dispatcher
-from turnout.core.transport import Transport
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.upstream.dispatch import Attempt, Dispatcher
+from turnout.core.upstream.transport import Transport
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Embedder, EmbeddingAdapter

@@ -20,7 +20,7 @@ from turnout.api.anthropic import wire as anthropic
 from turnout.api.openai import wire as openai
 from turnout.api.openapi_accounts import account_paths, account_schemas
 from turnout.api.responses import wire as responses
-from turnout.core.categories import CATEGORIES
+from turnout.core.money.categories import CATEGORIES
 
 REF = "#/components/schemas/{name}"
 ERROR = {"$ref": REF.format(name="Error")}

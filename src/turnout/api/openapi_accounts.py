@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from turnout.core.categories import CATEGORIES
+from turnout.core.money.categories import CATEGORIES
 
 Op = Callable[..., dict[str, Any]]
 

@@ -3,7 +3,7 @@
 Each inference route (chat completions, legacy completions, embeddings, Anthropic Messages,
 Responses) starts with `open_inference`: the key authenticated first (a keyless request costs no
 read), the body read within its size limit and the process's body budget (api/body.py), the body parsed into the dialect's request (counted against the key's parsing
-rate, core/ratelimit.py) and, once the model is known, a `RequestContext` built from the
+rate, core/money/ratelimit.py) and, once the model is known, a `RequestContext` built from the
 headers. The route then calls the gateway and encodes the answer: nothing else.
 """
 
@@ -16,8 +16,10 @@ from typing import Any, Generic, TypeVar
 from starlette.requests import Request
 
 from turnout.api.auth import authenticate
+from turnout.api.preferences import parse_preferences
 from turnout.core.context import RequestContext
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
+from turnout.model.chat import JSON
 from turnout.runtime import Runtime
 
 T = TypeVar("T")
@@ -36,7 +38,9 @@ class Opened(Generic[T]):
         """The body's `preset` field (OpenRouter's), when the body is an object."""
         return self.body.get("preset") if isinstance(self.body, dict) else None
 
-    def context(self, dialect: str, model: str, *, streamed: bool) -> RequestContext:
+    def context(self, dialect: str, model: str, *, streamed: bool, provider: JSON | None) -> RequestContext:
+        """The request's context, with its `provider` preferences parsed (a 400 naming the field)."""
+        preferences = parse_preferences(provider)
         headers = self.request.headers
         return RequestContext(
             accountant=self.rt.accountant,
@@ -48,6 +52,7 @@ class Opened(Generic[T]):
             app_referer=headers.get("http-referer") or headers.get("referer"),
             app_categories=headers.get("x-openrouter-categories"),
             session_header=headers.get("x-session-id"),
+            preferences=preferences,
         )
 
 

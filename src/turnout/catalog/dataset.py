@@ -17,7 +17,7 @@ The rule that combines them (docs/catalog.md states it for users):
    rules), else from models.dev; a model with neither is listed without prices (free is never
    assumed: such endpoints are not priced at 0, they are left out).
 3. The built-in seed models win over both, and a config file wins over everything
-   (`core/catalog.py` applies that order).
+   (`core/catalog/catalog.py` applies that order).
 
 The result is the same shape as `builtin.yaml` (plain dicts, prices as decimal strings), plus
 where each figure came from. Building it takes a few hundred milliseconds (genai-prices is a

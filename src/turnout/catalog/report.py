@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from turnout.core.catalog import Catalog
-from turnout.core.pricing import money
+from turnout.core.catalog.catalog import Catalog
+from turnout.core.catalog.pricing import money
 
 
 def report(catalog: Catalog, model_id: str | None, out: TextIO) -> int:

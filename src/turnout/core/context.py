@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from turnout.core import bounds, categories
-from turnout.core.accounting import Accountant
-from turnout.core.byok import byok_fee
-from turnout.core.catalog import Endpoint
-from turnout.core.dispatch import Attempt
-from turnout.core.estimate import PromptEstimate, completion_cap
-from turnout.core.keys import KeyState
-from turnout.core.ledger import Reservation
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.money import bounds, categories
+from turnout.core.money.accounting import Accountant
+from turnout.core.money.byok import byok_fee
+from turnout.core.money.estimate import PromptEstimate, completion_cap
+from turnout.core.money.keys import KeyState
+from turnout.core.money.ledger import Reservation
 from turnout.core.response_cache import CachePolicy
-from turnout.core.sticky import Conversation
+from turnout.core.routing.router import Preferences
+from turnout.core.routing.sticky import Conversation
+from turnout.core.upstream.dispatch import Attempt
 from turnout.logs import safe
 from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
@@ -56,7 +57,7 @@ class RequestContext:
     dialect_in: str
     model_id: str
     streamed: bool
-    prompt: PromptEstimate = NO_PROMPT  # sized once per request (core/estimate.py)
+    prompt: PromptEstimate = NO_PROMPT  # sized once per request (core/money/estimate.py)
     app_title: str | None = None
     app_referer: str | None = None
     app_categories: str | None = None  # the X-OpenRouter-Categories header as sent; noted when recorded
@@ -78,6 +79,7 @@ class RequestContext:
     cache_source: str | None = None  # a cache hit: the generation whose answer this replays
     rate_limited: bool = False  # counted against the key's rate limits (once)
     session_header: str | None = None  # `x-session-id`: the conversation, for sticky routing
+    preferences: Preferences = field(default_factory=Preferences)  # the `provider` object (api/preferences.py)
     conversation: Conversation | None = None  # set when sticky routing looked at this request
     upstream_cost: Decimal | None = None  # served on the account's own key (BYOK): the list-price cost
     shutting_down: bool = False  # the shutdown grace passed: the deadline was moved to now (observe/shutdown.py)

@@ -79,7 +79,7 @@ class Phase:
             self.task.cancel()
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool:
+                        tb: TracebackType | None) -> None:
         self.deadlines.live.discard(self)
         ctx = self.ctx
         ctx.phase = None
@@ -90,4 +90,3 @@ class Phase:
             raise error from None
         if exc is not None:
             ctx.record_failure(exc)
-        return False

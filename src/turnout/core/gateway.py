@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.core.context import RequestContext
 from turnout.core.deadlines import Deadlines, Phase
-from turnout.core.dispatch import Attempt, Dispatcher
-from turnout.core.estimate import estimate_embedding, estimate_prompt
+from turnout.core.money.estimate import estimate_embedding, estimate_prompt
 from turnout.core.response_cache import Cached, ResponseCache, recorded
-from turnout.core.router import Route, Router, model_chain
-from turnout.core.sticky import StickyRoutes, caching_pays, conversation_of
+from turnout.core.routing.router import Route, Router, model_chain
+from turnout.core.routing.sticky import StickyRoutes, caching_pays, conversation_of
 from turnout.core.streaming import guarded
+from turnout.core.upstream.dispatch import Attempt, Dispatcher
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
@@ -112,17 +112,19 @@ class Gateway:
         """The model's route; a prompt too long for every endpoint is compressed (middle-out) when
         the request or the config allows it, and routed again."""
         try:
-            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
+            return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner,
+                                       prefs=ctx.preferences)
         except GatewayError as exc:
             if self.plugins is None or not self.plugins.compress(
                     request, ctx, self.router.lookup(model_id)[0].endpoints, exc, last=last):
                 raise
-        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner)
+        return self.router.resolve(request, model_id, prompt_tokens=ctx.prompt.typical, owner=owner,
+                                   prefs=ctx.preferences)
 
     def _stick(self, request: ChatRequest, ctx: RequestContext, route: Route, sticky: StickyRoutes) -> None:
-        """Prompt-cache sticky routing (core/sticky.py): the endpoint holding this conversation's
+        """Prompt-cache sticky routing (core/routing/sticky.py): the endpoint holding this conversation's
         cache goes first, unless the caller pinned `provider.order` or it is not healthy."""
-        if (request.provider and request.provider.get("order")) or not any(caching_pays(e) for e in route.endpoints):
+        if ctx.preferences.order or not any(caching_pays(e) for e in route.endpoints):
             return
         if route.endpoints[0].byok_id is not None:  # the account's own key always goes first
             return
@@ -355,7 +357,7 @@ class Gateway:
         async with self.upstream_phase(ctx):
             await ctx.rate_limit()  # before resolving: a request for an unknown model counts too
             stand_in = embedding_stand_in(request)
-            route = self.router.resolve(stand_in, kind="embedding")
+            route = self.router.resolve(stand_in, kind="embedding", prefs=ctx.preferences)
             ctx.prompt = estimate_embedding(request)
             await ctx.admit(stand_in, route.endpoints)  # rate limit (429), then hold the worst case (402)
             result, ctx.endpoint = await embedder(request, route.endpoints, ctx.attempts, deadline, route.reason)

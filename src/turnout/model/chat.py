@@ -148,7 +148,7 @@ class ChatRequest:
     models: list[str] | None = None
     provider: JSON | None = None
     cache_ttl: int | None = None  # response caching asked for by a preset (`cache_enabled`), in seconds
-    session_id: str | None = None  # the body's `session_id`: the conversation, for sticky routing (core/sticky.py)
+    session_id: str | None = None  # the body's `session_id`: the conversation, for sticky routing (core/routing/sticky.py)
     # Fields turnout does not model: passed through to OpenAI-dialect upstreams untouched.
     extra: JSON = field(default_factory=dict)
 

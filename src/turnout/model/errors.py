@@ -5,7 +5,7 @@
                                    and `detail`: what only logs and admins see (addresses)
 
 `ErrorKind` says whose fault it was (the prefix names the domain); `FailureClass` is only for
-core/dispatch.py to decide retry or fallback. Rendering lives in api/<dialect>/errors.py.
+core/upstream/dispatch.py to decide retry or fallback. Rendering lives in api/<dialect>/errors.py.
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ message and the last message are kept; an assistant message with tool calls and 
 that answer it are dropped together (a provider rejects a result without its call). Messages go
 from the middle outwards until the prompt fits the largest endpoint's context less `max_tokens`;
 if the kept messages alone are too long, the longest kept text is cut in its middle. Sizes are
-turnout's stated estimate (core/estimate.py: 4 bytes a token plus 4 a message).
+turnout's stated estimate (core/money/estimate.py: 4 bytes a token plus 4 a message).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from turnout.core.estimate import estimate_prompt
+from turnout.core.money.estimate import estimate_prompt
 from turnout.model.chat import ChatRequest, Message
 
 DEFAULT_MAX_CONTEXT = 8192

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
-from turnout.core.http import HTTPClient, HTTPError
+from turnout.core.upstream.http import HTTPClient, HTTPError
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.settings import ConfigError
 

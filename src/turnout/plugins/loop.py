@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.core.context import RequestContext
 from turnout.model.chat import ChatRequest, Message, Tool
 from turnout.model.result import ChatResult, Usage

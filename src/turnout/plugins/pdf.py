@@ -15,7 +15,7 @@ import base64
 import binascii
 import io
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.model.chat import ChatRequest, ContentPart, FilePart, TextPart
 from turnout.model.errors import invalid
 from turnout.plugins.fetch import Fetcher

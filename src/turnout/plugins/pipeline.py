@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.core.context import ZERO, RequestContext
-from turnout.core.estimate import estimate_prompt
-from turnout.core.http import HTTPClient
+from turnout.core.money.estimate import estimate_prompt
+from turnout.core.upstream.http import HTTPClient
 from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 from turnout.model.result import ChatResult

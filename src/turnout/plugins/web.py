@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.model.chat import JSON, ChatRequest, Message, TextPart
 from turnout.plugins.engines import SearchResult
 

@@ -1,7 +1,7 @@
 """The seam between core/ and provider adapters: targets, upstream requests, and the Protocols.
 
 An HTTP adapter is pure: it builds an `UpstreamRequest`, parses a body, decodes a stream one
-`SSEEvent` at a time, and classifies errors. core/dispatch.py owns sockets, timeouts and retries.
+`SSEEvent` at a time, and classifies errors. core/upstream/dispatch.py owns sockets, timeouts and retries.
 An in-process provider (the local model) runs the model itself and yields canonical events.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from turnout.core.network import DEFAULT as DEFAULT_NETWORK
-from turnout.core.network import Network
+from turnout.core.catalog.network import DEFAULT as DEFAULT_NETWORK
+from turnout.core.catalog.network import Network
 from turnout.model.chat import ChatRequest
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import UpstreamError
@@ -35,7 +35,7 @@ class Target:
     extra_headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # dialect-specific knobs from the catalog
     rules: ParamRules = DEFAULT_RULES  # what this model takes (providers/rules.py), resolved at start-up
-    network: Network = DEFAULT_NETWORK  # the provider's proxy, TLS and connection cap (core/network.py)
+    network: Network = DEFAULT_NETWORK  # the provider's proxy, TLS and connection cap (core/catalog/network.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ class PresetRecord:
 
 @dataclass(slots=True)
 class ByokRecord:
-    """An account's own key for a provider (BYOK). `secret` is the ciphertext (core/byok.py);
+    """An account's own key for a provider (BYOK). `secret` is the ciphertext (core/money/byok.py);
     `label` the masked suffix, the only part of the key ever shown again."""
 
     id: str

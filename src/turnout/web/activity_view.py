@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from turnout.api.account import generation_json
-from turnout.core.keys import KeyState
-from turnout.core.pricing import money as decimal_text
+from turnout.core.catalog.pricing import money as decimal_text
+from turnout.core.money.keys import KeyState
 from turnout.web import charts
 from turnout.web.layout import esc, money, short_tokens
 from turnout.web.queries import DayShare, Share, Stats

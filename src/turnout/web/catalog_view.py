@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from turnout.core.availability import Verdict, model_verdict
-from turnout.core.catalog import Catalog, Endpoint, Model
+from turnout.core.catalog.catalog import Catalog, Endpoint, Model
+from turnout.core.routing.availability import Verdict, model_verdict
 from turnout.web.layout import day, esc, per_million, short_tokens
 from turnout.web.markdown import markdown_text
 
-Judge = Callable[[Endpoint], Verdict]  # the runtime's availability (core/availability.py)
+Judge = Callable[[Endpoint], Verdict]  # the runtime's availability (core/routing/availability.py)
 
 MODALITIES = ("text", "image", "video", "file", "audio")
 CONTEXTS = ((0, "Any"), (32_000, "≥ 32K"), (64_000, "≥ 64K"), (128_000, "≥ 128K"), (200_000, "≥ 200K"))

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from turnout.core.availability import model_verdict
-from turnout.core.catalog import Catalog, Model
+from turnout.core.catalog.catalog import Catalog, Model
+from turnout.core.routing.availability import model_verdict
 from turnout.web.catalog_view import Judge
 from turnout.web.layout import esc
 from turnout.web.variants import suffix_variant

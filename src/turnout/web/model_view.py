@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from turnout.core.availability import model_verdict
-from turnout.core.catalog import Catalog, Endpoint, Model
-from turnout.core.categories import CATEGORIES
+from turnout.core.catalog.catalog import Catalog, Endpoint, Model
+from turnout.core.money.categories import CATEGORIES
+from turnout.core.routing.availability import model_verdict
 from turnout.web import charts
 from turnout.web.catalog_view import unavailable_note
 from turnout.web.layout import day, esc, grouped, per_million, render_description, short_tokens

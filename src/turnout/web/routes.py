@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from turnout.api.auth import authenticate
 from turnout.api.public_url import public_base
-from turnout.core.categories import KNOWN as KNOWN_CATEGORIES
+from turnout.core.money.categories import KNOWN as KNOWN_CATEGORIES
 from turnout.runtime import Runtime
 from turnout.web.activity_view import MAX_DAYS, load_activity, render_activity_page
 from turnout.web.admin_view import admin_data, render_admin_page

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.core.catalog import Model
+from turnout.core.catalog.catalog import Model
 from turnout.web.layout import esc
 
 # name -> (type, generic default, description). Order is the table's order.

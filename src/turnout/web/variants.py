@@ -2,16 +2,16 @@
 router's suffixes applied to a base model (`:free`, `:floor`, `:nitro`, `:thinking`, `:online`).
 
 A suffix variant's page is its base model narrowed to what the suffix means, built here as a
-derived `Model`; routing itself stays in core/router.py.
+derived `Model`; routing itself stays in core/routing/router.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from turnout.core.catalog import Catalog, Model
+from turnout.core.catalog.catalog import Catalog, Model
 
-# suffix -> what it does, as the page says it (core/router.py gives them their meaning)
+# suffix -> what it does, as the page says it (core/routing/router.py gives them their meaning)
 SUFFIXES = {
     "free": "Free variant: routed only to the endpoints that charge nothing.",
     "floor": "Floor variant: endpoints tried cheapest first.",
@@ -34,7 +34,7 @@ def suffix_variant(catalog: Catalog, model_id: str) -> Model | None:
         endpoints.sort(key=lambda e: e.pricing.prompt + e.pricing.completion)
     return replace(
         base, id=model_id, name=f"{base.name} ({suffix})", endpoints=endpoints,
-        description=f"{SUFFIXES[suffix]} {base.description}", _wire=None,
+        description=f"{SUFFIXES[suffix]} {base.description}", rendered=None,
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from turnout.api.completions import to_chat_requests
 from turnout.api.embeddings import encode_vector, to_embedding_request
-from turnout.core.estimate import PromptEstimate, estimate_embedding
+from turnout.core.money.estimate import PromptEstimate, estimate_embedding
 from turnout.model.errors import GatewayError, UpstreamError
 from turnout.providers.base import EmbeddingAdapter, Target
 from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter

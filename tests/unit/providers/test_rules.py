@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.core.catalog import CatalogError, build_catalog
+from turnout.core.catalog.catalog import CatalogError, build_catalog
 from turnout.model.chat import ChatRequest, Message
 from turnout.model.errors import GatewayError
 from turnout.providers.rules import Adjustments, ParamRules, RuleBook, RulesError, admit_sampling, parse_rules

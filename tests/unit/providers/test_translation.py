@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.unit.providers.streams import TARGET
-from turnout.core.catalog import build_catalog
+from turnout.core.catalog.catalog import build_catalog
 from turnout.model.chat import ChatRequest, Message, Reasoning, ResponseFormat, TextPart, ToolCall
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError
 from turnout.providers import anthropic, gemini, zai

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from turnout.core.keys import KeyState
-from turnout.core.ratelimit import WINDOW, RateLimiter, estimate, retry_after
+from turnout.core.money.keys import KeyState
+from turnout.core.money.ratelimit import WINDOW, RateLimiter, estimate, retry_after
 from turnout.model.errors import GatewayError
 from turnout.store.base import Counters
 

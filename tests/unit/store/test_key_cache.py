@@ -8,7 +8,7 @@ import asyncio
 import secrets
 import time
 
-from turnout.core.keys import KEY_PREFIX, MISS_LOOKUPS_PER_SECOND, KeyCache, hash_key, mint_key
+from turnout.core.money.keys import KEY_PREFIX, MISS_LOOKUPS_PER_SECOND, KeyCache, hash_key, mint_key
 from turnout.store.base import Store
 
 SECRET = b"s" * 32

@@ -32,7 +32,7 @@ from turnout.api.anthropic import wire
 from turnout.api.anthropic.opaque import unpack
 from turnout.api.openai.protocol import parse_plugins, with_server_tools, without_server_tools
 from turnout.api.wire import convert, integral
-from turnout.core.sticky import session_id
+from turnout.core.routing.sticky import session_id
 from turnout.model.chat import (
     JSON,
     ChatRequest,

@@ -20,7 +20,7 @@ from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
 from turnout.api.pipeline import open_inference
 from turnout.api.sse import EventStream, frames
-from turnout.core.router import estimate_prompt_tokens
+from turnout.core.routing.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
 from turnout.runtime import Runtime
 
@@ -33,7 +33,7 @@ async def messages(request: Request) -> Response:
     opened = await open_inference(request, lambda body, _: to_chat_request(body))
     rt = opened.rt
     chat = rt.presets.apply(opened.parsed, opened.preset)
-    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream, provider=chat.provider)
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "messages", opened.body)
     if chat.stream:
@@ -47,7 +47,7 @@ async def messages(request: Request) -> Response:
 
 async def count_tokens(request: Request) -> Response:
     """An estimate (4 bytes a token over everything sent, tools and media included, as routing
-    uses; see core/estimate.py): no upstream call, nothing billed.
+    uses; see core/money/estimate.py): no upstream call, nothing billed.
 
     Anthropic's endpoint counts with the model's own tokenizer; other providers have no such
     endpoint, so every model gets the same estimate here.

@@ -192,5 +192,5 @@ class MessagesBody(CountTokensBody, kw_only=True):
     models: list[str] | None = None
     provider: Object | None = None
     plugins: list[Plugin] | None = None
-    session_id: str | None = None  # at most 256 characters (core/sticky.py)
+    session_id: str | None = None  # at most 256 characters (core/routing/sticky.py)
     preset: str | None = None

@@ -16,8 +16,8 @@ import orjson
 
 from turnout.api.openai.errors import error_type
 from turnout.api.sse import DONE, KEEPALIVE, data_frame
+from turnout.core.catalog.pricing import ZERO, money
 from turnout.core.context import RequestContext
-from turnout.core.pricing import ZERO, money
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import ChatResult, Usage

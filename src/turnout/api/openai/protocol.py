@@ -15,7 +15,7 @@ from typing import Any
 
 from turnout.api.openai import wire
 from turnout.api.wire import INT64_MAX, INT64_MIN, convert, integral
-from turnout.core.sticky import session_id
+from turnout.core.routing.sticky import session_id
 from turnout.model.chat import (
     JSON,
     AudioPart,

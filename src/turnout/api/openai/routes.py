@@ -16,7 +16,7 @@ async def chat_completions(request: Request) -> Response:
     opened = await open_inference(request, lambda body, _: to_chat_request(body))
     rt = opened.rt
     chat = rt.presets.apply(opened.parsed, opened.preset)
-    ctx = opened.context("openai", chat.model, streamed=chat.stream)
+    ctx = opened.context("openai", chat.model, streamed=chat.stream, provider=chat.provider)
     ctx.cache = rt.cache_policy(request.headers, opened.key, chat, "chat", opened.body)
     if chat.stream:
         events = await rt.gateway.stream(chat, ctx)

@@ -26,8 +26,8 @@ from turnout.api.openai.encode import completions_cost, cost_number
 from turnout.api.responses.errors import error_code
 from turnout.api.responses.protocol import ResponsesRequest
 from turnout.api.sse import KEEPALIVE, event_frame
+from turnout.core.catalog.pricing import ZERO
 from turnout.core.context import RequestContext
-from turnout.core.pricing import ZERO
 from turnout.model.chat import JSON, Message, ToolCall
 from turnout.model.result import ChatResult, Usage
 from turnout.model.stream import (

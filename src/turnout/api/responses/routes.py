@@ -30,7 +30,7 @@ from turnout.api.responses.errors import error_response
 from turnout.api.responses.protocol import ResponsesRequest, to_responses_request
 from turnout.api.sse import EventStream, frames
 from turnout.core.context import RequestContext
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
 from turnout.model.errors import GatewayError
 from turnout.model.result import ChatResult
 from turnout.runtime import Runtime
@@ -70,7 +70,7 @@ async def responses(request: Request) -> Response:
     opened = await open_inference(request, parse, prepare=fetch)
     rt, key, rr = opened.rt, opened.key, opened.parsed
     chat = rt.presets.apply(rr.chat, opened.preset)
-    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream)
+    ctx = opened.context(DIALECT, chat.model, streamed=chat.stream, provider=chat.provider)
     chat.generation_id = ctx.id
     ctx.cache = rt.cache_policy(request.headers, key, chat, "responses", opened.body)
 

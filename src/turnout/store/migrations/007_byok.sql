@@ -1,5 +1,5 @@
 -- Per-account provider keys (BYOK): an account's own keys for providers, encrypted with a key
--- derived from the installation secret (core/byok.py); `label` is the only part ever shown.
+-- derived from the installation secret (core/money/byok.py); `label` is the only part ever shown.
 CREATE TABLE IF NOT EXISTS byok_keys (
     id             TEXT PRIMARY KEY,
     account_id     TEXT NOT NULL,

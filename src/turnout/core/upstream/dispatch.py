@@ -3,12 +3,14 @@
 Fallback happens only before the first event reaches the client: `open_stream` pulls the first
 real event of an attempt before returning, so an upstream error status, a refused connection or
 a stream that dies at once moves on to the next endpoint. After that, failures travel in-band
-as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault) is not retried.
+as `StreamFailure`. A request the upstream rejects as invalid (4xx caller fault, as a status or as
+a stream's first event) is not retried. Completions, streams and embeddings share one attempt
+loop (`Dispatcher.fallback`).
 Attempts are bounded in number (`MAX_ATTEMPTS`, across model fallbacks too) and in time (the
-caller's deadline). Every outcome feeds the endpoint's health (core/health.py).
+caller's deadline). Every outcome feeds the endpoint's health (core/routing/health.py).
 
 Whatever an upstream says on an error path passes through the transport's scrubber before it
-is kept (core/transport.py); an attempt's `detail` (the host and address of a failed
+is kept (core/upstream/transport.py); an attempt's `detail` (the host and address of a failed
 connection) is stored for admins but left out of what a client is shown (`Attempt.public`).
 """
 
@@ -20,10 +22,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from turnout.core.availability import Availability
-from turnout.core.catalog import Endpoint
-from turnout.core.health import HealthTracker
-from turnout.core.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.routing.availability import Availability
+from turnout.core.routing.health import HealthTracker
+from turnout.core.upstream.transport import HTTPError, LimitExceeded, Transport, broken, exceeded, timed_out
 from turnout.model.chat import ChatRequest
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.model.result import ChatResult
@@ -94,7 +96,7 @@ class Dispatcher:
         self.judge = Availability(adapters, in_process)
 
     def availability(self, endpoint: Endpoint) -> tuple[bool, str | None]:
-        """Whether the endpoint can answer (core/availability.py: the answer every part gives)."""
+        """Whether the endpoint can answer (core/routing/availability.py: the answer every part gives)."""
         return self.judge(endpoint)
 
     def _failed(
@@ -122,8 +124,8 @@ class Dispatcher:
         self, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str,
         one: Callable[[Endpoint, list[dict[str, Any]]], Awaitable[T]],
     ) -> tuple[T, Endpoint]:
-        """`one(endpoint, adjusted)` on each endpoint in order until one answers: the attempt loop of
-        completions and embeddings, bounded by `MAX_ATTEMPTS` (counted across model fallbacks) and
+        """`one(endpoint, adjusted)` on each endpoint in order until one answers: the one attempt loop
+        of completions, streams (up to their first event) and embeddings, bounded by `MAX_ATTEMPTS` (counted across model fallbacks) and
         the deadline, each attempt recorded and fed to the endpoint's health."""
         last: UpstreamError | None = None
         for i, endpoint in enumerate(endpoints):
@@ -171,37 +173,35 @@ class Dispatcher:
     async def open_stream(
         self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str
     ) -> tuple[Endpoint, StreamEvent, AsyncIterator[StreamEvent]]:
-        """The endpoint that answered, its first event, and the rest of its events."""
-        last: UpstreamError | None = None
-        for i, endpoint in enumerate(endpoints):
-            if len(attempts) >= MAX_ATTEMPTS or time.perf_counter() > deadline:
-                break
-            started = time.perf_counter()
-            why = reason if i == 0 else f"fallback {i} after: {reason}"
-            adjusted: list[dict[str, Any]] = []
-            events = self._stream_one(request, endpoint, adjusted)
-            try:
-                first: StreamEvent = await anext(events)
-                while isinstance(first, Heartbeat):
-                    first = await anext(events)
-            except StopAsyncIteration:
-                first = StreamFailure(broken(endpoint.target, EOFError()))
-            except UpstreamError as exc:
-                await events.aclose()
-                self._transport.scrub(exc)
-                attempts.append(self._failed(endpoint, exc, started, why, adjusted))
-                if exc.failure is FailureClass.CALLER_FAULT:
-                    raise
-                last = exc
-                continue
-            if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
-                await events.aclose()
-                attempts.append(self._failed(endpoint, first.error, started, why, adjusted))
-                last = first.error
-                continue
-            attempts.append(self._succeeded(endpoint, started, why, adjusted))
-            return endpoint, first, events
-        raise _exhausted(last, attempts)
+        """The endpoint that answered, its first event, and the rest of its events: the same
+        attempt loop as completions (`fallback`), an attempt being the stream up to its first event."""
+
+        async def one(endpoint: Endpoint, adjusted: list[dict[str, Any]]) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
+            return await self._first_event(self._stream_one(request, endpoint, adjusted), endpoint)
+
+        (first, events), endpoint = await self.fallback(endpoints, attempts, deadline, reason, one)
+        return endpoint, first, events
+
+    @staticmethod
+    async def _first_event(
+        events: AsyncGenerator[StreamEvent, None], endpoint: Endpoint
+    ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
+        """A stream's first real event (keep-alive heartbeats skipped) and the stream; a stream that
+        fails before it (an error raised or its first event a failure, or no event at all) is
+        closed and raises, so that the attempt loop moves on to the next endpoint."""
+        try:
+            first: StreamEvent = await anext(events)
+            while isinstance(first, Heartbeat):
+                first = await anext(events)
+        except StopAsyncIteration:
+            raise broken(endpoint.target, EOFError()) from None
+        except UpstreamError:
+            await events.aclose()
+            raise
+        if isinstance(first, StreamFailure) and isinstance(first.error, UpstreamError):
+            await events.aclose()
+            raise first.error
+        return first, events
 
     async def _stream_one(
         self, request: ChatRequest, endpoint: Endpoint, adjusted: list[dict[str, Any]]

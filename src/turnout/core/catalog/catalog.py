@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import orjson
 import yaml
 
 from turnout.catalog.dataset import Dataset
-from turnout.core.catalog_schema import check_model, check_provider
-from turnout.core.dialects import DialectError, dialect
-from turnout.core.network import DEFAULT as DEFAULT_NETWORK
-from turnout.core.network import Network, NetworkConfigError, network_of
-from turnout.core.pricing import Pricing
+from turnout.core.catalog.catalog_schema import check_model, check_provider
+from turnout.core.catalog.dialects import DialectError, dialect
+from turnout.core.catalog.network import DEFAULT as DEFAULT_NETWORK
+from turnout.core.catalog.network import Network, NetworkConfigError, network_of
+from turnout.core.catalog.pricing import Pricing
 from turnout.providers.base import Target
 from turnout.providers.openai import QUIRKS
 from turnout.providers.rules import DEFAULT_RULES, ParamRules, RuleBook, RulesError, parse_rules
@@ -51,7 +50,7 @@ class Provider:
     data_policy: dict[str, Any] = field(default_factory=dict)
     source: str = "builtin"  # builtin | config | models.dev:<id>
     parameters: frozenset[str] = frozenset()  # what its dialect carries: an endpoint's default
-    network: Network = DEFAULT_NETWORK  # proxy, tls, max_connections (core/network.py)
+    network: Network = DEFAULT_NETWORK  # proxy, tls, max_connections (core/catalog/network.py)
 
     def availability(self) -> tuple[bool, str | None]:
         if self.requires_key and not self.api_key:
@@ -75,7 +74,7 @@ class Endpoint:
     exacto: bool = False  # in the curated subset that the `:exacto` variant routes to
     pricing_source: str | None = None  # where the prices came from (dataset endpoints)
     rules: ParamRules = DEFAULT_RULES  # what the model takes: parameter_rules, resolved at load (providers/rules.py)
-    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/byok.py)
+    byok_id: str | None = None  # a copy of the endpoint carrying an account's own key (core/money/byok.py)
     target: Target = field(init=False)
     key: str = field(init=False)  # stable identity for health tracking
 
@@ -101,39 +100,6 @@ class Endpoint:
     def name(self) -> str:
         return f"{self.provider.name} | {self.model_id}"
 
-    def to_wire(self, status: int | None = None) -> dict[str, Any]:
-        """One entry of `GET /models/{author}/{slug}/endpoints`, OpenRouter's `PublicEndpoint` shape.
-
-        Live figures (latency, throughput, uptime) are null here; the health tracker fills them in.
-        """
-        ok, why = self.provider.availability()
-        tool_choice = "tool_choice" in self.supported_parameters
-        return {
-            "name": self.name,
-            "model_id": self.model_id,
-            "model_name": self.model_id,
-            "provider_name": self.provider.name,
-            "tag": self.provider.slug,
-            "context_length": self.context_length,
-            "pricing": self.pricing.to_wire(),
-            "max_completion_tokens": self.max_completion_tokens,
-            "max_prompt_tokens": None,
-            "supported_parameters": sorted(self.supported_parameters),
-            "quantization": self.quantization,
-            "service_tier": None,
-            "native_tools": {},
-            "supports_diarization": False,
-            "supports_implicit_caching": self.pricing.input_cache_read is not None,
-            "supports_tool_choice": {"auto": tool_choice, "function": tool_choice, "none": tool_choice, "required": tool_choice},
-            "status": status if status is not None else (0 if ok else -1),
-            "status_message": why,
-            "latency_last_30m": None,
-            "throughput_last_30m": None,
-            "uptime_last_5m": None,
-            "uptime_last_30m": None,
-            "uptime_last_1d": None,
-            "is_moderated": self.is_moderated,
-        }
 
 
 @dataclass(slots=True)
@@ -157,7 +123,7 @@ class Model:
     origin: str = "builtin"  # builtin (the seeds and local models) | dataset | config
     knowledge_cutoff: str | None = None
     sources: dict[str, str] = field(default_factory=dict)  # figure -> where it came from
-    _wire: dict[str, Any] | None = field(default=None, repr=False)
+    rendered: dict[str, Any] | None = field(default=None, repr=False)  # its wire form, once built (api/catalog_wire.py)
 
     @property
     def supported_parameters(self) -> list[str]:
@@ -174,56 +140,6 @@ class Model:
         available = [e for e in self.endpoints if e.provider.availability()[0]]
         pool = available or self.endpoints
         return min(pool, key=lambda e: (e.pricing.prompt + e.pricing.completion)) if pool else None
-
-    def to_wire(self) -> dict[str, Any]:
-        """The model on OpenRouter's model-list schema; computed once, the catalog is immutable."""
-        if self._wire is not None:
-            return self._wire
-        top = self.top_endpoint
-        modality = "+".join(self.input_modalities) + "->" + "+".join(self.output_modalities)
-        self._wire = {
-            "id": self.id,
-            "canonical_slug": self.canonical_slug,
-            "hugging_face_id": self.hugging_face_id,
-            "name": self.name,
-            "created": self.created,
-            "description": self.description,
-            "context_length": self.context_length,
-            "architecture": {
-                "modality": modality,
-                "input_modalities": list(self.input_modalities),
-                "output_modalities": list(self.output_modalities),
-                "tokenizer": self.tokenizer,
-                "instruct_type": self.instruct_type,
-            },
-            "pricing": top.pricing.to_wire() if top else Pricing().to_wire(),
-            "top_provider": {
-                "context_length": top.context_length if top else self.context_length,
-                "max_completion_tokens": top.max_completion_tokens if top else None,
-                "is_moderated": top.is_moderated if top else False,
-            },
-            "per_request_limits": self.per_request_limits,
-            "supported_parameters": self.supported_parameters,
-            "default_parameters": self.default_parameters,
-            "supported_voices": None,
-            "expiration_date": None,
-            "knowledge_cutoff": self.knowledge_cutoff,
-            **({"reasoning": REASONING} if "reasoning" in self.supported_parameters else {}),
-            "links": {"details": f"/api/v1/models/{self.id.split(':')[0]}/endpoints"},
-        }
-        return self._wire
-
-
-MAX_BASES = 16  # `GET /models` bodies kept, one per public base URL
-DETAILS = b'"links":{"details":"/'  # how every model's relative link starts in a built body
-
-
-def with_base(wire: dict[str, Any], base: str) -> dict[str, Any]:
-    """A model's wire form with its `links.details` made absolute (a copy: the cached form stays relative)."""
-    if not base:
-        return wire
-    return {**wire, "links": {"details": base + wire["links"]["details"]}}
-
 
 _VERSION_TOKEN = re.compile(r"^(v?\d+(\.\d+)*[a-z]?|\d{4,8}|latest|preview|exp)$")
 
@@ -243,7 +159,7 @@ class Catalog:
         self.providers = providers
         self.models = models
         self.dataset = dataset
-        self._bodies: dict[tuple[bool, str], bytes] = {}
+        self.rendered: dict[tuple[bool, str], bytes] = {}  # `GET /models` bodies, once built (api/catalog_wire.py)
         self._families: dict[str, list[Model]] | None = None
 
     def listed(self, everything: bool = False) -> list[Model]:
@@ -253,26 +169,6 @@ class Catalog:
             return list(self.models.values())
         return [m for m in self.models.values()
                 if m.origin != "dataset" or any(e.provider.availability()[0] for e in m.endpoints)]
-
-    def models_body(self, everything: bool = False, base: str = "") -> bytes:
-        """The plain `GET /models` answer (text-output models, as OpenRouter's default), built
-        once per form: the catalog is immutable. `base` makes `links.details` absolute; the bodies
-        of other bases than the first are made from the relative one by one replacement, and at
-        most `MAX_BASES` are kept (the bases come from an allow-list, but "host" allows any port)."""
-        body = self._bodies.get((everything, base))
-        if body is not None:
-            return body
-        plain = self._bodies.get((everything, ""))
-        if plain is None:
-            data = [m.to_wire() for m in self.listed(everything) if "text" in m.output_modalities]
-            plain = self._bodies[(everything, "")] = orjson.dumps({"data": data, "total_count": len(data), "links": {"next": None}})
-        if not base:
-            return plain
-        if len(self._bodies) > MAX_BASES:
-            for form in [k for k in self._bodies if k[1]][: len(self._bodies) // 2]:
-                del self._bodies[form]
-        body = self._bodies[(everything, base)] = plain.replace(DETAILS, DETAILS[:-1] + orjson.dumps(base)[1:-1] + b"/")
-        return body
 
     def latest(self, alias: str) -> Model | None:
         """`~author/family-latest`: the newest model of that family (by `created`), preferring one
@@ -429,11 +325,6 @@ def _provider(slug: str, raw: dict[str, Any], env: dict[str, str]) -> Provider:
         network=network,
     )
 
-
-# OpenRouter's `ModelReasoning` for a model that takes `reasoning`: the efforts turnout's
-# translators map for every reasoning dialect (docs/dialects.md), off unless asked for.
-REASONING: dict[str, Any] = {"supported_efforts": ["high", "medium", "low", "minimal"], "default_effort": "medium",
-                             "default_enabled": False, "mandatory": False}
 
 _PARAMETER_SETS: dict[frozenset[str], frozenset[str]] = {}
 

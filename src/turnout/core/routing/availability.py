@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.providers.base import InProcessProvider
 
 if TYPE_CHECKING:
-    from turnout.core.catalog import Catalog, Model
+    from turnout.core.catalog.catalog import Catalog, Model
     from turnout.settings import Settings
 
 __all__ = ["Availability", "Verdict", "model_verdict"]

@@ -1,7 +1,7 @@
 """How turnout reaches one provider: its proxy, its TLS trust and client certificate, its connection cap.
 
 A `Network` is built once per provider at start-up (catalog load) from the provider's `proxy`, `tls`
-and `max_connections` fields; the HTTP client (core/http.py) keys its connection pools by it, so
+and `max_connections` fields; the HTTP client (core/upstream/http.py) keys its connection pools by it, so
 two providers on the same host with different certificates never share a connection. Proxies
 come from the provider's `proxy:` first, else from the standard environment variables
 (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, lower-case too), read once when the client starts.

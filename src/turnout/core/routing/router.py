@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from turnout.core.bounds import MAX_ID, clip
-from turnout.core.byok import ByokBook
-from turnout.core.catalog import Catalog, Endpoint, Model
-from turnout.core.estimate import estimate_prompt
-from turnout.core.health import HealthTracker
+from turnout.core.catalog.catalog import Catalog, Endpoint, Model
+from turnout.core.money.bounds import MAX_ID, clip
+from turnout.core.money.byok import ByokBook
+from turnout.core.money.estimate import estimate_prompt
+from turnout.core.routing.health import HealthTracker
 from turnout.model.chat import ChatRequest, Reasoning
 from turnout.model.errors import ErrorKind, GatewayError, invalid
 
@@ -44,7 +44,7 @@ class Route:
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
-    """The prompt's likely size over everything sent upstream (core/estimate.py), for context-length
+    """The prompt's likely size over everything sent upstream (core/money/estimate.py), for context-length
     checks and usage fallbacks; the gateway computes it once per request and passes it to `resolve`."""
     return estimate_prompt(request).typical
 
@@ -74,7 +74,7 @@ class Router:
         self._availability = availability
         self._health = health
         self._rng = rng or random.Random()
-        self.byok: ByokBook | None = None  # accounts' own provider keys (core/byok.py), set by the runtime
+        self.byok: ByokBook | None = None  # accounts' own provider keys (core/money/byok.py), set by the runtime
 
     def lookup(self, model_id: str, kind: str = "chat") -> tuple[Model, str | None]:
         """The catalog model for an id, and the variant still to apply (None if the id had none
@@ -97,11 +97,13 @@ class Router:
         return model, variant
 
     def resolve(self, request: ChatRequest, model_id: str | None = None, kind: str = "chat",
-                prompt_tokens: int | None = None, owner: tuple[str, str] | None = None) -> Route:
+                prompt_tokens: int | None = None, owner: tuple[str, str] | None = None,
+                prefs: Preferences | None = None) -> Route:
         """The endpoints to try; `prompt_tokens` is the prompt's likely size, when already known;
-        `owner` (account, API key hash) brings in the account's own provider keys (core/byok.py)."""
+        `owner` (account, API key hash) brings in the account's own provider keys (core/money/byok.py);
+        `prefs` are the request's provider preferences, parsed by the api (none: the defaults)."""
         model, variant = self.lookup(model_id or request.model, kind)
-        prefs = parse_preferences(request.provider)
+        prefs = Preferences() if prefs is None else prefs
         if variant == "thinking" and request.reasoning is None:
             request.reasoning = Reasoning(enabled=True)
         if variant == "online":
@@ -255,6 +257,8 @@ class Router:
 
 @dataclass(slots=True)
 class Preferences:
+    """The request's `provider` object, checked (api/preferences.py parses it): what the router honours."""
+
     order: list[str] | None = None
     allow_fallbacks: bool = True
     require_parameters: bool = False
@@ -265,65 +269,3 @@ class Preferences:
     quantizations: set[str] | None = None
     sort: str | None = None
     max_price: dict[str, Decimal] = field(default_factory=dict)
-
-
-def _names(raw: Any, where: str) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        raise invalid(where, f"'{where}' must be an array of strings")
-    return [x.lower() for x in raw]
-
-
-def _flag(raw: dict[str, Any], name: str, default: bool) -> bool:
-    value = raw.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise invalid(f"provider.{name}", f"'provider.{name}' must be a boolean")
-    return value
-
-
-def parse_preferences(raw: dict[str, Any] | None) -> Preferences:
-    """The `provider` object, validated; every error is a 400 naming the field."""
-    p = Preferences()
-    if not raw:
-        return p
-    if "order" in raw and raw["order"] is not None:
-        p.order = _names(raw["order"], "provider.order")
-    p.allow_fallbacks = _flag(raw, "allow_fallbacks", True)
-    p.require_parameters = _flag(raw, "require_parameters", False)
-    p.zdr = _flag(raw, "zdr", False)
-    dc = raw.get("data_collection")
-    if dc is not None:
-        if dc not in ("allow", "deny"):
-            raise invalid("provider.data_collection", "'provider.data_collection' must be allow or deny")
-        p.data_collection = dc
-    if raw.get("only") is not None:
-        p.only = set(_names(raw["only"], "provider.only"))
-    if raw.get("ignore") is not None:
-        p.ignore = set(_names(raw["ignore"], "provider.ignore"))
-    if raw.get("quantizations") is not None:
-        p.quantizations = set(_names(raw["quantizations"], "provider.quantizations"))
-    sort = raw.get("sort")
-    if isinstance(sort, dict):
-        sort = sort.get("by")
-    if sort is not None:
-        if not isinstance(sort, str) or sort not in SORTS:
-            raise invalid("provider.sort", f"'provider.sort' must be one of {sorted(SORTS)}")
-        p.sort = sort
-    mp = raw.get("max_price")
-    if mp is not None:
-        if not isinstance(mp, dict):
-            raise invalid("provider.max_price", "'provider.max_price' must be an object")
-        for k, v in mp.items():
-            if k not in ("prompt", "completion", "request", "image"):
-                raise invalid(f"provider.max_price.{k}", f"unknown max_price field {k!r}")
-            try:
-                if isinstance(v, bool) or not isinstance(v, int | float | str):
-                    raise ArithmeticError
-                price = Decimal(str(v))
-                if not price.is_finite():  # NaN cannot be compared: a 500 later, not a 400 here
-                    raise ArithmeticError
-                p.max_price[k] = price
-            except ArithmeticError:
-                raise invalid(f"provider.max_price.{k}", f"'provider.max_price.{k}' must be a number") from None
-    return p

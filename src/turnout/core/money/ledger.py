@@ -1,7 +1,7 @@
 """Credits and limits on the request path: worst-case reservations, settlement, 402s.
 
 Before a request goes upstream, `reserve()` holds the most it could cost — the prompt's bound and
-the completion cap (core/estimate.py: everything sent upstream, tools and media included;
+the completion cap (core/money/estimate.py: everything sent upstream, tools and media included;
 `max_tokens`, else the endpoint's max completion, else what the context leaves) at the priciest
 endpoint of its route — against the key's limit and, when credits are
 required, against its account's balance. The check and the hold are one synchronous step on the
@@ -10,7 +10,7 @@ the hold and charges the real cost. Admitted requests' worst cases never add up 
 and no request is charged more than its own worst case (`RequestContext.price` caps it there),
 so a budget is never overrun.
 
-The hold lives in memory and in the journal (core/journal.py), never in the database; the
+The hold lives in memory and in the journal (core/money/journal.py), never in the database; the
 ledger's rows in the store (credits and usage debits) are written off the path by the accountant.
 Within one process the arithmetic is exact; several worker processes each hold their own view
 (see docs/accounts.md).
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from turnout.core.catalog import Endpoint
-from turnout.core.estimate import PromptEstimate, completion_cap
-from turnout.core.journal import Journal
-from turnout.core.keys import KeyCache, KeyState
-from turnout.core.pricing import money
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.catalog.pricing import money
+from turnout.core.money.estimate import PromptEstimate, completion_cap
+from turnout.core.money.journal import Journal
+from turnout.core.money.keys import KeyCache, KeyState
 from turnout.model.chat import ChatRequest, ImagePart
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.store.base import AccountRecord, GenerationRecord, Holds, Store, next_reset, period_starts
@@ -81,7 +81,7 @@ class WorstCase:
 
 def worst_case(request: ChatRequest, endpoints: Sequence[Endpoint], prompt: PromptEstimate | int) -> WorstCase:
     """The most `request` can cost over `endpoints`: its prompt's bound and its completion cap
-    (core/estimate.py) at the priciest of them."""
+    (core/money/estimate.py) at the priciest of them."""
     if isinstance(prompt, int):
         prompt = PromptEstimate(prompt, prompt, sum(1 for m in request.messages if isinstance(m.content, list)
                                                     for p in m.content if isinstance(p, ImagePart)))

@@ -8,7 +8,7 @@ request; this one is a small fraction of it. What it does:
 - one pool per (scheme, host, port, provider network): at most `max_connections` open at once
   (a request waits a bounded `pool_timeout` for a free one), at most `max_idle` kept idle, most
   recently used first, each for `idle_timeout`; TLS through the standard `ssl` module, with SNI
-  and certificate checks, a provider's own CA and client certificate (core/network.py);
+  and certificate checks, a provider's own CA and client certificate (core/catalog/network.py);
 - forward proxies: a CONNECT tunnel for https, absolute-form requests for http, with
   `Proxy-Authorization`; IPv6 literals (`Host: [::1]:8000`);
 - a caller cancelled at any point (connecting, tunnelling, before the headers, mid-body) closes
@@ -25,7 +25,7 @@ request; this one is a small fraction of it. What it does:
 Errors are `HTTPError` (connection refused, reset, cut body), its `LimitExceeded` (names the
 limit), `TLSError` (a certificate or handshake failure, with the reason), `PoolTimeout` (no free
 connection in time) and `ReadTimeout`; nothing else leaves this module. Redirects are never
-followed: a 3xx is an answer like any other (core/transport.py refuses it). An error's text never names the
+followed: a 3xx is an answer like any other (core/upstream/transport.py refuses it). An error's text never names the
 host, address or port (clients see it); `detail` does, for logs and admins. The module never
 logs request or response bodies, or headers (they carry keys).
 """
@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from turnout.core.network import DEFAULT, Network, Proxy, ProxyEnvironment, resolve_proxy
+from turnout.core.catalog.network import DEFAULT, Network, Proxy, ProxyEnvironment, resolve_proxy
 
 IDLE_SECONDS = 30.0
 MAX_CONNECTIONS = 100  # per pool, unless the provider says otherwise

@@ -13,7 +13,7 @@ remembered (a negative cache), concurrent misses for one hash share one lookup, 
 past the cap an unknown key is refused until the refresher finds it.
 
 `KeyState` also carries what the ledger needs: usage by period, and the amount reserved by
-requests in flight (see core/ledger.py, which owns the arithmetic).
+requests in flight (see core/money/ledger.py, which owns the arithmetic).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Generation records and reservations: taken on the request path, written off it.
 
-`Accountant.reserve()` holds a request's worst-case cost (core/ledger.py) and journals the hold;
+`Accountant.reserve()` holds a request's worst-case cost (core/money/ledger.py) and journals the hold;
 `Accountant.record()` journals the finished request's record, settles its reservation, counts its
 tokens for rate limits, then appends it to a bounded asyncio queue and a small in-memory index of
 recent records (so `GET /generation` answers before the batch lands). Neither awaits nor touches
 the database. A background task writes batches to the store in a worker thread and then tells
 the journal which of its segments are now covered. `close()` drains the queue: a clean shutdown
-loses none, and a killed process's journal is replayed at the next start (core/journal.py).
+loses none, and a killed process's journal is replayed at the next start (core/money/journal.py).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from turnout.core.byok import ByokBook
-from turnout.core.catalog import Endpoint
-from turnout.core.categories import AppCategories
-from turnout.core.estimate import PromptEstimate
-from turnout.core.journal import Journal
-from turnout.core.keys import KeyCache, KeyState
-from turnout.core.ledger import Ledger, Reservation
-from turnout.core.ratelimit import RateLimiter
+from turnout.core.catalog.catalog import Endpoint
+from turnout.core.money.byok import ByokBook
+from turnout.core.money.categories import AppCategories
+from turnout.core.money.estimate import PromptEstimate
+from turnout.core.money.journal import Journal
+from turnout.core.money.keys import KeyCache, KeyState
+from turnout.core.money.ledger import Ledger, Reservation
+from turnout.core.money.ratelimit import RateLimiter
 from turnout.model.chat import ChatRequest
 from turnout.model.result import Usage
 from turnout.store.base import GenerationRecord, Store
@@ -57,7 +57,7 @@ class Accountant:
         self._task: asyncio.Task[None] | None = None
         self._overflow: list[Queued] = []
         self.written = 0  # records committed by this process (for tests and metrics)
-        # BYOK (core/byok.py): what a request on an account's own key is charged, and the accounts
+        # BYOK (core/money/byok.py): what a request on an account's own key is charged, and the accounts
         # whose keys' limits count that key's upstream spend too; both set by the runtime.
         self.byok_fee_percent = Decimal(0)
         self.byok: ByokBook | None = None

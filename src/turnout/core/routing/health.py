@@ -10,7 +10,7 @@ consecutive failures its circuit opens: it is skipped for a back-off that double
 failed probe (5 s up to 5 min); when the back-off ends one request is let through as a probe,
 and a success closes the circuit.
 
-With `redis_url` set, core/shared_health.py mirrors this state across replicas: the tracker then
+With `redis_url` set, core/routing/shared_health.py mirrors this state across replicas: the tracker then
 records its observations into `events` (a list the mirror drains in the background, so a request
 never waits on Redis) and receives the fleet's state from it; in that mode a finished back-off is
 probed only by the replica granted the probe (`grant_probe`), the others keep skipping it.
@@ -65,7 +65,7 @@ class HealthTracker:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._by_key: dict[str, EndpointHealth] = {}
-        # Shared mode (core/shared_health.py): observations queued for Redis; None when alone.
+        # Shared mode (core/routing/shared_health.py): observations queued for Redis; None when alone.
         self.events: list[tuple[Any, ...]] | None = None
         self.shared = False  # the fleet's state is being received: probes need a grant
 

@@ -19,7 +19,7 @@ every part an upstream translation sends, by this rule (docs/security.md states 
   codec of 8 kbit/s or more, which is what Gemini bills audio at);
 - a remote file or video URL, or an uploaded file id: `MEDIA_URL_TOKENS` (4,096) each.
 
-`bound` is what a hold covers (core/ledger.py); `typical` is a quarter of it (4 bytes a token,
+`bound` is what a hold covers (core/money/ledger.py); `typical` is a quarter of it (4 bytes a token,
 the usual rate for English and code), plus the per-message tokens: it is what the context-length
 check compares with an endpoint's context, and what usage an upstream never reported is charged.
 
@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.model.chat import AudioPart, ChatRequest, ContentPart, FilePart, ImagePart, Message, TextPart, VideoPart
 from turnout.model.embeddings import EmbeddingRequest
 

@@ -1,6 +1,6 @@
 """Endpoint health shared by replicas through Redis (with `redis_url`): one fleet, one view of providers.
 
-The request path never waits on Redis. The local `HealthTracker` (core/health.py) decides every
+The request path never waits on Redis. The local `HealthTracker` (core/routing/health.py) decides every
 request as before; it queues its observations in `tracker.events`, and this module's background
 task, every `REFRESH_SECONDS`:
 
@@ -30,7 +30,7 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from turnout.core.health import BASE_BACKOFF, BREAKER_THRESHOLD, MAX_BACKOFF, SAMPLES, HealthTracker
+from turnout.core.routing.health import BASE_BACKOFF, BREAKER_THRESHOLD, MAX_BACKOFF, SAMPLES, HealthTracker
 
 REFRESH_SECONDS = 0.25
 SAMPLE_SECONDS = 2.0

@@ -1,9 +1,9 @@
 """The network seam: one pooled HTTP client for every upstream, owned by the runtime.
 
 Connection errors, timeouts and broken limits become `UpstreamError`s here; above this module
-only `core/http.py`'s `Response` (status, headers, `read`, `readany`, `release`, `close`) and its
+only `core/upstream/http.py`'s `Response` (status, headers, `read`, `readany`, `release`, `close`) and its
 `HTTPError` are seen. It also owns what is done to anything an upstream says on an error path:
-error bodies and stream errors are scrubbed of secrets (core/scrub.py) before they are parsed,
+error bodies and stream errors are scrubbed of secrets (core/upstream/scrub.py) before they are parsed,
 shown or stored, and the host, address and OS detail of a failed connection go to the log and
 to the error's `detail` (admins), never to its message (clients).
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from turnout.core.http import (
+from turnout.core.upstream.http import (
     ConnectError,
     HTTPClient,
     HTTPError,
@@ -27,7 +27,7 @@ from turnout.core.http import (
     Response,
     TLSError,
 )
-from turnout.core.scrub import Scrubber
+from turnout.core.upstream.scrub import Scrubber
 from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
 from turnout.providers.base import Target, UpstreamRequest
 from turnout.providers.errors import bounded

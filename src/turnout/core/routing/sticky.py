@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.model.chat import ChatRequest, ImagePart, Message, TextPart
 from turnout.model.errors import invalid
 from turnout.model.result import Usage

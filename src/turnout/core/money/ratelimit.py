@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from turnout.core.keys import KeyState
+from turnout.core.money.keys import KeyState
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.store.base import Counters
 

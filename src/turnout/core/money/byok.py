@@ -1,7 +1,7 @@
 """Per-account provider keys (BYOK): an account's own keys for providers, and the endpoints they make.
 
 Keys are stored encrypted (AES-GCM, with a key derived by HKDF-SHA256 from the installation's
-secret, core/keys.py `load_secret`; the record id is the associated data, so a ciphertext moved to
+secret, core/money/keys.py `load_secret`; the record id is the associated data, so a ciphertext moved to
 another record does not decrypt). The clear key lives only in this process's memory, loaded at
 start-up and refreshed with the API keys (runtime._refresh): the request path never reads the
 store. Only `label`, a masked suffix, is ever shown again.
@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from turnout.core.catalog import Endpoint
+from turnout.core.catalog.catalog import Endpoint
 from turnout.store.base import ByokRecord, Store
 
 log = logging.getLogger("turnout")

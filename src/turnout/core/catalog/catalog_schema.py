@@ -3,8 +3,8 @@
 Every mapping in those sections is checked against its table here before the catalog is built,
 so a typo (`api-kee`) or a key turnout does not read (`verify_ssl`) is refused at start-up with
 its path (`providers.acme.api-kee`) instead of being ignored. To add a provider or model field,
-add it to the table (with the YAML types it accepts) and read it in core/catalog.py; a dialect's
-`options` keys live with the dialect, in core/dialects.py.
+add it to the table (with the YAML types it accepts) and read it in core/catalog/catalog.py; a dialect's
+`options` keys live with the dialect, in core/catalog/dialects.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from turnout.core.dialects import COMMON_OPTIONS, DIALECTS
-from turnout.core.pricing import PRICE_FIELDS
+from turnout.core.catalog.dialects import COMMON_OPTIONS, DIALECTS
+from turnout.core.catalog.pricing import PRICE_FIELDS
 
 Kind = type | tuple[type, ...]
 NUMBER: tuple[type, ...] = (int, float, str)  # prices: decimal strings, as OpenRouter publishes them (numbers accepted)
@@ -32,7 +32,7 @@ PROVIDER_FIELDS: Mapping[str, Kind] = {
     "headers": dict,  # sent with every request to this provider
     "options": dict,  # dialect knobs: checked against the dialect's own table
     "data_policy": dict,
-    # Networking (docs/networking.md): checked in detail by core/network.py
+    # Networking (docs/networking.md): checked in detail by core/catalog/network.py
     "proxy": (str, bool, type(None)),  # a proxy URL, or false for a direct connection
     "tls": dict,  # ca_file, client_cert, client_key, verify
     "max_connections": int,
