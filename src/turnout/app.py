@@ -24,6 +24,7 @@ from turnout.api.disconnect import ClientWatch
 from turnout.api.openai import routes as openai_routes
 from turnout.api.openai.errors import error_response
 from turnout.api.openapi import openapi
+from turnout.api.request import FastRequest
 from turnout.api.responses import routes as responses_routes
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.observe import probes
@@ -162,7 +163,7 @@ class TurnoutApp:
                 return
             scope["app"] = self.app
             watch = ClientWatch(receive)  # a client leaving before the answer cancels the handler
-            request = Request(scope, watch.receive)
+            request = FastRequest(scope, watch.receive)
             try:
                 response = await handler(request)
             except GatewayError as exc:

@@ -303,12 +303,21 @@ class Response:
 
     # used by the caller
     async def _wait_headers(self) -> None:
+        ready = self._headers_ready
+        if ready.done():
+            ready.result()
+            return
+        # A plain timer rather than `asyncio.timeout`: no scope object, no cancel and uncancel.
+        timer = self._conn.loop.call_later(self._read_timeout, self._headers_late)
         try:
-            async with asyncio.timeout(self._read_timeout):
-                await self._headers_ready
-        except TimeoutError:
+            await ready
+        finally:
+            timer.cancel()
+
+    def _headers_late(self) -> None:
+        if not self._headers_ready.done():
+            self._headers_ready.set_exception(ReadTimeout("no answer from the upstream in time"))
             self.close()
-            raise ReadTimeout("no answer from the upstream in time") from None
 
     async def readany(self, wait: float | None = None) -> bytes | None:
         """The next piece of the body, b"" at its end.
