@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--stream", action="store_true")
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--blocking", action="store_true", help="pause the gateway for each sample: whole stacks, slower")
     ap.add_argument("--gateway-cpu", type=int, default=0)
     ap.add_argument("--loadgen-cpu", type=int, default=1)
     args = ap.parse_args()
@@ -123,7 +124,7 @@ def main() -> None:
                 "raw",
                 "-o",
                 str(raw),
-                "--nonblocking",
+                *([] if args.blocking else ["--nonblocking"]),
             ],
         )
         time.sleep(1.0)
@@ -131,7 +132,8 @@ def main() -> None:
         spy.wait(args.seconds + 60)
         summary = summarize(raw, args.top)
         (outdir / f"profile-{kind}-{stamp}.txt").write_text(
-            f"turnout {gw.version}, {kind}, c={args.concurrency}, {args.seconds:.0f} s, py-spy --nonblocking\n\n"
+            f"turnout {gw.version}, {kind}, c={args.concurrency}, {args.seconds:.0f} s, py-spy"
+            f"{'' if args.blocking else ' --nonblocking'}\n\n"
             + summary
         )
         print(summary)

@@ -88,6 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "Ctrl-C stops it")
         say(plan)
         uvicorn.run(create_app(settings), **common)
+    from turnout.logs import flush
+
+    flush()
     return 0
 
 

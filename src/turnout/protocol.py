@@ -29,13 +29,7 @@ from typing import Any
 import httptools
 import orjson
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from turnout.settings import Settings
@@ -76,84 +70,6 @@ def settings_of(config: Config) -> Settings:
         found = found or Settings()
         config.turnout_settings = found  # type: ignore[attr-defined]
     return found
-
-
-class Cycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, with an answer of known length written in one piece.
-
-    uvicorn writes an answer's status line and headers as soon as the app sends them, then its
-    body: two `send` system calls for every plain JSON answer. Here an answer with a
-    `content-length` keeps its head until the body's first part and writes both at once (the
-    client could not have used the head alone). Header names are checked once per distinct name,
-    values as uvicorn does; anything else (chunked answers, `HEAD`, access logging, a client that
-    is gone or not reading) is uvicorn's own path.
-    """
-
-    _head: bytes | None = None
-
-    async def send(self, message: Any) -> None:
-        head = self._head
-        if head is not None:
-            self._head = None
-            if message["type"] == "http.response.body" and not self.disconnected:
-                body = message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > self.expected_content_length:
-                    raise RuntimeError("Response content longer than Content-Length")
-                self.expected_content_length -= len(body)
-                self.transport.write(head + body if body else head)
-                if not more:
-                    if self.expected_content_length != 0:
-                        raise RuntimeError("Response content shorter than Content-Length")
-                    self.response_complete = True
-                    self.message_event.set()
-                    if not self.keep_alive:
-                        self.transport.close()
-                    self.on_response()
-                return
-            if not self.disconnected:
-                self.transport.write(head)
-        elif (message["type"] == "http.response.start" and not self.response_started and not self.access_log
-              and not self.disconnected and not self.flow.write_paused and self.scope["method"] != "HEAD"):
-            if self._start(message):
-                return
-        await super().send(message)
-
-    def _start(self, message: Any) -> bool:
-        """Keep the head of an answer with a content length; False to leave it to uvicorn."""
-        status = message["status"]
-        headers = [*self.default_headers, *message.get("headers", ())]
-        length = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"content-length":
-                length = value
-            elif lowered in (b"transfer-encoding", b"connection"):
-                return False
-        if length is None or status in (204, 304) or not length.isdigit():
-            return False
-        content = [STATUS_LINE[status]]
-        for name, value in headers:
-            if name not in NAMES_OK:
-                if HEADER_RE.search(name):
-                    raise RuntimeError("Invalid HTTP header name.")
-                if len(NAMES_OK) < 1024:
-                    NAMES_OK.add(name)
-            if HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header value.")
-            content += (name.lower(), b": ", value, b"\r\n")
-        if not self.keep_alive:
-            content.append(b"connection: close\r\n")
-        content.append(b"\r\n")
-        self.response_started = True
-        self.waiting_for_100_continue = False
-        self.chunked_encoding = False
-        self.expected_content_length = int(length)
-        self._head = b"".join(content)
-        return True
-
-
-NAMES_OK: set[bytes] = set()  # header names already checked (the app's own few, in practice)
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -249,8 +165,6 @@ class GuardedProtocol(HttpToolsProtocol):
                 raise Refusal(431, f"the request headers exceed {limits.max_header_bytes} bytes")
         self._phase, self._since, self._body = BODY, self.loop.time(), 0
         super().on_headers_complete()
-        if self.cycle is not None and type(self.cycle) is RequestResponseCycle:
-            self.cycle.__class__ = Cycle  # made by uvicorn just now, not yet started (see Cycle)
 
     def on_body(self, body: bytes) -> None:
         self._body += len(body)

@@ -103,3 +103,68 @@ def test_models_without_created_get_the_time_this_gateway_first_saw_them(tmp_pat
         assert again.models["acme/new"].created == seen
     finally:
         store.close()
+
+
+def test_the_request_line_written_directly_is_the_formatted_record_and_goes_out_in_batches() -> None:
+    """`configure` (text) lets the request line skip the record path (logs.direct): the same text as
+    the formatter makes, held for a moment and written with the lines around it in one piece."""
+    import asyncio
+    import io
+    import re
+
+    from turnout.logs import BatchedHandler, direct
+
+    logger = logging.getLogger("turnout")
+    before = (logger.level, list(logger.handlers), logger.propagate)
+    try:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        configure("info")
+        (handler,) = logger.handlers
+        assert isinstance(handler, BatchedHandler)
+        out = io.StringIO()
+        handler.setStream(out)
+        requests = logging.getLogger("turnout.requests")
+        assert direct(requests) is handler
+        log_request(record(), KEY, "acme")  # off an event loop: written at once
+        first = out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+        async def on_the_loop() -> tuple[str, str]:
+            log_request(record(), KEY, "acme")
+            waiting = out.getvalue()
+            await asyncio.sleep(BatchedHandler.WAIT * 3)
+            return waiting, out.getvalue()
+
+        waiting, fast = asyncio.run(on_the_loop())
+        assert waiting == "" and fast[23:] == first[23:]  # held, then written by the handler's timer
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+        body = (" INFO turnout.requests: gen-1-abc key=sk-tn-v1-abc...xyz model=acme/echo provider=acme status=ok "
+                "latency_ms=412 tokens=12+48 cost=0.00000012\n")
+        assert re.fullmatch(stamp + re.escape(body), fast), fast
+        # a filter on the logger: the record path again, with the same text
+        requests.addFilter(lambda r: True)
+        try:
+            assert direct(requests) is None
+            out.seek(0)
+            out.truncate()
+            log_request(record(), KEY, "acme")
+            handler.flush()
+            assert re.fullmatch(stamp + re.escape(body), out.getvalue()), out.getvalue()
+        finally:
+            requests.filters.clear()
+        # a warning goes out at once, with what waited before it
+        out.seek(0)
+        out.truncate()
+        log_request(record(), KEY, "acme")
+        logging.getLogger("turnout.health").warning("circuit open")
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 2 and lines[0].endswith("cost=0.00000012") and lines[1].endswith("circuit open")
+    finally:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        for h in before[1]:
+            logger.addHandler(h)
+        logger.setLevel(before[0])
+        logger.propagate = before[2]

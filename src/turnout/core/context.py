@@ -23,7 +23,7 @@ from turnout.core.response_cache import CachePolicy
 from turnout.core.routing.router import Preferences
 from turnout.core.routing.sticky import Conversation
 from turnout.core.upstream.dispatch import Attempt
-from turnout.logs import safe
+from turnout.logs import asctime, direct, safe
 from turnout.model.chat import JSON, ChatRequest
 from turnout.model.errors import ErrorKind, GatewayError
 from turnout.model.result import Usage
@@ -295,6 +295,10 @@ def log_request(r: GenerationRecord, key: KeyState | None, provider: str | None,
     status = r.status if r.error_code is None else f"{r.status} {r.error_code}"
     args = (r.id, key.label if key else "-", safe(r.model), provider or "-", status, r.generation_time_ms,
             r.prompt_tokens, r.completion_tokens, format(r.cost, "f"))
+    sink = direct(log)
+    if sink is not None:  # the usual set-up (logs.configure, text): the line as the formatter would make it
+        sink.line(f"{asctime()} INFO {log.name}: {REQUEST_LINE % args}\n")
+        return
     rec = log.makeRecord(log.name, logging.INFO, __file__, 0, REQUEST_LINE, args, None, "log_request")
     rec.turnout = {"generation_id": r.id, "trace_id": trace_id, "key": args[1], "model": r.model,  # log_format: json
                    "provider": args[3], "status": r.status, "error_code": r.error_code,
