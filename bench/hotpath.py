@@ -59,6 +59,8 @@ async def measure(gw: systems.System, direct: Target, args: argparse.Namespace) 
     out["errors"] = res.errors
     if before and after and res.ok:
         out["cpu_ms_per_req"] = 1000 * (after.cpu_s - before.cpu_s) / len(res.ok)
+    if args.saturation_only:
+        return out
     # c=1
     d1 = await closed_loop(direct, "mock", 1, 10**7, args.c1)
     g1 = await closed_loop(t, "mock", 1, 10**7, args.c1)
@@ -88,6 +90,7 @@ def main() -> None:
     ap.add_argument("--c1", type=float, default=4, help="seconds at c=1")
     ap.add_argument("--open", type=float, default=10, help="seconds per open-loop rate")
     ap.add_argument("--rates", type=float, nargs="*", default=[20, 50])
+    ap.add_argument("--saturation-only", action="store_true", help="only CPU per request and max req/s (quick A/B)")
     ap.add_argument("--gateway-cpu", type=int, default=0)
     ap.add_argument("--loadgen-cpu", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")

@@ -17,6 +17,7 @@ import orjson
 from turnout.api.body import BodyReader
 from turnout.api.presets import PresetBook
 from turnout.core.catalog.catalog import Catalog, catalog_for
+from turnout.core.context import log_request
 from turnout.core.gateway import Gateway
 from turnout.core.money.accounting import Accountant
 from turnout.core.money.byok import ByokBook, Vault
@@ -205,7 +206,8 @@ class Runtime:
         )
         rt.observer = Observer(
             Metrics(catalog.models, (p.slug for p in catalog.providers.values())) if settings.metrics else None,
-            tracer_for(settings, dict(os.environ)), max_age=settings.request_timeout + settings.shutdown_grace + 60)
+            tracer_for(settings, dict(os.environ)), max_age=settings.request_timeout + settings.shutdown_grace + 60,
+            line=log_request)
         rt.accountant.observer = rt.observer
         rt.admin = AdminKeys(settings.data_dir, secret, settings.admin_key)
         rt.presets = PresetBook(store)
@@ -335,6 +337,7 @@ class Runtime:
             if close is not None:
                 await close()
         self.store.close()
+        self.observer.settle()  # the last requests' metrics and log lines
         if self.observer.metrics is not None:
             self.observer.metrics.flush()  # multi-process: this worker's last counts land in the shared folder
         if self.observer.tracer is not None:

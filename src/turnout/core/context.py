@@ -274,6 +274,9 @@ class RequestContext:
         if self.app_categories:
             self.accountant.categories.note(record.app_referer or record.app_title, categories.parse(self.app_categories))
         observer = getattr(self.accountant, "observer", None)  # tests build contexts without one
+        if observer is not None and observer.line is not None:
+            observer.end(self, record)  # its metrics and log line, settled in batches (observe/observer.py)
+            return
         trace_id = None
         if observer is not None:
             trace_id = observer.trace_id(self)

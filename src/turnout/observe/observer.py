@@ -8,8 +8,11 @@ finds the request's context through a context variable set per request (observe/
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +35,21 @@ class Slot:
 
 
 RECENT_ERRORS = 5  # failed attempts kept per endpoint for the admin console
+SETTLE_WAIT = 0.05  # seconds a finished request's metrics and log line may wait to be settled
+SETTLE_BATCH = 256  # ... or until this many are waiting
+REQUESTS_LOG = logging.getLogger("turnout.requests")
 SWEEP_EVERY = 4096  # requests between sweeps of the live set
 
 CURRENT: ContextVar[Slot | None] = ContextVar("turnout_request_slot", default=None)
 
 
 class Observer:
-    def __init__(self, metrics: Metrics | None, tracer: Any = None, max_age: float = 3600.0) -> None:
+    def __init__(self, metrics: Metrics | None, tracer: Any = None, max_age: float = 3600.0,
+                 line: Callable[[GenerationRecord, Any, str | None, str | None], None] | None = None) -> None:
         self.metrics = metrics
+        self.line = line  # the request log line (core/context.py's log_request), written in batches
+        self._pending: list[tuple[GenerationRecord, str | None, str | None, float, Any, str | None]] = []
+        self._armed: asyncio.AbstractEventLoop | None = None  # the loop a settle is scheduled on
         self.tracer = tracer  # observe/tracing.py, when traces are on
         self.live: dict[int, RequestContext] = {}  # by id(): contexts compare by value
         self.draining = False
@@ -65,23 +75,53 @@ class Observer:
         return self.tracer.trace_id(ctx) if self.tracer is not None else None
 
     def end(self, ctx: RequestContext, record: GenerationRecord) -> None:
+        """The request is recorded: it leaves the live set now; its metrics and log line are
+        queued and settled in batches (`settle`, at most `SETTLE_WAIT` later): run one after
+        another, hot in the CPU's caches, they cost a fraction of what each does on its own
+        between two requests."""
         self.live.pop(id(ctx), None)
+        upstream = 0.0
         for a in ctx.attempts:
+            upstream += a.ms
             if a.outcome != "ok" and a.model is not None:  # endpoints are the catalog's: bounded
                 errors = self.recent_errors.get((a.model, a.provider))
                 if errors is None:
                     errors = self.recent_errors[(a.model, a.provider)] = deque(maxlen=RECENT_ERRORS)
                 errors.appendleft((time.time(), a.error, a.status))
-        metrics = self.metrics
-        if metrics is not None:
-            upstream = 0.0
-            for a in ctx.attempts:
-                upstream += a.ms
+        trace_id = self.tracer.trace_id(ctx) if self.tracer is not None else None
+        if self.metrics is not None or (self.line is not None and REQUESTS_LOG.isEnabledFor(logging.INFO)):
             ep = ctx.endpoint
-            metrics.request(record, ctx.error.kind.value if ctx.error is not None else None,
-                            ep.provider.slug if ep is not None else None, upstream)
+            self._pending.append((record, ctx.error.kind.value if ctx.error is not None else None,
+                                  ep.provider.slug if ep is not None else None, upstream, ctx.key, trace_id))
+            self._schedule()
         if self.tracer is not None:
             self.tracer.end(ctx, record)
+
+    def _schedule(self) -> None:
+        if len(self._pending) >= SETTLE_BATCH:
+            self.settle()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop here (tests, tools): nothing would settle it later
+            self.settle()
+            return
+        if self._armed is not loop:
+            self._armed = loop
+            loop.call_later(SETTLE_WAIT, self.settle)
+
+    def settle(self) -> None:
+        """Count the queued requests in the metrics and write their log lines (before a scrape,
+        at shutdown, and `SETTLE_WAIT` after a request)."""
+        self._armed = None
+        pending, self._pending = self._pending, []
+        metrics = self.metrics
+        line = self.line if REQUESTS_LOG.isEnabledFor(logging.INFO) else None
+        for record, kind, slug, upstream, key, trace_id in pending:
+            if metrics is not None:
+                metrics.request(record, kind, slug, upstream)
+            if line is not None:
+                line(record, key, slug, trace_id)
 
     def sweep(self) -> None:
         """Forget contexts older than any request may run: a context that was never recorded must
@@ -105,6 +145,7 @@ def refresh_gauges(rt: Any) -> None:
     m = observer.metrics if observer is not None else None
     if observer is None or m is None:
         return
+    observer.settle()
     m.flush()
     plain, streamed = observer.open_counts()
     m.open_requests.labels("0").set(plain)
