@@ -23,11 +23,7 @@ import os
 import threading
 from collections.abc import Iterable
 from decimal import Decimal
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import Any
 
 from turnout.core.catalog.catalog import Endpoint
 from turnout.store.base import ByokRecord, Store
@@ -46,21 +42,36 @@ def mask(key: str) -> str:
 
 
 class Vault:
-    """Encrypts provider keys at rest with a key derived from the installation secret."""
+    """Encrypts provider keys at rest with a key derived from the installation secret.
+
+    `cryptography` (6 MB resident) is loaded on the first key sealed or opened: an installation
+    without BYOK keys never loads it."""
 
     def __init__(self, secret: bytes) -> None:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"turnout byok v1").derive(secret)
-        self._aead = AESGCM(derived)
+        self._secret = secret
+        self._aead: Any = None
+
+    def _cipher(self) -> Any:
+        if self._aead is None:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"turnout byok v1").derive(self._secret)
+            self._aead = AESGCM(derived)
+        return self._aead
 
     def seal(self, record_id: str, clear: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, clear.encode(), record_id.encode())).decode()
+        return base64.b64encode(nonce + self._cipher().encrypt(nonce, clear.encode(), record_id.encode())).decode()
 
     def open(self, record_id: str, sealed: str) -> str | None:
         """The clear key, or None when it does not decrypt (another installation's, or tampered)."""
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.b64decode(sealed)
-            return self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], record_id.encode()).decode()
+            return str(self._cipher().decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], record_id.encode()).decode())
         except (InvalidTag, ValueError):
             return None
 
