@@ -153,10 +153,14 @@ def main() -> None:
 
     from turnout.store.postgres import PostgresStore
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    maker = PostgresStore(args.pg, schema=schema)
-    pg_url = f"{args.pg}?search_path={schema}"
-    shared = {"TURNOUT_DATABASE_URL": pg_url, "TURNOUT_REDIS_URL": args.redis}
+    makers: list[PostgresStore] = []
+
+    def fresh() -> dict[str, str]:
+        """PostgreSQL (a new schema: each start creates its own key) and Redis."""
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        makers.append(PostgresStore(args.pg, schema=schema))
+        return {"TURNOUT_DATABASE_URL": f"{args.pg}?search_path={schema}", "TURNOUT_REDIS_URL": args.redis}
+
     loadgen = "wrk (C)" if wrk_available() else "bench/loadgen.py closed loop (Python; install Debian's wrk for a lighter load)"
     print(f"load generator: {loadgen}; {os.cpu_count()} CPUs", flush=True)
     proc.raise_nofile()
@@ -173,7 +177,7 @@ def main() -> None:
             for workers in (1, 2):
                 flush_redis(args.redis)
                 everywhere = ",".join(str(c) for c in range(os.cpu_count() or 1))
-                gw = start(upstream, workers, everywhere, shared, f"fleet-w{workers}")
+                gw = start(upstream, workers, everywhere, fresh(), f"fleet-w{workers}")
                 try:
                     saturate(gw.target, 3)  # warm-up: pools, caches, both workers
                     rps, errors = saturate(gw.target, args.seconds)
@@ -186,7 +190,7 @@ def main() -> None:
             # CPU per request: one pinned worker, SQLite vs PostgreSQL + Redis
             proc.pin({1})
             try:
-                for kind, store in (("sqlite", {}), ("pg_redis", shared)):
+                for kind, store in (("sqlite", {}), ("pg_redis", fresh())):
                     flush_redis(args.redis)
                     gw = start(upstream, 1, "0", store, f"fleet-cpu-{kind}")
                     try:
@@ -212,8 +216,9 @@ def main() -> None:
                 proc.pin(set(range(os.cpu_count() or 1)))
     finally:
         upstream.stop()
-        maker.drop_schema()
-        maker.close()
+        for maker in makers:
+            maker.drop_schema()
+            maker.close()
         flush_redis(args.redis)
     med = {k: statistics.median(v) for k, v in figures.items()}
     med["scaling"] = med["rps_workers_2"] / med["rps_workers_1"]

@@ -228,12 +228,18 @@ class PostgresStore:
     def write_generations(self, records: list[GenerationRecord]) -> int:
         if not records:
             return 0
-        placeholders = ", ".join(f"${i}" for i in range(1, len(GEN_COLUMNS) + 1))
-        insert = (f"INSERT INTO generations ({', '.join(GEN_COLUMNS)}) VALUES ({placeholders})"
-                  " ON CONFLICT (id) DO NOTHING RETURNING id")
+        # The whole batch in one statement (one round trip, not one per record): the rows as a JSON
+        # array, typed by the table's own row type; the ids it returns are the records not stored
+        # before (a journal replay may bring some again).
+        columns = ", ".join(GEN_COLUMNS)
+        insert = (f"INSERT INTO generations ({columns}) SELECT {columns}"
+                  " FROM jsonb_populate_recordset(NULL::generations, $1::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id")
+        unique = list({r.id: r for r in reversed(records)}.values())[::-1]  # the first of a repeated id
+        payload = orjson.dumps([_gen_object(r) for r in unique]).decode()
 
         async def body(conn: Any) -> int:
-            new = [r for r in records if await conn.fetchval(insert, *_gen_row(r)) is not None]
+            inserted = {row[0] for row in await conn.fetch(insert, payload)}
+            new = [r for r in unique if r.id in inserted]
             if not new:
                 return 0
             hashes = list({r.key_hash for r in new if r.key_hash})
@@ -492,11 +498,12 @@ def _account(row: Any) -> AccountRecord:
     return AccountRecord(row[0], Decimal(row[1]), Decimal(row[2]), row[3], row[4])
 
 
-def _gen_row(r: GenerationRecord) -> tuple[Any, ...]:
-    values = []
-    for name in GEN_COLUMNS:
-        v = getattr(r, name)
-        if name in ("attempts", "pipeline"):
-            v = orjson.dumps(v).decode()
-        values.append(v)
-    return tuple(values)
+def _gen_object(r: GenerationRecord) -> dict[str, Any]:
+    """A record as one element of the JSON array `write_generations` sends."""
+    out = {name: getattr(r, name) for name in GEN_COLUMNS}
+    out["cost"] = str(r.cost)
+    out["attempts"] = orjson.dumps(r.attempts).decode()
+    out["pipeline"] = orjson.dumps(r.pipeline).decode()
+    return out
+
+
