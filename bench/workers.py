@@ -180,13 +180,25 @@ def main() -> None:
                 gw = start(upstream, workers, everywhere, fresh(), f"fleet-w{workers}")
                 try:
                     saturate(gw.target, 3)  # warm-up: pools, caches, both workers
+                    t0 = time.monotonic()
+                    before = (proc.usage(gw.pid).cpu_s if gw.pid else 0.0, proc.usage(upstream.pid).cpu_s if upstream.pid else 0.0,
+                              cpu_of("postgres"), cpu_of("wrk"), proc.system_busy_s())
                     rps, errors = saturate(gw.target, args.seconds)
+                    after = (proc.usage(gw.pid).cpu_s if gw.pid else 0.0, proc.usage(upstream.pid).cpu_s if upstream.pid else 0.0,
+                             cpu_of("postgres"), cpu_of("wrk"), proc.system_busy_s())
+                    elapsed = time.monotonic() - t0
                 finally:
                     gw.stop()
+                n = max(rps * args.seconds, 1.0)
+                gw_ms, up_ms, pg_ms, lg_ms = (1000 * (b - a) / n for a, b in zip(before[:4], after[:4], strict=True))
                 note(f"rps_workers_{workers}", rps)
                 note(f"errors_workers_{workers}", errors)
-                print(f"round {rnd + 1}: --workers {workers} on PostgreSQL + Redis: {rps:.0f} req/s ({errors} errors)",
-                      flush=True)
+                note(f"gateway_cpu_ms_workers_{workers}", gw_ms)
+                note(f"cores_busy_workers_{workers}", (after[4] - before[4]) / elapsed)
+                note(f"others_cpu_ms_workers_{workers}", up_ms + pg_ms + lg_ms)
+                print(f"round {rnd + 1}: --workers {workers} on PostgreSQL + Redis: {rps:.0f} req/s ({errors} errors); "
+                      f"CPU ms per request: gateway {gw_ms:.3f}, upstream {up_ms:.3f}, PostgreSQL {pg_ms:.3f}, wrk {lg_ms:.3f}; "
+                      f"cores busy {(after[4] - before[4]) / elapsed:.2f}", flush=True)
             # CPU per request: one pinned worker, SQLite vs PostgreSQL + Redis
             proc.pin({1})
             try:
