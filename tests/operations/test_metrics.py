@@ -143,3 +143,65 @@ def test_rate_limit_and_budget_refusals_are_counted(ops_gateway: Gateway) -> Non
     after = scrape(ops_gateway)
     assert value(after, "turnout_refusals_total", reason="rate_limit") - value(before, "turnout_refusals_total", reason="rate_limit") == 2
     assert value(after, "turnout_refusals_total", reason="budget") - value(before, "turnout_refusals_total", reason="budget") == 1
+
+
+def test_a_finished_requests_metrics_and_log_line_are_settled_in_a_batch_soon_after() -> None:
+    """observe/observer.py: recorded requests are counted and logged together, `SETTLE_WAIT` later
+    on an event loop (or at once off one, or when settled explicitly, as a scrape does)."""
+    import logging
+    from decimal import Decimal
+
+    from turnout.observe.metrics import Metrics
+    from turnout.observe.observer import SETTLE_WAIT, Observer
+    from turnout.store.base import GenerationRecord
+
+    lines: list[str] = []
+    metrics = Metrics(["m"], ["p"])
+    observer = Observer(metrics, max_age=60, line=lambda record, key, slug, trace: lines.append(record.id))
+
+    def record(i: int) -> GenerationRecord:
+        return GenerationRecord(
+            id=f"gen-{i}", created_at=0.0, key_hash=None, model="m", provider=None, upstream_model=None,
+            dialect_in="openai", dialect_out=None, streamed=False, status="ok", finish_reason="stop",
+            native_finish_reason=None, prompt_tokens=3, completion_tokens=4, cached_tokens=0, cache_write_tokens=0,
+            reasoning_tokens=0, usage_estimated=False, cost=Decimal(0),
+            latency_ms=1.0, generation_time_ms=2.0, error_code=None, error_message=None, app_title=None,
+            app_referer=None, attempts=[])
+
+    class Ctx:  # what Observer.end reads of a RequestContext
+        def __init__(self) -> None:
+            self.attempts: list[object] = []
+            self.error = None
+            self.endpoint = None
+            self.key = None
+
+    def counted() -> float:
+        metrics.flush()
+        return metrics.requests.labels("openai", "m", "none", "ok", "none")._value.get()  # type: ignore[no-any-return]
+
+    requests_log = logging.getLogger("turnout.requests")
+    level = requests_log.level
+    requests_log.setLevel(logging.INFO)
+    try:
+        async def on_a_loop() -> tuple[list[str], float, list[str], float]:
+            observer.end(Ctx(), record(1))  # type: ignore[arg-type]
+            observer.end(Ctx(), record(2))  # type: ignore[arg-type]
+            waiting = (list(lines), counted())
+            await asyncio.sleep(SETTLE_WAIT * 4)
+            return (*waiting, list(lines), counted())
+
+        before_lines, before_count, after_lines, after_count = asyncio.run(on_a_loop())
+        assert before_lines == [] and before_count == 0
+        assert after_lines == ["gen-1", "gen-2"] and after_count == 2
+
+        async def scraped() -> tuple[list[str], float]:
+            observer.end(Ctx(), record(3))  # type: ignore[arg-type]
+            observer.settle()  # what refresh_gauges does before a scrape (test_requests_tokens_cost_and_attempts_are_counted scrapes)
+            return list(lines), counted()
+
+        scraped_lines, scraped_count = asyncio.run(scraped())
+        assert scraped_lines[-1] == "gen-3" and scraped_count == 3
+        observer.end(Ctx(), record(4))  # type: ignore[arg-type]  # off a loop: at once
+        assert lines[-1] == "gen-4" and counted() == 4
+    finally:
+        requests_log.setLevel(level)

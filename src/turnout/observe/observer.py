@@ -118,10 +118,13 @@ class Observer:
         metrics = self.metrics
         line = self.line if REQUESTS_LOG.isEnabledFor(logging.INFO) else None
         for record, kind, slug, upstream, key, trace_id in pending:
-            if metrics is not None:
-                metrics.request(record, kind, slug, upstream)
-            if line is not None:
-                line(record, key, slug, trace_id)
+            try:
+                if metrics is not None:
+                    metrics.request(record, kind, slug, upstream)
+                if line is not None:
+                    line(record, key, slug, trace_id)
+            except Exception:  # one bad record must not cost the rest of the batch
+                logging.getLogger("turnout").exception("counting request %s in the metrics failed", record.id)
 
     def sweep(self) -> None:
         """Forget contexts older than any request may run: a context that was never recorded must
