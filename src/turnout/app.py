@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -203,11 +202,6 @@ def create_app(settings: Settings | None = None) -> TurnoutApp:
         runtime = Runtime.build(settings)
         await runtime.start()
         app.state.runtime = runtime
-        # What start-up made (modules, the catalog, caches) lives as long as the process: moved out
-        # of the collector's sight, so that collections walk only what requests make (a tenth
-        # of the gateway's own time per request before: bench/README.md).
-        gc.collect()
-        gc.freeze()
         drain = Drain(runtime.observer, settings.shutdown_grace)
         drain.install()
         metrics_server = await probes.start_metrics_port(runtime) if settings.metrics_port else None
