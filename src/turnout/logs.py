@@ -76,14 +76,25 @@ class BatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines: list[str] = []
         self._timer: asyncio.AbstractEventLoop | None = None  # the loop a write is scheduled on
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
         try:
             line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
             return
-        self._lines.append(line)
-        if record.levelno > logging.INFO or len(self._lines) >= self.BATCH:
+        self._add(line, urgent=record.levelno > logging.INFO)
+
+    def line(self, text: str) -> None:
+        """A whole INFO line already formatted (the request line: `direct`), batched like the rest."""
+        self.acquire()
+        try:
+            self._add(text, urgent=False)
+        finally:
+            self.release()
+
+    def _add(self, text: str, *, urgent: bool) -> None:
+        self._lines.append(text)
+        if urgent or len(self._lines) >= self.BATCH:
             self._write()
             return
         try:
@@ -94,25 +105,6 @@ class BatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self._timer is not loop:  # none scheduled (or on a loop that has ended)
             self._timer = loop
             loop.call_later(self.WAIT, self._later)
-
-    def line(self, text: str) -> None:
-        """A whole INFO line already formatted (the request line: `direct`), batched like the rest."""
-        self.acquire()
-        try:
-            self._lines.append(text)
-            if len(self._lines) >= self.BATCH:
-                self._write()
-                return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._write()
-                return
-            if self._timer is not loop:
-                self._timer = loop
-                loop.call_later(self.WAIT, self._later)
-        finally:
-            self.release()
 
     def _later(self) -> None:
         self.acquire()
