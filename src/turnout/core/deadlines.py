@@ -1,7 +1,7 @@
 """A request's overall deadline (`request_timeout`), without a timer per request.
 
-`asyncio.timeout` arms (and on exit cancels) one loop timer per request: a tenth of the gateway's
-own CPU per chat completion in bench/'s profile. The deadline is 600 s by default and nothing
+`asyncio.timeout` arms (and on exit cancels) one loop timer per request: about 6 % of the samples
+of a chat completion in bench/'s profile. The deadline is 600 s by default and nothing
 needs it to the millisecond, so one `Deadlines` per gateway keeps the requests in their upstream
 phase in a set and looks at them every `tick` (a twentieth of `request_timeout`, at most 0.25 s)
 while any is there; a request past its deadline has its task cancelled, and its `Phase` turns

@@ -64,8 +64,7 @@ class Gateway:
         self.router = router
         self.sticky = sticky
         self.dispatcher = dispatcher
-        self.request_timeout = request_timeout
-        self.deadlines = Deadlines(request_timeout)
+        self.deadlines = Deadlines(request_timeout)  # the whole request's bound (`request_timeout`)
         self.stream_open_grace = stream_open_grace  # 0: a stream opens only with its first event
         self.keepalive_interval = keepalive_interval
         self.cache = cache
