@@ -16,7 +16,7 @@ from turnout.core.catalog.catalog import Endpoint
 from turnout.core.upstream.dispatch import Attempt, Dispatcher
 from turnout.core.upstream.transport import Transport
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
-from turnout.model.errors import ErrorKind, FailureClass, GatewayError, UpstreamError
+from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
 from turnout.providers.base import Embedder, EmbeddingAdapter
 from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter
 from turnout.runtime import Runtime
@@ -76,12 +76,5 @@ class EmbeddingDispatcher:
                 failure=FailureClass.TRANSIENT,
             )
         up = adapter.build_embeddings_request(request, target)
-        status, headers, body = await self._transport.fetch(up, target)
-        if status >= 400:
-            raise self._transport.error_answer(adapter.parse_error, status, headers, body, target, up)
-        try:
-            return adapter.parse_embeddings_response(body, target)
-        except GatewayError as exc:
-            self._transport.scrub(exc, up)
-            raise
+        return await self._transport.exchange(up, target, adapter.parse_error, adapter.parse_embeddings_response)
 

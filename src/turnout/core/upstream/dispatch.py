@@ -161,14 +161,7 @@ class Dispatcher:
         adapter = self._adapters[target.dialect]
         up = traced(adapter.build_request(request, target))
         adjusted.extend(up.adjusted)
-        status, headers, body = await self._transport.fetch(up, target)
-        if status >= 400:
-            raise self._transport.error_answer(adapter.parse_error, status, headers, body, target, up)
-        try:
-            return adapter.parse_response(body, target)
-        except GatewayError as exc:
-            self._transport.scrub(exc, up)
-            raise
+        return await self._transport.exchange(up, target, adapter.parse_error, adapter.parse_response)
 
     async def open_stream(
         self, request: ChatRequest, endpoints: list[Endpoint], attempts: list[Attempt], deadline: float, reason: str

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from turnout.core.upstream.http import (
@@ -39,6 +40,7 @@ __all__ = ["HTTPError", "LimitExceeded", "Response", "Transport", "UpstreamLimit
 log = logging.getLogger("turnout.upstream")
 
 ParseError = Callable[[int, Mapping[str, str], bytes, Target], UpstreamError]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,19 @@ class Transport:
         finally:
             resp.release()
         return resp.status, resp.headers, body
+
+    async def exchange(self, up: UpstreamRequest, target: Target, parse_error: ParseError,
+                       parse: Callable[[bytes, Target], T]) -> T:
+        """A whole exchange, parsed: an error status becomes the adapter's error (`error_answer`),
+        an answer the adapter cannot read a scrubbed error, anything else `parse(body, target)`."""
+        status, headers, body = await self.fetch(up, target)
+        if status >= 400:
+            raise self.error_answer(parse_error, status, headers, body, target, up)
+        try:
+            return parse(body, target)
+        except GatewayError as exc:
+            self.scrub(exc, up)
+            raise
 
     async def read(self, resp: Response, target: Target) -> bytes:
         """A whole body, within its limit (the answer's or the error's)."""
