@@ -16,6 +16,7 @@ alike. Placement as in run.py: the gateway alone on CPU 0, this process and the 
     python bench/hotpath.py                                  # the installed turnout
     python bench/hotpath.py --build before=/work/wt/base/src --build after=src --rounds 3
     python bench/hotpath.py --env TURNOUT_LOG_LEVEL=warning  # env for every build's server
+    python bench/hotpath.py --floor canned,proxy              # and servers that do almost nothing (floor.py)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import floor
 import proc
 import systems
 from loadgen import Result, Target, closed_loop, fixed_rate, pct
@@ -93,9 +95,11 @@ def main() -> None:
     ap.add_argument("--saturation-only", action="store_true", help="only CPU per request and max req/s (quick A/B)")
     ap.add_argument("--gateway-cpu", type=int, default=0)
     ap.add_argument("--loadgen-cpu", type=int, default=1)
+    ap.add_argument("--floor", default="", help="also measure these floor servers (floor.py: raw,canned,proxy)")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = ap.parse_args()
     builds = [b.split("=", 1) for b in args.build] or [["installed", "."]]
+    builds += [[f"floor-{kind}", f"floor:{kind}"] for kind in filter(None, args.floor.split(","))]
     extra_env = dict(e.split("=", 1) for e in args.env)
 
     proc.pin({args.loadgen_cpu})
@@ -110,9 +114,12 @@ def main() -> None:
                 os.environ.clear()
                 os.environ.update(base_env)
                 os.environ.update(extra_env)
-                if src != ".":
+                if src != "." and not src.startswith("floor:"):
                     os.environ["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + base_env.get("PYTHONPATH", "")
-                gw = systems.start_turnout(upstream.target.port, ["mock"], str(args.gateway_cpu), name=f"hotpath-{name}")
+                if src.startswith("floor:"):
+                    gw = floor.start(src.split(":", 1)[1], upstream.target.port, str(args.gateway_cpu))
+                else:
+                    gw = systems.start_turnout(upstream.target.port, ["mock"], str(args.gateway_cpu), name=f"hotpath-{name}")
                 try:
                     time.sleep(1.0)
                     idle = proc.usage(gw.pid).rss / 2**20 if gw.pid else float("nan")

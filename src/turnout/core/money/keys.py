@@ -19,7 +19,6 @@ requests in flight (see core/money/ledger.py, which owns the arithmetic).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import os
@@ -58,7 +57,9 @@ def load_secret(data_dir: Path) -> bytes:
 
 
 def hash_key(secret: bytes, key: str) -> str:
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 of the clear key, hex: one C call (`hmac.digest`), not the `hmac.new` object
+    path, which costs several times more and runs on every request."""
+    return hmac.digest(secret, key.encode(), "sha256").hex()
 
 
 def mint_key(prefix: str = KEY_PREFIX) -> tuple[str, str]:

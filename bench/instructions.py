@@ -1,0 +1,272 @@
+"""Instructions per chat completion, counted by valgrind: an A/B that machine noise cannot move.
+
+CPU time per request on a shared virtual machine moves by 10-60 % from one minute to the next
+(another tenant, the host's frequency); instructions counted by callgrind do not. Each build runs
+turnout's ASGI app in one process under ``valgrind --tool=callgrind``, with counting switched on
+(``callgrind_control``) only while N chat completions go through it, 8 at a time, against the fake
+upstream in its own process: what the app does per request, in user-space instructions (the
+kernel's part of a socket call is not counted, nor is uvicorn's: ``floor.py`` measures that).
+
+Ablations switch one part off, to show what it costs (the answers stay 200):
+
+* ``record``: the whole generation record (accounting, store, journal, metrics, log line);
+* ``store``: records not queued for the store (the database writes);
+* ``observer``: the metrics and the request log line;
+* ``journal``: the journal's writes.
+
+    apt-get install valgrind
+    python bench/instructions.py                                   # the installed turnout
+    python bench/instructions.py --build before=../old/src --build after=src --rounds 3
+    python bench/instructions.py --ablate record,store,observer    # what each part costs
+
+Repeated runs of one build agree within about 1.5 % (batches of the background writers fall
+differently); differences smaller than that are not findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import proc
+import systems
+
+BODY = (b'{"model":"bench/mock","messages":[{"role":"system","content":"You are a terse assistant."},'
+        b'{"role":"user","content":"Say hello and name three colours."}],"max_tokens":128,"temperature":0.2}')
+ABLATIONS = ("record", "store", "observer", "journal")
+
+
+def ablate(name: str) -> None:
+    """Switch one part of the request path off (in the child, after the app is built)."""
+    if name == "record":
+        from turnout.core.context import RequestContext
+
+        RequestContext.record = lambda self, status, usage: setattr(self, "recorded", True)  # type: ignore[method-assign]
+    elif name == "store":
+        from turnout.core.money.accounting import Accountant
+
+        original = Accountant.record
+
+        class Nowhere:
+            def put_nowait(self, item: Any) -> None:
+                pass
+
+            def qsize(self) -> int:
+                return 0
+
+        def record(self: Any, rec: Any, reservation: Any = None, extra: Any = 0) -> None:
+            queue, self._queue = self._queue, Nowhere()
+            try:
+                original(self, rec, reservation, extra)
+            finally:
+                self._queue = queue
+
+        Accountant.record = record  # type: ignore[method-assign]
+    elif name == "observer":
+        from turnout.observe.observer import Observer
+
+        Observer.end = lambda self, ctx, record: None  # type: ignore[method-assign]
+    elif name == "journal":
+        from turnout.core.money.journal import Journal
+
+        Journal._write = lambda self, line: None  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown ablation {name!r} (one of {', '.join(ABLATIONS)})")
+
+
+SLOWDOWN = 40  # how many times slower Python runs under callgrind (measured here: 35-50x)
+BATCH_WAITS = (("turnout.core.money.accounting", "BATCH_WAIT"), ("turnout.observe.observer", "SETTLE_WAIT"))
+
+
+def stretch_batches() -> float:
+    """Under valgrind every request takes ~SLOWDOWN times longer, so a batch that waits a fixed time
+    (store writes, metrics and log lines) would gather that many times fewer requests, and its
+    fixed cost would weigh that much more per request: stretch the waits by the same factor.
+    Returns the longest wait, stretched."""
+    import importlib
+
+    longest = 0.0
+    for module, name in BATCH_WAITS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(mod, name):
+            setattr(mod, name, getattr(mod, name) * SLOWDOWN)
+            longest = max(longest, getattr(mod, name))
+    try:
+        from turnout.logs import BatchedHandler
+
+        BatchedHandler.WAIT *= SLOWDOWN
+        longest = max(longest, BatchedHandler.WAIT)
+    except ImportError:
+        pass
+    return longest
+
+
+def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
+    """Runs under valgrind: the app in this process, counting on only around the N requests (and
+    the batches they leave, written after them)."""
+    import uvloop
+
+    from turnout.app import create_app
+    from turnout.settings import load_settings
+
+    try:
+        from turnout.logs import configure
+    except ImportError:  # builds before turnout/logs.py (2026-11-30) configured logging in the CLI only
+        def configure(level: str, fmt: str) -> None:
+            pass
+
+    settings = load_settings(config, None, host="127.0.0.1", port=1)  # logging as `turnout serve` (a line per request)
+    configure(settings.log_level, getattr(settings, "log_format", "text"))
+    settle = stretch_batches()
+    app = create_app(settings)
+    if ablation:
+        ablate(ablation)
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+               (b"authorization", f"Bearer {key}".encode()), (b"content-length", str(len(BODY)).encode())]
+
+    async def one() -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/api/v1/chat/completions", "raw_path": b"/api/v1/chat/completions",
+                 "query_string": b"", "root_path": "", "headers": list(headers), "client": ("127.0.0.1", 5555),
+                 "server": ("127.0.0.1", 1), "state": {}}
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": BODY, "more_body": False}
+            await asyncio.Event().wait()  # the client never leaves
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    async def worker(count: int) -> int:
+        bad = 0
+        for _ in range(count):
+            bad += await one() != 200
+        return bad
+
+    async def main() -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        lifespan = asyncio.ensure_future(app.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                                                 inbox.get, outbox.put))
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise SystemExit(f"the app did not start: {started}")
+        bad = await worker(warm)
+        await asyncio.sleep(settle * 1.5)  # the warm-up's batches written before counting starts
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True, check=False)
+        bad += sum(await asyncio.gather(*[worker(n // 8) for _ in range(8)]))
+        await asyncio.sleep(settle * 1.5)  # ... and these requests' batches before it stops
+        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True, check=False)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await lifespan
+        print(f"BAD {bad}", flush=True)
+
+    uvloop.run(main())
+
+
+def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str) -> float:
+    """Instructions per request for the build at `src`, with `ablation` switched off."""
+    env = dict(os.environ)
+    if src != ".":
+        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
+    out = systems.WORK / f"callgrind-{os.getpid()}.out"
+    python = os.path.realpath(sys.executable)  # valgrind must run the interpreter itself, not a shim
+    cmd = ["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", python, __file__,
+           "--child", str(config), key, str(n), str(warm), ablation]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    out.unlink(missing_ok=True)
+    found = re.search(r"Collected : (\d+)", r.stderr)
+    if r.returncode != 0 or found is None or "BAD 0" not in r.stdout:
+        raise RuntimeError(f"the count failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-2000:]}")
+    return int(found.group(1)) / n
+
+
+def setup(upstream_port: int) -> tuple[Path, str]:
+    """A config that routes bench/mock to the fake upstream, and a key; as systems.start_turnout."""
+    root = systems.WORK / "instructions"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "data").mkdir(parents=True)
+    config = root / "turnout.yaml"
+    config.write_text("\n".join([
+        "providers:", "  bench:", "    dialect: openai", f"    base_url: http://127.0.0.1:{upstream_port}/v1",
+        f"    api_key: {systems.UPSTREAM_KEY}", "models:", "  bench/mock:", "    name: Bench mock",
+        "    context_length: 8192", "    endpoints:", "      - provider: bench", "        model: mock",
+        '        pricing: {prompt: "0.000001", completion: "0.000002"}', "",
+    ]))
+    os.environ["TURNOUT_DATA_DIR"] = str(root / "data")
+    os.environ["TURNOUT_PRELOAD_LOCAL"] = "0"
+    r = subprocess.run([sys.executable, "-m", "turnout", "keys", "create", "--name", "bench", "--config", str(config)],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"turnout keys create failed: {r.stderr[-2000:]}")
+    return config, r.stdout.strip().splitlines()[-1].strip()
+
+
+def main() -> None:
+    if len(sys.argv) == 7 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", action="append", default=[], help="NAME=SRC (repeatable); default: the installed one")
+    ap.add_argument("--ablate", default="", help=f"also count with each of these off: {','.join(ABLATIONS)}")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("-n", type=int, default=400, help="requests counted per run")
+    ap.add_argument("--warm", type=int, default=300, help="requests before counting starts")
+    args = ap.parse_args()
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    builds = [b.split("=", 1) for b in args.build] or [["installed", "."]]
+    runs = [(name, src, "") for name, src in builds]
+    runs += [(f"{name} -{a}", src, a) for name, src in builds for a in filter(None, args.ablate.split(","))]
+    proc.pin({1})
+    systems.WORK.mkdir(parents=True, exist_ok=True)
+    upstream = systems.start_upstream("1")
+    results: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    try:
+        config, key = setup(upstream.target.port)
+        for rnd in range(args.rounds):
+            for name, src, ablation in runs:
+                started = time.monotonic()
+                per = count(src, config, key, args.n, args.warm, ablation)
+                results[name].append(per)
+                print(f"round {rnd + 1} {name}: {per:,.0f} instructions/request ({time.monotonic() - started:.0f} s)",
+                      flush=True)
+    finally:
+        upstream.stop()
+    print("\nmedian over rounds:")
+    first = statistics.median(results[runs[0][0]])
+    for name, _, _ in runs:
+        value = statistics.median(results[name])
+        print(f"{name:32} {value:12,.0f}  {100 * (value - first) / first:+6.1f} %")
+
+
+if __name__ == "__main__":
+    main()
