@@ -49,6 +49,7 @@ def internal_error() -> GatewayError:
 
 
 _IDS: collections.deque[str] = collections.deque()
+os.register_at_fork(after_in_child=_IDS.clear)  # a forked worker never hands out its parent's ids
 
 
 def new_generation_id() -> str:
