@@ -18,6 +18,7 @@ Ablations switch one part off, to show what it costs (the answers stay 200):
     python bench/instructions.py                                   # the installed turnout
     python bench/instructions.py --build before=../old/src --build after=src --rounds 3
     python bench/instructions.py --ablate record,store,observer    # what each part costs
+    python bench/instructions.py --patch my_ablation.py             # a file run before counting
 
 Repeated runs of one build agree within about 1.5 % (batches of the background writers fall
 differently); differences smaller than that are not findings.
@@ -133,8 +134,11 @@ def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
     configure(settings.log_level, getattr(settings, "log_format", "text"))
     settle = stretch_batches()
     app = create_app(settings)
-    if ablation:
-        ablate(ablation)
+    for name in filter(None, ablation.split("+")):
+        if name.endswith(".py"):  # --patch: an ablation of one's own
+            exec(compile(Path(name).read_text(), name, "exec"), {"__name__": "patch"})
+        else:
+            ablate(name)
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                (b"authorization", f"Bearer {key}".encode()), (b"content-length", str(len(BODY)).encode())]
 
@@ -237,6 +241,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", action="append", default=[], help="NAME=SRC (repeatable); default: the installed one")
     ap.add_argument("--ablate", default="", help=f"also count with each of these off: {','.join(ABLATIONS)}")
+    ap.add_argument("--patch", action="append", default=[],
+                    help="a Python file run in the app's process before counting (an ablation of one's own)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("-n", type=int, default=400, help="requests counted per run")
     ap.add_argument("--warm", type=int, default=300, help="requests before counting starts")
@@ -246,6 +252,7 @@ def main() -> None:
     builds = [b.split("=", 1) for b in args.build] or [["installed", "."]]
     runs = [(name, src, "") for name, src in builds]
     runs += [(f"{name} -{a}", src, a) for name, src in builds for a in filter(None, args.ablate.split(","))]
+    runs += [(f"{name} {Path(p).stem}", src, str(Path(p).resolve())) for name, src in builds for p in args.patch]
     proc.pin({1})
     systems.WORK.mkdir(parents=True, exist_ok=True)
     upstream = systems.start_upstream("1")

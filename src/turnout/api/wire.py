@@ -23,6 +23,13 @@ Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 NonEmptyStr = Annotated[str, msgspec.Meta(min_length=1)]
+# OpenAI's ranges, for every dialect that takes the parameter under OpenAI's rules.
+Temperature = Annotated[float, msgspec.Meta(ge=0, le=2)]
+UnitInterval = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
+Bias = Annotated[float, msgspec.Meta(ge=-100, le=100)]
+TopLogprobs = Annotated[int, msgspec.Meta(ge=0, le=20)]
+RepetitionPenalty = Annotated[float, msgspec.Meta(ge=0, le=2)]  # OpenRouter's
 Object = dict[str, Any]
 # Messages (or input items) in one request: Anthropic's documented ceiling is 100,000; past this
 # many a request is refused before any work on its content.

@@ -85,3 +85,28 @@ def test_integral_floats_are_integers_as_before() -> None:
     with pytest.raises(GatewayError) as e:
         to_chat_requests({"model": "a/b", "prompt": "x", "max_tokens": 5.5})
     assert e.value.param == "max_tokens"
+
+
+SAMPLING_OUT_OF_RANGE = [("temperature", 2.5), ("top_p", 1.5), ("frequency_penalty", -3), ("presence_penalty", 3),
+                         ("seed", 2**63), ("logit_bias", {"50256": 101}), ("stop", 5), ("user", 7)]
+
+
+@pytest.mark.parametrize(("param", "value"), SAMPLING_OUT_OF_RANGE)
+def test_sampling_parameters_are_checked_alike_in_chat_and_completions(param: str, value: Any) -> None:
+    """One declaration (api/openai/wire.py `Sampling`) serves both: the same value is refused by
+    both, naming the parameter, and an accepted one reaches the canonical request of both."""
+    from turnout.api.openai.protocol import to_chat_request
+
+    chat = {"model": "a/b", "messages": [{"role": "user", "content": "x"}], param: value}
+    legacy = {"model": "a/b", "prompt": "x", param: value}
+    for parse in (to_chat_request, lambda b: to_chat_requests(b)[0][0]):
+        body = chat if parse is to_chat_request else legacy
+        with pytest.raises(GatewayError) as e:
+            parse(body)
+        assert e.value.status == 400 and param in e.value.message, e.value.message
+    ok_chat = to_chat_request({**chat, "temperature": 0.5, "top_p": 0.9, "seed": 7, param: None})
+    ok_legacy = to_chat_requests({**legacy, "temperature": 0.5, "top_p": 0.9, "seed": 7, param: None})[0][0]
+    for ok in (ok_chat, ok_legacy):
+        assert (ok.temperature, ok.top_p, ok.seed) == (0.5 if param != "temperature" else None,
+                                                       0.9 if param != "top_p" else None,
+                                                       7 if param != "seed" else None)

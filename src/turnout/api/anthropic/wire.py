@@ -16,13 +16,11 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct
 
 from turnout.api.openai.wire import Plugin
-from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, NonNegativeInt, Object
+from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, NonNegativeInt, Object, PositiveInt, UnitInterval
 
 ImageType = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 Display = Literal["summarized", "omitted"]
-UnitInterval = Annotated[float, Meta(ge=0, le=1)]
-PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 
 
 # -- sources of images and documents ------------------------------------------------------------

@@ -15,13 +15,23 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from turnout.api.wire import MAX_MESSAGES, Int64, NonEmptyStr, NonNegativeInt, Object, PositiveInt
+from turnout.api.wire import (
+    MAX_MESSAGES,
+    Bias,
+    Int64,
+    NonEmptyStr,
+    NonNegativeInt,
+    Object,
+    Penalty,
+    PositiveInt,
+    RepetitionPenalty,
+    Temperature,
+    TopLogprobs,
+    UnitInterval,
+)
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
-UnitInterval = Annotated[float, Meta(ge=0, le=1)]
-Penalty = Annotated[float, Meta(ge=-2, le=2)]
-Bias = Annotated[float, Meta(ge=-100, le=100)]
 
 
 # -- content parts, told apart by "type" --------------------------------------------------------
@@ -152,7 +162,20 @@ class Plugin(Struct):
     id: NonEmptyStr
 
 
-class OpenAIChatFields(Struct, kw_only=True):
+class Sampling(Struct, kw_only=True):
+    """OpenAI's sampling parameters, the same in chat completions and legacy completions."""
+
+    temperature: Temperature | None = None
+    top_p: UnitInterval | None = None
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    seed: Int64 | None = None
+    stop: str | list[str] | None = None
+    logit_bias: dict[str, Bias] | None = None
+    user: str | None = None
+
+
+class OpenAIChatFields(Sampling, kw_only=True):
     """The parameters of OpenAI's chat completions API that turnout interprets."""
 
     model: str | None = None  # required unless OpenRouter's `models` names one
@@ -161,21 +184,13 @@ class OpenAIChatFields(Struct, kw_only=True):
     stream_options: Object | None = None
     max_tokens: PositiveInt | None = None
     max_completion_tokens: PositiveInt | None = None
-    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
-    top_p: UnitInterval | None = None
-    frequency_penalty: Penalty | None = None
-    presence_penalty: Penalty | None = None
-    seed: Int64 | None = None
-    stop: str | list[str] | None = None
-    logit_bias: dict[str, Bias] | None = None
     logprobs: bool | None = None
-    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
+    top_logprobs: TopLogprobs | None = None
     n: PositiveInt | None = None  # only 1 is served (api/openai/protocol.py)
     response_format: ResponseFormat | None = None
     tools: list[ChatTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
-    user: str | None = None
 
 
 class ChatCompletionsBody(OpenAIChatFields, kw_only=True):
@@ -194,7 +209,7 @@ class ChatCompletionsBody(OpenAIChatFields, kw_only=True):
     top_k: NonNegativeInt | None = None
     min_p: UnitInterval | None = None
     top_a: UnitInterval | None = None
-    repetition_penalty: Annotated[float, Meta(ge=0, le=2)] | None = None
+    repetition_penalty: RepetitionPenalty | None = None
     session_id: str | None = None
     preset: str | None = None
     debug: Object | None = None
@@ -205,7 +220,7 @@ DECLARED = frozenset(f.encode_name for f in msgspec.structs.fields(ChatCompletio
 
 
 # -- legacy completions and embeddings ----------------------------------------------------------
-class CompletionsBody(Struct, kw_only=True):
+class CompletionsBody(Sampling, kw_only=True):
     """`POST /completions`: OpenAI's legacy prompt API (the sampling parameters of chat apply)."""
 
     model: NonEmptyStr
@@ -215,23 +230,15 @@ class CompletionsBody(Struct, kw_only=True):
     stream_options: Object | None = None
     echo: bool | None = None
     max_tokens: PositiveInt | None = None
-    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
-    top_p: UnitInterval | None = None
-    frequency_penalty: Penalty | None = None
-    presence_penalty: Penalty | None = None
-    seed: Int64 | None = None
-    stop: str | list[str] | None = None
-    logit_bias: dict[str, Bias] | None = None
     logprobs: Int64 | bool | None = None  # only 0 or absent is served
     n: Int64 | None = None  # only 1 is served
     best_of: Int64 | None = None  # only 1 is served
     suffix: str | None = None  # fill-in-the-middle: refused unless empty
-    user: str | None = None
     # OpenRouter extensions
     provider: Object | None = None
     plugins: list[Plugin] | None = None
     top_k: NonNegativeInt | None = None
-    repetition_penalty: Annotated[float, Meta(ge=0, le=2)] | None = None
+    repetition_penalty: RepetitionPenalty | None = None
 
 
 class EmbeddingsBody(Struct, kw_only=True):

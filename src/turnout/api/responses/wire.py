@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from turnout.api.openai.wire import Plugin
-from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, Object, PositiveInt
+from turnout.api.wire import MAX_MESSAGES, NonEmptyStr, Object, PositiveInt, Temperature, TopLogprobs, UnitInterval
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 Summary = Literal["auto", "concise", "detailed"]
@@ -144,9 +144,9 @@ class ResponsesBody(Struct, kw_only=True):
     store: bool | None = None
     stream: bool | None = None
     max_output_tokens: PositiveInt | None = None
-    temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Meta(ge=0, le=1)] | None = None
-    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
+    temperature: Temperature | None = None
+    top_p: UnitInterval | None = None
+    top_logprobs: TopLogprobs | None = None
     text: TextConfig | None = None
     tools: list[FunctionTool] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedFunctionChoice | None = None
