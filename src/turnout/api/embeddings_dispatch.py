@@ -1,10 +1,10 @@
 """Sending one embeddings request to an ordered list of endpoints: attempts and fallback.
 
 The attempts run in core/upstream/dispatch.py's `Dispatcher.fallback`, the loop chat completions use (one
-attempt cap, deadline, record and health). This module is the one place in api/ that names an outbound adapter (the
-OpenAI embeddings dialect): `HTTP_EMBEDDERS` belongs in providers/registry.py, next to
-`http_adapters()`. In-process embedders are the dispatcher's in-process providers that also
-implement the `Embedder` Protocol. Everything is built once per app, not per request.
+attempt cap, deadline, record and health). The outbound embeddings dialects come from
+providers/registry.py (`http_embedders()`, next to `http_adapters()`); in-process embedders are the
+dispatcher's in-process providers that also implement the `Embedder` Protocol. Everything is built
+once per app, not per request.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from turnout.core.upstream.transport import Transport
 from turnout.model.embeddings import EmbeddingRequest, EmbeddingResult
 from turnout.model.errors import ErrorKind, FailureClass, UpstreamError
 from turnout.providers.base import Embedder, EmbeddingAdapter
-from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter
+from turnout.providers.registry import http_embedders
 from turnout.runtime import Runtime
-
-
-def http_embedders() -> dict[str, EmbeddingAdapter]:
-    adapters: list[EmbeddingAdapter] = [OpenAIEmbeddingsAdapter()]
-    return {a.dialect: a for a in adapters}
 
 
 class EmbeddingDispatcher:

@@ -6,9 +6,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 from turnout.providers.anthropic import AnthropicAdapter
-from turnout.providers.base import Adapter, InProcessProvider
+from turnout.providers.base import Adapter, EmbeddingAdapter, InProcessProvider
 from turnout.providers.gemini import GeminiAdapter
 from turnout.providers.openai import OpenAIAdapter
+from turnout.providers.openai_embeddings import OpenAIEmbeddingsAdapter
 from turnout.providers.zai import ZaiAdapter
 
 if TYPE_CHECKING:
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 
 def http_adapters() -> dict[str, Adapter]:
     adapters: list[Adapter] = [OpenAIAdapter(), ZaiAdapter(), AnthropicAdapter(), GeminiAdapter()]
+    return {a.dialect: a for a in adapters}
+
+
+def http_embedders() -> dict[str, EmbeddingAdapter]:
+    """The outbound embeddings dialects, by name (OpenAI's `/embeddings`, which most providers speak)."""
+    adapters: list[EmbeddingAdapter] = [OpenAIEmbeddingsAdapter()]
     return {a.dialect: a for a in adapters}
 
 
