@@ -19,6 +19,7 @@ Ablations switch one part off, to show what it costs (the answers stay 200):
     python bench/instructions.py --build before=../old/src --build after=src --rounds 3
     python bench/instructions.py --ablate record,store,observer    # what each part costs
     python bench/instructions.py --patch my_ablation.py             # a file run before counting
+    python bench/instructions.py --opcodes 40 -n 200                # bytecodes per function, top 40
 
 Repeated runs of one build agree within about 1.5 % (batches of the background writers fall
 differently); differences smaller than that are not findings.
@@ -116,10 +117,59 @@ def stretch_batches() -> float:
     return longest
 
 
+class Opcodes:
+    """Python bytecodes executed per function while counting is on (`--opcodes`): where the
+    interpreter's time goes, by function, as repeatable as the instruction count (C code that a
+    bytecode calls is not split out: a `json.dumps` is one bytecode)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.counts: dict[tuple[str, int, str], int] = {}
+
+    def install(self) -> None:
+        import threading
+
+        sys.settrace(self._call)
+        threading.settrace(self._call)
+
+    def _call(self, frame: Any, event: str, arg: Any) -> Any:
+        if not self.on:
+            return None
+        frame.f_trace_opcodes = True
+        code = frame.f_code
+        name = code.co_name
+        if code.co_filename == "<string>" and "self" in frame.f_locals:  # a dataclass's generated method
+            name = f"{type(frame.f_locals['self']).__name__}.{name}"
+        where = (code.co_filename, code.co_firstlineno, name)
+        counts = self.counts
+
+        def local(frame: Any, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                counts[where] = counts.get(where, 0) + 1
+            return local
+
+        return local
+
+    def dump(self, path: str) -> None:
+        rows = sorted(self.counts.items(), key=lambda kv: -kv[1])
+        Path(path).write_text("".join(f"{n}\t{f}:{line}\t{name}\n" for (f, line, name), n in rows))
+
+
 def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
     """Runs under valgrind: the app in this process, counting on only around the N requests (and
-    the batches they leave, written after them)."""
+    the batches they leave, written after them). With TURNOUT_BENCH_OPCODES=FILE, runs without
+    valgrind and counts bytecodes per function instead, into FILE."""
     import uvloop
+
+    opcodes_out = os.environ.get("TURNOUT_BENCH_OPCODES")
+    opcodes = Opcodes() if opcodes_out else None
+
+    def counting(on: bool) -> None:
+        if opcodes is not None:
+            opcodes.on = on
+        else:
+            subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                           capture_output=True, check=False)
 
     from turnout.app import create_app
     from turnout.settings import load_settings
@@ -183,16 +233,40 @@ def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
             raise SystemExit(f"the app did not start: {started}")
         bad = await worker(warm)
         await asyncio.sleep(settle * 1.5)  # the warm-up's batches written before counting starts
-        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True, check=False)
+        counting(True)
         bad += sum(await asyncio.gather(*[worker(n // 8) for _ in range(8)]))
         await asyncio.sleep(settle * 1.5)  # ... and these requests' batches before it stops
-        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True, check=False)
+        counting(False)
         await inbox.put({"type": "lifespan.shutdown"})
         await outbox.get()
         await lifespan
         print(f"BAD {bad}", flush=True)
 
+    if opcodes is not None:
+        opcodes.install()
     uvloop.run(main())
+    if opcodes is not None and opcodes_out:
+        opcodes.dump(opcodes_out)
+
+
+def opcode_profile(src: str, config: Path, key: str, n: int, warm: int, top: int) -> None:
+    """Print the functions that run the most bytecodes per request (`--opcodes`)."""
+    env = dict(os.environ)
+    if src != ".":
+        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
+    out = systems.WORK / f"opcodes-{os.getpid()}.tsv"
+    env["TURNOUT_BENCH_OPCODES"] = str(out)
+    r = subprocess.run([sys.executable, __file__, "--child", str(config), key, str(n), str(warm), ""],
+                       capture_output=True, text=True, env=env, timeout=1800)
+    if r.returncode != 0 or "BAD 0" not in r.stdout:
+        raise RuntimeError(f"the run failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-2000:]}")
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    out.unlink()
+    total = sum(int(c) for c, _, _ in rows)
+    print(f"{src}: {total / n:,.0f} bytecodes per request; the top {top} functions:")
+    for c, where, name in rows[:top]:
+        where = where.split("/site-packages/")[-1].split("/src/")[-1]
+        print(f"{int(c) / n:8,.0f} {100 * int(c) / total:5.1f} %  {name} ({where})")
 
 
 def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str) -> float:
@@ -246,8 +320,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("-n", type=int, default=400, help="requests counted per run")
     ap.add_argument("--warm", type=int, default=300, help="requests before counting starts")
+    ap.add_argument("--opcodes", type=int, default=0, metavar="TOP",
+                    help="no valgrind: count Python bytecodes per function instead and print the TOP functions")
     args = ap.parse_args()
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+    if not args.opcodes and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     builds = [b.split("=", 1) for b in args.build] or [["installed", "."]]
     runs = [(name, src, "") for name, src in builds]
@@ -259,6 +335,10 @@ def main() -> None:
     results: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     try:
         config, key = setup(upstream.target.port)
+        if args.opcodes:
+            for _, src in builds:
+                opcode_profile(src, config, key, args.n, args.warm, args.opcodes)
+            return
         for rnd in range(args.rounds):
             for name, src, ablation in runs:
                 started = time.monotonic()
