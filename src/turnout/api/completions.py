@@ -23,6 +23,7 @@ from turnout.api.openai.encode import completions_cost, error_chunk_body, usage_
 from turnout.api.openai.protocol import parse_plugins
 from turnout.api.openai.wire import CompletionsBody
 from turnout.api.pipeline import open_inference
+from turnout.api.request import JSONAnswer
 from turnout.api.sse import DONE, KEEPALIVE, EventStream, data_frame
 from turnout.api.wire import convert, integral
 from turnout.core.context import RequestContext
@@ -104,7 +105,7 @@ async def completions(request: Request) -> Response:
         for i, (c, d) in enumerate(zip(chats, done, strict=True))
     ]
     payload = {**head(first), "choices": choices, "usage": usage_json(total, cost, completions)}
-    return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": first.id})
+    return JSONAnswer(orjson.dumps(payload), {"x-generation-id": first.id})
 
 
 def head(ctx: RequestContext) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from turnout.api.embeddings_dispatch import EmbeddingDispatcher
 from turnout.api.openai.encode import cost_number
 from turnout.api.openai.wire import EMBEDDINGS_DECLARED, EmbeddingsBody
 from turnout.api.pipeline import open_inference
+from turnout.api.request import JSONAnswer
 from turnout.api.wire import convert
 from turnout.model.embeddings import EmbeddingRequest
 from turnout.model.errors import ErrorKind, GatewayError, invalid
@@ -89,4 +90,4 @@ async def embeddings(request: Request) -> Response:
                              "upstream_inference_completions_cost": 0},
         },
     }
-    return Response(orjson.dumps(payload), media_type="application/json", headers={"x-generation-id": ctx.id})
+    return JSONAnswer(orjson.dumps(payload), {"x-generation-id": ctx.id})

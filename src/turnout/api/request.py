@@ -9,20 +9,28 @@ of a repeated name wins, as in Starlette) and answers from it; everything else, 
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import Request, empty_receive, empty_send
+from starlette.responses import Response
+from starlette.types import Receive, Send
+
+_first, _second = itemgetter(0), itemgetter(1)
+_LATIN1 = repeat("latin-1")
 
 
 class FastHeaders(Headers):
     def __init__(self, scope: MutableMapping[str, Any]) -> None:
         super().__init__(scope=scope)
-        by_name: dict[str, str] = {}
-        for name, value in reversed(self._list):
-            by_name[name.decode("latin-1")] = value.decode("latin-1")
-        self._by_name = by_name  # names arrive lower-cased from the HTTP server
+        raw = self._list
+        # {name: value}, decoded and built in C; reversed, so that the first of a repeated name wins
+        self._by_name = dict(zip(map(str, map(_first, reversed(raw)), _LATIN1),
+                                 map(str, map(_second, reversed(raw)), _LATIN1), strict=True))
+        # names arrive lower-cased from the HTTP server
 
     def __getitem__(self, key: str) -> str:
         return self._by_name[key.lower()]
@@ -35,9 +43,26 @@ class FastHeaders(Headers):
 
 
 class FastRequest(Request):
-    @property
-    def headers(self) -> Headers:
-        headers: Headers | None = getattr(self, "_headers", None)
-        if headers is None:
-            headers = self._headers = FastHeaders(self.scope)
-        return headers
+    """Its `headers` are a `FastHeaders`, made with the request: a plain attribute, not Starlette's
+    property (read several times per request)."""
+
+    headers = None  # type: ignore[assignment]  # shadows HTTPConnection.headers (a property)
+
+    def __init__(self, scope: MutableMapping[str, Any], receive: Receive = empty_receive, send: Send = empty_send) -> None:
+        super().__init__(scope, receive, send)
+        self.headers = FastHeaders(scope)
+
+
+class JSONAnswer(Response):
+    """A JSON answer, its raw headers made directly: Starlette's `Response.init_headers` is generic
+    (it scans for a length and a type among the headers given) and runs on every inference answer."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
+        raw += ((b"content-length", b"%d" % len(body)), (b"content-type", b"application/json"))
+        self.raw_headers = raw

@@ -19,6 +19,7 @@ from turnout.api.auth import authenticate
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import hides_reasoning
 from turnout.api.pipeline import open_inference
+from turnout.api.request import JSONAnswer
 from turnout.api.sse import EventStream, frames
 from turnout.core.routing.router import estimate_prompt_tokens
 from turnout.model.errors import GatewayError
@@ -42,7 +43,7 @@ async def messages(request: Request) -> Response:
         return EventStream(frames(EventEncoder(ctx, hide_reasoning=hides_reasoning(chat)), stream), headers)
     done = await rt.gateway.complete(chat, ctx)
     headers = {**ctx.response_headers(), "request-id": ctx.id}
-    return Response(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), media_type="application/json", headers=headers)
+    return JSONAnswer(orjson.dumps(message_json(ctx, done.result, done.usage, hide_reasoning=hides_reasoning(chat))), headers)
 
 
 async def count_tokens(request: Request) -> Response:

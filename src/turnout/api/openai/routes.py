@@ -9,6 +9,7 @@ from starlette.responses import Response
 from turnout.api.openai.encode import ChunkEncoder, completion_json
 from turnout.api.openai.protocol import to_chat_request
 from turnout.api.pipeline import open_inference
+from turnout.api.request import JSONAnswer
 from turnout.api.sse import EventStream, frames
 
 
@@ -22,8 +23,4 @@ async def chat_completions(request: Request) -> Response:
         events = await rt.gateway.stream(chat, ctx)
         return EventStream(frames(ChunkEncoder(chat, ctx), events), ctx.response_headers())
     done = await rt.gateway.complete(chat, ctx)
-    return Response(
-        orjson.dumps(completion_json(chat, ctx, done.result, done.usage)),
-        media_type="application/json",
-        headers=ctx.response_headers(),
-    )
+    return JSONAnswer(orjson.dumps(completion_json(chat, ctx, done.result, done.usage)), ctx.response_headers())

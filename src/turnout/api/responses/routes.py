@@ -18,6 +18,7 @@ from turnout.api.auth import authenticate
 from turnout.api.envelope import in_envelope
 from turnout.api.openai.encode import completions_cost
 from turnout.api.pipeline import open_inference
+from turnout.api.request import JSONAnswer
 from turnout.api.responses.chains import ChainStore
 from turnout.api.responses.encode import (
     EventEncoder,
@@ -84,7 +85,7 @@ async def responses(request: Request) -> Response:
     done = await rt.gateway.complete(chat, ctx)
     response = to_response(rr, ctx, done.result, usage_json(done.usage, ctx.cost, completions_cost(ctx, done.usage), ctx.upstream_cost))
     keep(done.result, response)
-    return Response(orjson.dumps(response), media_type="application/json", headers=ctx.response_headers())
+    return JSONAnswer(orjson.dumps(response), ctx.response_headers())
 
 
 def to_response(rr: ResponsesRequest, ctx: RequestContext, result: ChatResult, usage: dict[str, object]) -> dict[str, object]:
