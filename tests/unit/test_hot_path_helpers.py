@@ -1,4 +1,4 @@
-"""The per-request helpers rewritten to run their loops in C: same answers as the plain loops."""
+"""Per-request helpers: the attempts' bound, the upstream body's scalars, integral floats, answers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from turnout.api.request import JSONAnswer
 from turnout.api.wire import integral
 from turnout.core.money.bounds import MAX_ATTEMPT_TEXT, MAX_ATTEMPTS, bounded
 from turnout.model.chat import ChatRequest, Message
-from turnout.providers.openai import _SCALARS, set_scalars
+from turnout.providers.base import Target
+from turnout.providers.openai import _SCALARS, QUIRKS, to_openai_body
 from turnout.store.base import GenerationRecord
 
 
@@ -60,10 +61,11 @@ def test_too_many_attempts_are_cut() -> None:
 def test_scalars_are_copied_when_set_zero_and_false_included() -> None:
     request = ChatRequest(model="a/b", messages=[Message(role="user", content="x")], temperature=0.0, seed=0,
                           logprobs=False, stop=["\n"], user="u")
-    body: dict[str, Any] = {"temperature": 9}  # modelled fields win over passed-through ones
-    set_scalars(body, request)
-    expected = {name: getattr(request, name) for name in _SCALARS if getattr(request, name) is not None}
-    assert body == expected == {"temperature": 0.0, "seed": 0, "logprobs": False, "stop": ["\n"], "user": "u"}
+    request.extra = {"temperature": 9, "vendor": 1}  # modelled fields win over passed-through ones
+    body = to_openai_body(request, Target("p", "P", "openai", "up", "http://127.0.0.1:1/v1", "sk"), QUIRKS["openai"])
+    scalars = {name: body[name] for name in _SCALARS if name in body}
+    assert scalars == {"temperature": 0.0, "seed": 0, "logprobs": False, "stop": ["\n"], "user": "u"}
+    assert body["vendor"] == 1 and body["model"] == "up"
 
 
 def test_integral_floats_become_ints_only_where_named() -> None:

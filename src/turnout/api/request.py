@@ -10,8 +10,6 @@ of a repeated name wins, as in Starlette) and answers from it; everything else, 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -19,18 +17,14 @@ from starlette.requests import Request, empty_receive, empty_send
 from starlette.responses import Response
 from starlette.types import Receive, Send
 
-_first, _second = itemgetter(0), itemgetter(1)
-_LATIN1 = repeat("latin-1")
-
 
 class FastHeaders(Headers):
     def __init__(self, scope: MutableMapping[str, Any]) -> None:
         super().__init__(scope=scope)
-        raw = self._list
-        # {name: value}, decoded and built in C; reversed, so that the first of a repeated name wins
-        self._by_name = dict(zip(map(str, map(_first, reversed(raw)), _LATIN1),
-                                 map(str, map(_second, reversed(raw)), _LATIN1), strict=True))
-        # names arrive lower-cased from the HTTP server
+        by_name: dict[str, str] = {}
+        for name, value in reversed(self._list):
+            by_name[name.decode("latin-1")] = value.decode("latin-1")
+        self._by_name = by_name  # names arrive lower-cased from the HTTP server
 
     def __getitem__(self, key: str) -> str:
         return self._by_name[key.lower()]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import attrgetter, is_not
 from typing import Any, ClassVar
 
 import orjson
@@ -145,15 +143,6 @@ _SCALARS = (
     "repetition_penalty", "seed", "stop", "logit_bias", "logprobs", "top_logprobs",
     "parallel_tool_calls", "user",
 )
-_scalars = attrgetter(*_SCALARS)
-_NONES = (None,) * len(_SCALARS)
-
-
-def set_scalars(body: JSON, request: ChatRequest) -> None:
-    """`body[name] = request.<name>` for each of `_SCALARS` that is set: read and filtered in C
-    (attrgetter, compress), not a loop of fifteen `getattr`s per request."""
-    values = _scalars(request)
-    body.update(compress(zip(_SCALARS, values, strict=True), map(is_not, values, _NONES)))
 
 
 # The request parameters (OpenRouter's `supported_parameters` names) this dialect carries; a
@@ -174,7 +163,10 @@ def to_openai_body(request: ChatRequest, target: Target, quirks: Quirks) -> JSON
     body["messages"] = [to_openai_message(m, quirks) for m in request.messages]
     if request.max_tokens is not None:
         body["max_tokens"] = request.max_tokens
-    set_scalars(body, request)
+    for name in _SCALARS:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
     rf = request.response_format
     if rf is not None:
         if rf.type == "json_schema":

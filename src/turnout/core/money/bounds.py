@@ -10,7 +10,6 @@ record's size is bounded whatever the request held. The referer is kept as its o
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,15 +65,6 @@ def origin(raw: str | None) -> str | None:
     return shown if len(shown) <= MAX_REFERER else None
 
 
-_is_str = str.__instancecheck__  # isinstance(v, str), callable from C (filter)
-
-
-def _longest_text(attempts: list[dict[str, Any]]) -> int:
-    """The length of the longest string among the attempts' values: iterated, filtered and
-    measured in C (every request records at least one attempt)."""
-    return max(map(len, filter(_is_str, chain.from_iterable(map(dict.values, attempts)))), default=0)
-
-
 def _attempt(a: dict[str, Any]) -> dict[str, Any]:
     return {k: clip(v, MAX_ATTEMPT_TEXT) if isinstance(v, str) else v for k, v in a.items()}
 
@@ -89,7 +79,9 @@ def bounded(rec: GenerationRecord) -> GenerationRecord:
     title = clip(rec.app_title, MAX_TITLE)
     referer = clip(rec.app_referer, MAX_REFERER)
     attempts = rec.attempts
-    if len(attempts) > MAX_ATTEMPTS or _longest_text(attempts) > MAX_ATTEMPT_TEXT:
+    if len(attempts) > MAX_ATTEMPTS or any(
+        isinstance(v, str) and len(v) > MAX_ATTEMPT_TEXT for a in attempts for v in a.values()
+    ):
         attempts = [_attempt(a) for a in attempts[:MAX_ATTEMPTS]]
     if (model, upstream, provider, finish, message, title, referer, attempts) == (
         rec.model, rec.upstream_model, rec.provider, rec.native_finish_reason, rec.error_message, rec.app_title,

@@ -117,7 +117,6 @@ class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, limits: Limits, pool: Pool) -> None:
         self.loop = loop
         self.limits = limits
-        self._max_headers, self._max_header_bytes = limits.headers, limits.header_bytes  # read per header
         self.pool = pool
         self.counted = False  # holds one of the pool's `max_connections` slots until it closes (set once open)
         self.transport: asyncio.Transport | None = None
@@ -190,20 +189,18 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        r: Response = self.response  # type: ignore[assignment]  # set before any byte is parsed
+        r = self.response
+        assert r is not None
         r.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
         r._header_count += 1
         r._header_size += len(name) + len(value) + 4
-        if r._header_count > self._max_headers or r._header_size > self._max_header_bytes:
-            self._too_many_headers(r)
-
-    def _too_many_headers(self, r: Response) -> None:
         limits = self.limits
         if r._header_count > limits.headers:
             r._fail(LimitExceeded("the answer's header count", "upstream_max_headers", limits.headers, "headers"))
-        else:
+            raise _Stop
+        if r._header_size > limits.header_bytes:
             r._fail(LimitExceeded("the answer's headers", "upstream_max_header_bytes", limits.header_bytes))
-        raise _Stop
+            raise _Stop
 
     def on_headers_complete(self) -> None:
         assert self.response is not None
