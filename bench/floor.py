@@ -16,6 +16,7 @@ placement as turnout (`hotpath.py --floor canned,proxy` runs them beside the bui
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -109,8 +110,6 @@ def start(kind: str, upstream_port: int, cpus: str) -> systems.System:
     deadline = time.monotonic() + 30
     while True:  # no GET route to poll: wait for the port to accept
         try:
-            import socket
-
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             break
         except OSError:

@@ -114,11 +114,10 @@ def main() -> None:
                 os.environ.clear()
                 os.environ.update(base_env)
                 os.environ.update(extra_env)
-                if src != "." and not src.startswith("floor:"):
-                    os.environ["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + base_env.get("PYTHONPATH", "")
                 if src.startswith("floor:"):
                     gw = floor.start(src.split(":", 1)[1], upstream.target.port, str(args.gateway_cpu))
                 else:
+                    os.environ.update(systems.with_src(dict(os.environ), src))
                     gw = systems.start_turnout(upstream.target.port, ["mock"], str(args.gateway_cpu), name=f"hotpath-{name}")
                 try:
                     time.sleep(1.0)

@@ -251,11 +251,8 @@ def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
 
 def opcode_profile(src: str, config: Path, key: str, n: int, warm: int, top: int) -> None:
     """Print the functions that run the most bytecodes per request (`--opcodes`)."""
-    env = dict(os.environ)
-    if src != ".":
-        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
     out = systems.WORK / f"opcodes-{os.getpid()}.tsv"
-    env["TURNOUT_BENCH_OPCODES"] = str(out)
+    env = {**systems.with_src(dict(os.environ), src), "TURNOUT_BENCH_OPCODES": str(out)}
     r = subprocess.run([sys.executable, __file__, "--child", str(config), key, str(n), str(warm), ""],
                        capture_output=True, text=True, env=env, timeout=1800)
     if r.returncode != 0 or "BAD 0" not in r.stdout:
@@ -271,9 +268,7 @@ def opcode_profile(src: str, config: Path, key: str, n: int, warm: int, top: int
 
 def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str) -> float:
     """Instructions per request for the build at `src`, with `ablation` switched off."""
-    env = dict(os.environ)
-    if src != ".":
-        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
+    env = systems.with_src(dict(os.environ), src)
     out = systems.WORK / f"callgrind-{os.getpid()}.out"
     python = os.path.realpath(sys.executable)  # valgrind must run the interpreter itself, not a shim
     cmd = ["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", python, __file__,
@@ -287,25 +282,11 @@ def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str) ->
 
 
 def setup(upstream_port: int) -> tuple[Path, str]:
-    """A config that routes bench/mock to the fake upstream, and a key; as systems.start_turnout."""
-    root = systems.WORK / "instructions"
-    if root.exists():
-        shutil.rmtree(root)
-    (root / "data").mkdir(parents=True)
-    config = root / "turnout.yaml"
-    config.write_text("\n".join([
-        "providers:", "  bench:", "    dialect: openai", f"    base_url: http://127.0.0.1:{upstream_port}/v1",
-        f"    api_key: {systems.UPSTREAM_KEY}", "models:", "  bench/mock:", "    name: Bench mock",
-        "    context_length: 8192", "    endpoints:", "      - provider: bench", "        model: mock",
-        '        pricing: {prompt: "0.000001", completion: "0.000002"}', "",
-    ]))
-    os.environ["TURNOUT_DATA_DIR"] = str(root / "data")
-    os.environ["TURNOUT_PRELOAD_LOCAL"] = "0"
-    r = subprocess.run([sys.executable, "-m", "turnout", "keys", "create", "--name", "bench", "--config", str(config)],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"turnout keys create failed: {r.stderr[-2000:]}")
-    return config, r.stdout.strip().splitlines()[-1].strip()
+    """The config routing bench/mock to the fake upstream and a key (systems.prepare_turnout); its
+    data dir in this process's environment, which the counted children inherit."""
+    config, key, env = systems.prepare_turnout(upstream_port, ["mock"], "instructions")
+    os.environ.update(env)
+    return config, key
 
 
 def main() -> None:

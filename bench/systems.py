@@ -189,8 +189,9 @@ def turnout_available() -> bool:
     return r.returncode == 0
 
 
-def start_turnout(upstream_port: int, specs: list[str], cpus: str, workers: int = 1, name: str = "turnout") -> System:
-    """Write a config, create a key, start ``turnout serve`` pinned to ``cpus``."""
+def prepare_turnout(upstream_port: int, specs: list[str], name: str) -> tuple[Path, str, dict[str, str]]:
+    """A fresh data dir and config routing ``specs`` to the fake upstream, and a key: the config's
+    path, the key, and the environment a turnout using them needs."""
     root = WORK / name
     if root.exists():
         shutil.rmtree(root)
@@ -228,7 +229,20 @@ def start_turnout(upstream_port: int, specs: list[str], cpus: str, workers: int 
     )
     if r.returncode != 0 or not r.stdout.strip():
         raise RuntimeError(f"turnout keys create failed: {r.stderr[-2000:]}")
-    key = r.stdout.strip().splitlines()[-1].strip()
+    return cfg, r.stdout.strip().splitlines()[-1].strip(), env
+
+
+def with_src(env: dict[str, str], src: str) -> dict[str, str]:
+    """``env`` with the build at ``src`` (a ``src`` folder; ``.`` for the installed one) first on
+    PYTHONPATH."""
+    if src == ".":
+        return env
+    return {**env, "PYTHONPATH": str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")}
+
+
+def start_turnout(upstream_port: int, specs: list[str], cpus: str, workers: int = 1, name: str = "turnout") -> System:
+    """Write a config, create a key, start ``turnout serve`` pinned to ``cpus``."""
+    cfg, key, env = prepare_turnout(upstream_port, specs, name)
     port = free_port()
     cmd = [sys.executable, "-m", "turnout", "serve", "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:

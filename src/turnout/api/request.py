@@ -1,10 +1,10 @@
-"""The `Request` the inference routes get: Starlette's, with headers looked up in a dict.
+"""The `Request` the inference routes get (Starlette's, with headers looked up in a dict) and their JSON answer.
 
 Starlette's `Headers` answers each `get` and `in` by scanning the raw header list and comparing
 encoded bytes; an inference request asks a dozen times (the key, the app attribution, caching,
 the body's type and length). `FastHeaders` decodes the list once into a dict (the first value
 of a repeated name wins, as in Starlette) and answers from it; everything else, `getlist` and
-`raw` included, is Starlette's.
+`raw` included, is Starlette's. `JSONAnswer` is the answer those routes give back.
 """
 
 from __future__ import annotations
