@@ -19,6 +19,7 @@ appears only as its label (`sk-tn-v1-abc...xyz`), which is not a secret.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sys
 import time
@@ -104,7 +105,7 @@ class BatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         if self._timer is not loop:  # none scheduled (or on a loop that has ended)
             self._timer = loop
-            loop.call_later(self.WAIT, self._later)
+            loop.call_later(self.WAIT, self._later, context=contextvars.Context())  # no request's context
 
     def _later(self) -> None:
         self.acquire()

@@ -18,6 +18,7 @@ never starts one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -46,7 +47,7 @@ class Watches:
             self.armed.clear()
         self.armed[watch] = loop.time()
         if self.handle is None:
-            self.handle = loop.call_later(WATCH_AFTER, self._tick)
+            self.handle = loop.call_later(WATCH_AFTER, self._tick, context=contextvars.Context())  # not the arming request's
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
@@ -54,7 +55,7 @@ class Watches:
         for watch in [w for w, since in self.armed.items() if since <= due]:
             del self.armed[watch]
             watch._start()
-        self.handle = loop.call_later(WATCH_AFTER, self._tick) if self.armed else None
+        self.handle = loop.call_later(WATCH_AFTER, self._tick, context=contextvars.Context()) if self.armed else None
 
 
 class ClientWatch:

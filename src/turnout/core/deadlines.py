@@ -14,6 +14,7 @@ that cancellation into the timeout error when it unwinds, as `asyncio.timeout` d
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -40,13 +41,14 @@ class Deadlines:
     def _add(self, phase: Phase) -> None:
         self.live.add(phase)
         if self.handle is None:
-            self.handle = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+            self.handle = asyncio.get_running_loop().call_later(self.tick, self._sweep, context=contextvars.Context())
 
     def _sweep(self) -> None:
         now = time.perf_counter()
         for phase in [p for p in self.live if p.ctx.deadline <= now]:
             phase.fire()
-        self.handle = asyncio.get_running_loop().call_later(self.tick, self._sweep) if self.live else None
+        self.handle = (asyncio.get_running_loop().call_later(self.tick, self._sweep, context=contextvars.Context())
+                       if self.live else None)
 
 
 class Phase:

@@ -9,6 +9,7 @@ finds the request's context through a context variable set per request (observe/
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -108,7 +109,7 @@ class Observer:
             return
         if self._armed is not loop:
             self._armed = loop
-            loop.call_later(SETTLE_WAIT, self.settle)
+            loop.call_later(SETTLE_WAIT, self.settle, context=contextvars.Context())  # for every request, not the first's
 
     def settle(self) -> None:
         """Count the queued requests in the metrics and write their log lines (before a scrape,

@@ -12,6 +12,7 @@ the accounting queue and the journal (Runtime.close).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import threading
@@ -69,7 +70,9 @@ class Drain:
         if callable(previous):
             previous(sig, frame)  # uvicorn's: stop accepting, wait for the connections (a second Ctrl-C quits)
         if self.loop is not None and self.task is None:
-            self.loop.call_soon_threadsafe(self._start)
+            # in a context of its own: the signal may have come in the middle of a request's code,
+            # whose context (its generation id, for the JSON log) is not the shutdown's
+            self.loop.call_soon_threadsafe(self._start, context=contextvars.Context())
 
     def _start(self) -> None:
         if self.task is None:
