@@ -20,6 +20,7 @@ Ablations switch one part off, to show what it costs (the answers stay 200):
     python bench/instructions.py --ablate record,store,observer    # what each part costs
     python bench/instructions.py --patch my_ablation.py             # a file run before counting
     python bench/instructions.py --opcodes 40 -n 200                # bytecodes per function, top 40
+    python bench/instructions.py --by-object -n 200                 # instructions per shared object
 
 Repeated runs of one build agree within about 1.5 % (batches of the background writers fall
 differently); differences smaller than that are not findings.
@@ -266,14 +267,46 @@ def opcode_profile(src: str, config: Path, key: str, n: int, warm: int, top: int
         print(f"{int(c) / n:8,.0f} {100 * int(c) / total:5.1f} %  {name} ({where})")
 
 
-def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str) -> float:
-    """Instructions per request for the build at `src`, with `ablation` switched off."""
+def by_object(profile: Path, n: int, top: int = 12) -> None:
+    """Print the self cost per shared object (per request) from a callgrind profile: which library
+    the instructions are spent in (libpython's interpreter and objects, libsqlite3, msgspec ...)."""
+    objects: dict[str, str] = {}
+    totals: dict[str, int] = {}
+    current, skip = "?", False
+    for line in profile.read_text(errors="replace").splitlines():
+        if line.startswith("ob="):
+            ref, _, name = line[3:].partition(" ")
+            if name:
+                objects[ref] = name
+            current = objects.get(ref, ref)
+        elif line.startswith("cob="):
+            ref, _, name = line[4:].partition(" ")
+            if name:
+                objects[ref] = name
+        elif line.startswith("calls="):
+            skip = True  # the next cost line is the call's inclusive cost, counted where it was spent
+        elif line and (line[0].isdigit() or line[0] in "+-*"):
+            parts = line.split()
+            if skip:
+                skip = False
+            elif len(parts) >= 2 and parts[1].isdigit():
+                totals[current] = totals.get(current, 0) + int(parts[1])
+    all_ = sum(totals.values()) or 1
+    for name, c in sorted(totals.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {c / n:10,.0f} {100 * c / all_:5.1f} %  {Path(name).name}")
+
+
+def count(src: str, config: Path, key: str, n: int, warm: int, ablation: str, keep: Path | None = None) -> float:
+    """Instructions per request for the build at `src`, with `ablation` switched off; callgrind's
+    profile is kept at `keep` when given (for ``callgrind_annotate`` or ``--by-object``)."""
     env = systems.with_src(dict(os.environ), src)
     out = systems.WORK / f"callgrind-{os.getpid()}.out"
     python = os.path.realpath(sys.executable)  # valgrind must run the interpreter itself, not a shim
     cmd = ["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", python, __file__,
            "--child", str(config), key, str(n), str(warm), ablation]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    if keep is not None and out.exists():
+        shutil.move(out, keep)
     out.unlink(missing_ok=True)
     found = re.search(r"Collected : (\d+)", r.stderr)
     if r.returncode != 0 or found is None or "BAD 0" not in r.stdout:
@@ -303,6 +336,9 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=300, help="requests before counting starts")
     ap.add_argument("--opcodes", type=int, default=0, metavar="TOP",
                     help="no valgrind: count Python bytecodes per function instead and print the TOP functions")
+    ap.add_argument("--by-object", action="store_true",
+                    help="also print where the instructions are: the interpreter, SQLite, msgspec, the kernel's C "
+                         "library ... (self cost per shared object, from callgrind's profile)")
     args = ap.parse_args()
     if not args.opcodes and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
@@ -323,10 +359,14 @@ def main() -> None:
         for rnd in range(args.rounds):
             for name, src, ablation in runs:
                 started = time.monotonic()
-                per = count(src, config, key, args.n, args.warm, ablation)
+                keep = systems.WORK / f"callgrind-{os.getpid()}.kept" if args.by_object else None
+                per = count(src, config, key, args.n, args.warm, ablation, keep)
                 results[name].append(per)
                 print(f"round {rnd + 1} {name}: {per:,.0f} instructions/request ({time.monotonic() - started:.0f} s)",
                       flush=True)
+                if keep is not None:
+                    by_object(keep, args.n)
+                    keep.unlink(missing_ok=True)
     finally:
         upstream.stop()
     print("\nmedian over rounds:")

@@ -68,7 +68,10 @@ def test_requests_tokens_cost_and_attempts_are_counted(ops_gateway: Gateway) -> 
 
 
 def test_unknown_models_do_not_grow_the_series(ops_gateway: Gateway) -> None:
-    """10,000 requests for random model names: the series count stays where it was after the first."""
+    """3,000 requests for random model names: the series count stays where it was after the first.
+
+    (3,000, not more: one series per name would show as 3,000 new series all the same, and the
+    attack must fit pytest's timeout on a slow CI machine; 10,000 took 92 s of its 120 there.)"""
     headers = {"authorization": f"Bearer {ops_gateway.key}"}
 
     async def attack(n: int) -> None:
@@ -87,13 +90,13 @@ def test_unknown_models_do_not_grow_the_series(ops_gateway: Gateway) -> None:
     asyncio.run(attack(20))
     first = scrape(ops_gateway)
     series = sum(len(v) for v in first.values())
-    asyncio.run(attack(10_000))
+    asyncio.run(attack(3_000))
     after = scrape(ops_gateway)
     assert sum(len(v) for v in after.values()) == series
     text = httpx.get(f"{ops_gateway.url}/metrics", headers=ADMIN_HEADERS).text
     assert "evil/" not in text
     assert value(after, "turnout_requests_total", model="other") - value(first, "turnout_requests_total", model="other") \
-        == 10_000
+        == 3_000
 
 
 def test_no_key_hash_or_label_in_any_series(ops_gateway: Gateway) -> None:
