@@ -337,7 +337,7 @@ def main() -> None:
     ap.add_argument("--opcodes", type=int, default=0, metavar="TOP",
                     help="no valgrind: count Python bytecodes per function instead and print the TOP functions")
     ap.add_argument("--by-object", action="store_true",
-                    help="also print where the instructions are: the interpreter, SQLite, msgspec, the kernel's C "
+                    help="also print where the instructions are: the interpreter, SQLite, msgspec, the C "
                          "library ... (self cost per shared object, from callgrind's profile)")
     args = ap.parse_args()
     if not args.opcodes and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
