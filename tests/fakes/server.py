@@ -15,6 +15,16 @@ from typing import Any
 import uvicorn
 
 
+def _is_turnout(app: Any) -> bool:
+    from turnout.settings import Settings
+
+    for _ in range(8):  # TurnoutApp under its middleware
+        if isinstance(getattr(app, "settings", None), Settings):
+            return True
+        app = getattr(app, "app", None)
+    return False
+
+
 class ThreadServer(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the main thread owns signals
         pass
@@ -23,8 +33,18 @@ class ThreadServer(uvicorn.Server):
 @contextmanager
 def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0.0.1", http: Any = "auto") -> Iterator[str]:
     """Serve `app` on a free loopback port; yields its base URL, e.g. http://127.0.0.1:41234
-    (`host="::1"`: IPv6 loopback, http://[::1]:41234). `http`: uvicorn's protocol class (turnout's
-    own, protocol.GuardedProtocol, for its time limits)."""
+    (`host="::1"`: IPv6 loopback, http://[::1]:41234). `http`: uvicorn's protocol class; by default
+    turnout's own app runs in turnout's own protocol (protocol.GuardedProtocol), as `turnout serve`
+    runs it, and any other app (a fake upstream) in uvicorn's.
+
+    The protocol matters for keep-alive: uvicorn closes a connection idle for 5 s, exactly when
+    httpx's pool gives up on it (its `keepalive_expiry` is also 5 s), so a client whose event loop
+    stalled for 5 s sends its next request on a connection the server is closing, and gets a
+    `ReadError` (seen in CI under load). turnout keeps an idle connection `idle_timeout` (30 s)."""
+    if http == "auto" and _is_turnout(app):
+        from turnout.protocol import GuardedProtocol
+
+        http = GuardedProtocol
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

@@ -5,8 +5,8 @@ range and enum and name a faulty value by its JSON path; this module converts th
 canonical request and checks what spans fields. Fields not declared there are kept in
 `ChatRequest.extra` and reach OpenAI-dialect upstreams untouched.
 
-The small checkers below (`number`, `string`, ...) serve the dialects not yet declared as wire
-types (legacy completions, Anthropic, Responses).
+`parse_plugins` and the server-tool helpers are shared with the other dialects (legacy
+completions, Anthropic Messages, Responses), whose wire types declare `plugins` and `tools` too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from turnout.api.openai import wire
-from turnout.api.wire import INT64_MAX, INT64_MIN, convert, integral
+from turnout.api.wire import convert, integral
 from turnout.core.routing.sticky import session_id
 from turnout.model.chat import (
     JSON,
@@ -37,49 +37,6 @@ from turnout.plugins.spec import split_server_tools
 
 # Integer parameters that may come as integral floats (`"n": 1.0`).
 INTEGERS = ("n", "max_tokens", "max_completion_tokens", "top_k", "seed", "top_logprobs")
-EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
-
-# name -> (kind, low, high): numbers are checked against an inclusive range.
-NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
-    "temperature": (float, 0, 2),
-    "top_p": (float, 0, 1),
-    "top_k": (int, 0, None),
-    "frequency_penalty": (float, -2, 2),
-    "presence_penalty": (float, -2, 2),
-    "repetition_penalty": (float, 0, 2),
-    "seed": (int, None, None),
-    "top_logprobs": (int, 0, 20),
-    "max_tokens": (int, 1, None),
-}
-def number(body: JSON, name: str) -> Any:
-    value = body.get(name)
-    if value is None:
-        return None
-    kind, low, high = NUMBERS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise invalid(name, f"'{name}' must be {'an integer' if kind is int else 'a number'}")
-    if kind is int and not isinstance(value, int):
-        if not float(value).is_integer():
-            raise invalid(name, f"'{name}' must be an integer")
-        value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid(name, f"'{name}' must be {bounds}, got {value}")
-    if kind is int and not INT64_MIN <= value <= INT64_MAX:
-        raise invalid(name, f"'{name}' must fit in a signed 64-bit integer")
-    return value
-
-
-def int64(value: Any) -> bool:
-    """An integer (not a bool) that fits a signed 64-bit field."""
-    return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
-
-
-def boolean(body: JSON, name: str, where: str | None = None) -> bool | None:
-    value = body.get(name)
-    if value is None or isinstance(value, bool):
-        return value
-    raise invalid(where or name, f"'{where or name}' must be a boolean")
 
 
 def string(value: Any, where: str, *, required: bool = False) -> str | None:
@@ -96,26 +53,6 @@ def mapping(value: Any, where: str) -> JSON | None:
     if not isinstance(value, dict):
         raise invalid(where, f"'{where}' must be an object")
     return value
-
-
-def parse_stop(raw: Any) -> list[str] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
-        return raw
-    raise invalid("stop", "'stop' must be a string or an array of strings")
-
-
-def parse_logit_bias(raw: Any) -> dict[str, float] | None:
-    bias = mapping(raw, "logit_bias")
-    if bias is None:
-        return None
-    for k, v in bias.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -100 <= v <= 100:
-            raise invalid("logit_bias", f"'logit_bias[{k}]' must be a number between -100 and 100")
-    return bias
 
 
 def _part(p: wire.Part) -> ContentPart:
