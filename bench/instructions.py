@@ -182,7 +182,10 @@ def child(config: str, key: str, n: int, warm: int, ablation: str) -> None:
             pass
 
     settings = load_settings(config, None, host="127.0.0.1", port=1)  # logging as `turnout serve` (a line per request)
-    configure(settings.log_level, getattr(settings, "log_format", "text"))
+    if hasattr(settings, "log_format"):
+        configure(settings.log_level, settings.log_format)
+    else:  # builds before the JSON log format: configure(level) alone
+        configure(settings.log_level)  # type: ignore[call-arg]
     settle = stretch_batches()
     app = create_app(settings)
     for name in filter(None, ablation.split("+")):
