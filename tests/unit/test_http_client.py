@@ -12,6 +12,7 @@ import pytest
 
 from turnout.core.catalog.network import DEFAULT
 from turnout.core.upstream.http import (
+    HIGH_WATER,
     INFLATE_PIECE,
     ConnectError,
     HTTPClient,
@@ -152,6 +153,80 @@ def test_stale_pooled_connection_is_retried_once_on_a_fresh_one() -> None:
 
     run(with_server(handler, body))
     assert len(requests) == 2
+
+
+def test_an_answer_that_ends_while_reading_is_paused_leaves_a_connection_that_reads_again() -> None:
+    """An answer whose last bytes arrive in the read that takes the buffer past HIGH_WATER ends
+    while reading is paused. Its connection went back to the pool still paused, so the next
+    request on it never saw its answer and waited out the read timeout (a 408 after a big answer,
+    seen in CI after the hostile upstream's 4 MiB error event)."""
+    big = b"x" * (HIGH_WATER + 1)  # every read before the last leaves at most HIGH_WATER buffered
+    connections: list[object] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        answers = [big, b'{"a":1}']
+        while answers:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            data = answers.pop(0)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+            await writer.drain()
+        await reader.read()  # keep the connection open until the client closes it
+
+    async def body(url: str) -> None:
+        client = HTTPClient(2, 2)
+        first = await client.request("POST", url, {}, b"{}")
+        while not first.complete:  # nothing reads it: the whole body arrives, and reading pauses
+            await asyncio.sleep(0.01)
+        assert await first.read() == big
+        first.release()
+        second = await client.request("POST", url, {}, b"{}")
+        assert await second.read() == b'{"a":1}'
+        second.release()
+        await client.close()
+
+    run(with_server(handler, body))
+    assert len(connections) == 1  # the second request went out on the first one's connection
+
+
+def test_a_body_let_go_before_its_end_is_dropped_and_its_connection_bounded() -> None:
+    """A released answer's tail is dropped as it arrives (never buffered); a short tail that ends
+    gives the connection back, a long one or one that never ends costs the connection."""
+    tails = {"short": b"t" * 10, "long": b"t" * (2 * HIGH_WATER), "endless": b""}
+    closed: dict[str, bool] = {}
+
+    def handler_for(tail: bytes, endless: bool) -> Handler:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nhead" % (4 + len(tail) + (1 if endless else 0))
+            writer.write(head)
+            await writer.drain()
+            await asyncio.sleep(0.2)  # the client has let go of the answer by now
+            writer.write(tail)
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            await reader.read()  # until the client closes
+        return handler
+
+    for name, tail in tails.items():
+        async def body(url: str, name: str = name, tail: bytes = tail) -> None:
+            client = HTTPClient(2, 0.5)
+            r = await client.request("POST", url, {}, b"{}", stream=True)
+            assert await r.readany() == b"head"
+            r.release()
+            conn = r._conn
+            await asyncio.sleep(1.0)
+            assert not r._chunks and r._buffered == 0  # nothing of the tail was kept
+            closed[name] = conn.closed
+            await client.close()
+
+        run(with_server(handler_for(tail, name == "endless"), body))
+    assert closed == {"short": False, "long": True, "endless": True}
 
 
 def test_read_timeout_and_connect_error() -> None:

@@ -16,6 +16,9 @@ request; this one is a small fraction of it. What it does:
 - `Content-Length` and chunked answers (httptools decodes chunking), gzip/deflate bodies;
 - a request sent on a reused connection that the server had already closed is sent once more on
   a fresh connection, but only when no byte of an answer came back (the request was never read);
+- a connection is pooled only after its answer's body ended, and reading again (an answer can end
+  in the read that paused reading); a body let go before its end (a stream after its finish event)
+  has its tail dropped as it comes, and costs the connection if that tail is long or late;
 - read timeouts per wait (headers, each body read), a connect timeout, back-pressure on big bodies;
 - bounds on what an upstream can make it hold (`Limits`): the header count and size, the bytes
   of status line, headers, chunk framing or trailers between two body bytes, and the body:
@@ -240,6 +243,8 @@ class Response:
         self._headers_ready: asyncio.Future[None] = conn.loop.create_future()
         self._got_bytes = False
         self._released = False
+        self._discarded = 0  # tail bytes dropped after an early release
+        self._unfinished: asyncio.TimerHandle | None = None  # closes a released answer whose tail never ends
         self._decoder: zlib._Decompress | None = None
         self._stream = stream  # a streamed answer has no total bound (its events are bounded)
         self._limit = UNBOUNDED  # body bytes (inflated) allowed; set with the status
@@ -276,6 +281,11 @@ class Response:
 
     def _feed(self, data: bytes) -> None:
         if data:
+            if self._released:  # the rest of a body let go before its end: nobody will read it
+                self._discarded += len(data)
+                if self._discarded > HIGH_WATER:  # not a short tail: not worth the connection
+                    self._conn.close()
+                return
             self._chunks.append(data)
             self._buffered += len(data)
             if self._buffered > HIGH_WATER and self._conn.transport is not None:
@@ -287,6 +297,8 @@ class Response:
         self._keep_alive = keep_alive
         self._wake()
         if self._released:
+            if self._unfinished is not None:
+                self._unfinished.cancel()
             self._give_back()
 
     def _fail(self, error: HTTPError) -> None:
@@ -417,7 +429,19 @@ class Response:
             self._give_back()
         elif self._error is not None:
             self._conn.close()
-        # else: an unread body still arriving; `_finish` gives the connection back, or it dies
+        else:  # the body's tail still arriving (a stream's last bytes after its finish event):
+            # dropped as it comes, and `_finish` gives the connection back; a tail that is long
+            # (`_feed`) or late (the read timeout) costs the connection instead
+            self._chunks.clear()
+            self._buffered = 0
+            conn = self._conn
+            if conn.transport is not None:
+                conn.transport.resume_reading()
+            self._unfinished = conn.loop.call_later(self._read_timeout, self._late_tail)
+
+    def _late_tail(self) -> None:
+        if not self._complete:
+            self._conn.close()
 
     def close(self) -> None:
         """Abandon this answer: the connection is closed (which cancels the upstream's work)."""
@@ -429,6 +453,10 @@ class Response:
         conn = self._conn
         conn.response = None
         if self._keep_alive and self._error is None and not conn.closed:
+            # An answer can end in the very read that paused reading (its last bytes took the
+            # buffer past HIGH_WATER): pooled paused, the connection would never read again.
+            if conn.transport is not None:
+                conn.transport.resume_reading()
             self._pool._put(conn)
         else:
             conn.close()
