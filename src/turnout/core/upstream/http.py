@@ -243,7 +243,6 @@ class Response:
         self._headers_ready: asyncio.Future[None] = conn.loop.create_future()
         self._got_bytes = False
         self._released = False
-        self._discarded = 0  # tail bytes dropped after an early release
         self._unfinished: asyncio.TimerHandle | None = None  # closes a released answer whose tail never ends
         self._decoder: zlib._Decompress | None = None
         self._stream = stream  # a streamed answer has no total bound (its events are bounded)
@@ -282,10 +281,8 @@ class Response:
     def _feed(self, data: bytes) -> None:
         if data:
             if self._released:  # the rest of a body let go before its end: nobody will read it
-                self._discarded += len(data)
-                if self._discarded > HIGH_WATER:  # not a short tail: not worth the connection
-                    self._conn.close()
-                return
+                return  # (nor is it counted as a body byte: past `header_bytes` of it, the
+                # connection's byte-gap bound in `data_received` closes the connection)
             self._chunks.append(data)
             self._buffered += len(data)
             if self._buffered > HIGH_WATER and self._conn.transport is not None:
@@ -304,6 +301,8 @@ class Response:
     def _fail(self, error: HTTPError) -> None:
         if self._error is None and not self._complete:
             self._error = error
+        if self._unfinished is not None:  # a released answer's tail failed: its connection is closing
+            self._unfinished.cancel()
         if not self._headers_ready.done():
             self._headers_ready.set_exception(error)
         self._wake()
@@ -431,7 +430,7 @@ class Response:
             self._conn.close()
         else:  # the body's tail still arriving (a stream's last bytes after its finish event):
             # dropped as it comes, and `_finish` gives the connection back; a tail that is long
-            # (`_feed`) or late (the read timeout) costs the connection instead
+            # (`_feed`: past `Limits.header_bytes`) or late (the read timeout) costs the connection
             self._chunks.clear()
             self._buffered = 0
             conn = self._conn
