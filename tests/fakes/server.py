@@ -39,8 +39,9 @@ def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0
 
     The protocol matters for keep-alive: uvicorn closes a connection idle for 5 s, exactly when
     httpx's pool gives up on it (its `keepalive_expiry` is also 5 s), so a client whose event loop
-    stalled for 5 s sends its next request on a connection the server is closing, and gets a
-    `ReadError` (seen in CI under load). turnout keeps an idle connection `idle_timeout` (30 s)."""
+    stalled for 5 s can send its next request on a connection the server is closing, and get a
+    `ReadError` (the likely cause of one in CI, under load). turnout keeps an idle connection
+    `idle_timeout` (30 s), longer than any client's pool keeps one by default."""
     if http == "auto" and _is_turnout(app):
         from turnout.protocol import GuardedProtocol
 
