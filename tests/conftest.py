@@ -81,11 +81,13 @@ def gateway_config(upstream_url: str) -> dict[str, object]:
     # The same scenarios under other upstream names: separate endpoints, separate health.
     for s in SCENARIOS:
         models[f"test/{s}-2"] = {**models[f"test/{s}"], "endpoints": [{"provider": "fake", "model": f"{s}@2", "pricing": pricing}]}
-    # Two endpoints: the cheaper one fails, the other answers.
+    # Two endpoints: the cheaper one fails, the other answers. The default routing is a random pick
+    # weighted by 1/price²: at a millionth of the other's price the failing one is always tried
+    # first (at a tenth, 1 request in 101 went to the other first, and found no fallback to count).
     models["test/fallback"] = {
         "context_length": 8192,
         "endpoints": [
-            {"provider": "fake", "model": "error-500", "pricing": {"prompt": "0.0000001", "completion": "0.0000001"}},
+            {"provider": "fake", "model": "error-500", "pricing": {"prompt": "0.000000000001", "completion": "0.000000000001"}},
             {"provider": "fake2", "model": "echo", "pricing": pricing},
         ],
     }

@@ -97,7 +97,8 @@ def dialect_models(upstream_url: str, embeddings_url: str) -> tuple[dict[str, An
     models["test/embed-fallback"] = {
         "kind": "embedding", "context_length": 512, "output_modalities": ["embeddings"],
         "endpoints": [
-            {"provider": "fake-embed", "model": "error-500", "pricing": {"prompt": "0.00000001", "completion": "0"}},
+            # a millionth of the other's price: always tried first (routing weighs by 1/price²)
+            {"provider": "fake-embed", "model": "error-500", "pricing": {"prompt": "0.0000000000001", "completion": "0"}},
             {"provider": "fake-embed", "model": "embed", "pricing": {"prompt": "0.0000001", "completion": "0"}},
         ],
     }
