@@ -33,6 +33,10 @@ SCENARIOS = (
 PROMPT_PRICE = "0.000001"
 COMPLETION_PRICE = "0.000002"
 CACHE_READ_PRICE = "0.0000001"
+# The price of a fallback model's failing endpoint: default routing is a random pick weighted by
+# 1/price², and at a millionth of the other endpoint's price the failing one is always tried first
+# (at a tenth it came second 1 time in 101, and a test found no fallback to count).
+FAILING_PRICE = "0.000000000001"
 
 
 @dataclass
@@ -81,13 +85,11 @@ def gateway_config(upstream_url: str) -> dict[str, object]:
     # The same scenarios under other upstream names: separate endpoints, separate health.
     for s in SCENARIOS:
         models[f"test/{s}-2"] = {**models[f"test/{s}"], "endpoints": [{"provider": "fake", "model": f"{s}@2", "pricing": pricing}]}
-    # Two endpoints: the cheaper one fails, the other answers. The default routing is a random pick
-    # weighted by 1/price²: at a millionth of the other's price the failing one is always tried
-    # first (at a tenth, 1 request in 101 went to the other first, and found no fallback to count).
+    # Two endpoints: the cheaper one fails (always tried first: FAILING_PRICE), the other answers.
     models["test/fallback"] = {
         "context_length": 8192,
         "endpoints": [
-            {"provider": "fake", "model": "error-500", "pricing": {"prompt": "0.000000000001", "completion": "0.000000000001"}},
+            {"provider": "fake", "model": "error-500", "pricing": {"prompt": FAILING_PRICE, "completion": FAILING_PRICE}},
             {"provider": "fake2", "model": "echo", "pricing": pricing},
         ],
     }

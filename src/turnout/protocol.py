@@ -56,18 +56,21 @@ def reply(status: int, message: str) -> bytes:
     return head % (status, phrase, len(body)) + body
 
 
+def app_settings(app: Any) -> Settings | None:
+    """The settings of a turnout app (TurnoutApp.settings, under any middleware); None for another app."""
+    for _ in range(8):
+        candidate = getattr(app, "settings", None)
+        if isinstance(candidate, Settings):
+            return candidate
+        app = getattr(app, "app", None)
+    return None
+
+
 def settings_of(config: Config) -> Settings:
     """The app's settings (TurnoutApp.settings, under uvicorn's middleware), once per server."""
     found: Settings | None = getattr(config, "turnout_settings", None)
     if found is None:
-        app: Any = config.loaded_app
-        for _ in range(8):
-            candidate = getattr(app, "settings", None)
-            if isinstance(candidate, Settings):
-                found = candidate
-                break
-            app = getattr(app, "app", None)
-        found = found or Settings()
+        found = app_settings(config.loaded_app) or Settings()
         config.turnout_settings = found  # type: ignore[attr-defined]
     return found
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.conftest import FAILING_PRICE
 from tests.fakes.openai_upstream import until_closed
 
 
@@ -97,8 +98,7 @@ def dialect_models(upstream_url: str, embeddings_url: str) -> tuple[dict[str, An
     models["test/embed-fallback"] = {
         "kind": "embedding", "context_length": 512, "output_modalities": ["embeddings"],
         "endpoints": [
-            # a millionth of the other's price: always tried first (routing weighs by 1/price²)
-            {"provider": "fake-embed", "model": "error-500", "pricing": {"prompt": "0.0000000000001", "completion": "0"}},
+            {"provider": "fake-embed", "model": "error-500", "pricing": {"prompt": FAILING_PRICE, "completion": "0"}},
             {"provider": "fake-embed", "model": "embed", "pricing": {"prompt": "0.0000001", "completion": "0"}},
         ],
     }

@@ -15,16 +15,6 @@ from typing import Any
 import uvicorn
 
 
-def _is_turnout(app: Any) -> bool:
-    from turnout.settings import Settings
-
-    for _ in range(8):  # TurnoutApp under its middleware
-        if isinstance(getattr(app, "settings", None), Settings):
-            return True
-        app = getattr(app, "app", None)
-    return False
-
-
 class ThreadServer(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the main thread owns signals
         pass
@@ -42,10 +32,11 @@ def serve(app: Any, *, lifespan: str = "auto", port: int = 0, host: str = "127.0
     stalled for 5 s can send its next request on a connection the server is closing, and get a
     `ReadError` (the likely cause of one in CI, under load). turnout keeps an idle connection
     `idle_timeout` (30 s), longer than any client's pool keeps one by default."""
-    if http == "auto" and _is_turnout(app):
-        from turnout.protocol import GuardedProtocol
+    if http == "auto":
+        from turnout.protocol import GuardedProtocol, app_settings
 
-        http = GuardedProtocol
+        if app_settings(app) is not None:
+            http = GuardedProtocol
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

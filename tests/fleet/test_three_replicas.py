@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from tests.accounts.conftest import ADMIN, wait_until
-from tests.conftest import PROMPT_PRICE, Upstream, gateway_config
+from tests.conftest import FAILING_PRICE, PROMPT_PRICE, Upstream, gateway_config
 from tests.unit.store.conftest import REDIS_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -57,11 +57,10 @@ def fleet_config(upstream: Upstream, path: Path) -> Path:
     config = gateway_config(upstream.url)
     models: dict[str, Any] = dict(config["models"])  # type: ignore[call-overload]
     # A model whose cheapest provider is down: the other answers. Its own upstream names, so its
-    # health is this test's alone. The default routing is a random pick weighted by 1/price²: at a
-    # tenth of the other's price the down one came first 100 times in 101 (CI drew the other once),
-    # at a millionth it always does, until the fleet has seen it fail.
+    # health is this test's alone. At FAILING_PRICE the down one is always tried first, until the
+    # fleet has seen it fail.
     models["fleet/flaky"] = {"context_length": 8192, "endpoints": [
-        {"provider": "fake", "model": "error-500", "pricing": {"prompt": "0.000000000001", "completion": "0.000000000001"}},
+        {"provider": "fake", "model": "error-500", "pricing": {"prompt": FAILING_PRICE, "completion": FAILING_PRICE}},
         {"provider": "fake2", "model": "echo", "pricing": {"prompt": PROMPT_PRICE, "completion": PROMPT_PRICE}}]}
     path.write_text(yaml.safe_dump({"providers": config["providers"], "models": models, "admin_key": ADMIN,
                                     "catalog_dataset": False, "keepalive_interval": 0.5, "read_timeout": 5.0,

@@ -179,8 +179,9 @@ def test_an_answer_that_ends_while_reading_is_paused_leaves_a_connection_that_re
     async def body(url: str) -> None:
         client = HTTPClient(2, 2)
         first = await client.request("POST", url, {}, b"{}")
-        while not first.complete:  # nothing reads it: the whole body arrives, and reading pauses
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            while not first.complete:  # nothing reads it: the whole body arrives, and reading pauses
+                await asyncio.sleep(0.01)
         assert await first.read() == big
         first.release()
         second = await client.request("POST", url, {}, b"{}")
